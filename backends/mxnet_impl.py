@@ -1,0 +1,213 @@
+"""MXNet (Gluon) backend: the book's concise `RNNModel` on `rnn.RNN`/`rnn.GRU`/`rnn.LSTM`.
+
+Mirrors `torch_impl` name for name. Two differences from the book's MXNet code make it the
+same model as the PyTorch one: the vanilla RNN uses tanh (Gluon's `rnn.RNN` defaults to
+ReLU), and the weights are PyTorch's default initialization drawn in NumPy
+(`rnnlm.weights.init_weights`), loaded through the canonical layout. MXNet's fused RNN
+operator stacks gates in PyTorch's order (GRU: reset, update, new; LSTM: input, forget,
+cell, output), so the mapping below only renames: `rnn.weight_ih_l{k}` <-> layer k's
+`l0_i2h_weight`, `..._reverse` <-> `r0_...`, `linear.*` <-> the Dense layer's weights.
+
+Layers are stacked as single-layer RNN operators rather than one multi-layer operator:
+the same computation, but MXNet 1.9's native (float64) multi-layer backward returns wrong
+gradients for the lower layers (apache/mxnet#17898 and kin; measured here: 1e-2 off).
+"""
+
+import mxnet as mx
+import numpy as np
+from mxnet import autograd, gluon
+from mxnet.gluon import nn, rnn
+
+from rnnlm.errors import UsageError
+from rnnlm.weights import check_weights, rnn_weight_names
+
+NAME = "mxnet"
+_CELLS = {"rnn": rnn.RNN, "gru": rnn.GRU, "lstm": rnn.LSTM}
+_LOSS = gluon.loss.SoftmaxCrossEntropyLoss()
+
+
+# ---- devices ---------------------------------------------------------------------------
+
+def try_gpu(i=0):
+    """GPU i if it exists, else the CPU (as d2l's `try_gpu`)."""
+    if mx.context.num_gpus() >= i + 1:
+        return mx.gpu(i)
+    return mx.cpu()
+
+
+def try_all_gpus():
+    """All GPUs, or [cpu()] when there is none."""
+    gpus = [mx.gpu(i) for i in range(mx.context.num_gpus())]
+    return gpus if gpus else [mx.cpu()]
+
+
+def resolve_device(spec):
+    if spec == "cpu":
+        return mx.cpu()
+    if spec in ("auto", "gpu"):
+        device = try_gpu()
+        if spec == "gpu" and device.device_type != "gpu":
+            raise UsageError("--device gpu: mxnet sees no GPU (use --device cpu or auto)")
+        return device
+    raise UsageError(f"unknown device '{spec}' (choose from: auto, cpu, gpu)")
+
+
+def device_name(device):
+    return str(device)
+
+
+# ---- the model -------------------------------------------------------------------------
+
+def one_hot(indices, depth, dtype="float32"):
+    return mx.nd.one_hot(indices, depth, dtype=dtype)
+
+
+class RNNModel(gluon.HybridBlock):
+    """The book's RNN model: one-hot input, a recurrent layer, a dense output layer.
+
+    The output layer reads num_hiddens * num_directions features. Outputs have shape
+    (num_steps * batch_size, vocab_size), time-major, as in the PyTorch backend.
+    """
+
+    def __init__(self, cfg, device=None, dtype="float32", **kwargs):
+        super().__init__(**kwargs)
+        self.cfg = cfg
+        self.device = device or mx.cpu()
+        self.dtype_name = dtype
+        extra = {"activation": cfg.activation} if cfg.cell == "rnn" else {}
+        with self.name_scope():
+            self.layers = []
+            for layer in range(cfg.num_layers):
+                input_size = cfg.vocab_size if layer == 0 else cfg.num_hiddens * cfg.num_directions
+                block = _CELLS[cfg.cell](cfg.num_hiddens, 1, bidirectional=cfg.bidirectional,
+                                         input_size=input_size, **extra)
+                self.register_child(block, f"rnn{layer}")
+                self.layers.append(block)
+            self.linear = nn.Dense(cfg.vocab_size, in_units=cfg.num_hiddens * cfg.num_directions,
+                                   flatten=False)
+        self.initialize(ctx=self.device)
+        self.cast(dtype)
+        self.hybridize(static_alloc=True)
+
+    def hybrid_forward(self, F, inputs, state):
+        Y = F.one_hot(F.transpose(inputs), self.cfg.vocab_size, dtype=self.dtype_name)
+        d = self.cfg.num_directions
+        new_state = [[] for _ in state]
+        for layer, block in enumerate(self.layers):
+            # rows layer*d .. layer*d+d-1 of each state tensor belong to this layer
+            own = [F.slice_axis(s, axis=0, begin=layer * d, end=(layer + 1) * d) for s in state]
+            Y, own = block(Y, own)
+            for acc, s in zip(new_state, own):
+                acc.append(s)
+        state = [F.concat(*parts, dim=0) if len(parts) > 1 else parts[0] for parts in new_state]
+        return F.reshape(self.linear(Y), shape=(-3, 0)), state  # (T, N, V) -> (T*N, V)
+
+
+def begin_state(model, batch_size):
+    cfg = model.cfg
+    shape = (cfg.num_directions * cfg.num_layers, batch_size, cfg.num_hiddens)
+    n = 2 if cfg.cell == "lstm" else 1
+    return [mx.nd.zeros(shape, ctx=model.device, dtype=model.dtype_name) for _ in range(n)]
+
+
+def detach_state(state):
+    return [s.detach() for s in state]
+
+
+def state_to_numpy(state):
+    return [s.asnumpy() for s in state]
+
+
+def _array(model, array):
+    # token ids travel as floats: one_hot and pick take float indices, exact below 2**24
+    return mx.nd.array(array, ctx=model.device, dtype=model.dtype_name)
+
+
+# ---- weights in the canonical layout -----------------------------------------------------
+
+def _param_map(model):
+    """{canonical name: gluon Parameter}."""
+    out = {}
+    for layer, suffix, names in rnn_weight_names(model.cfg):
+        direction = "r" if suffix else "l"
+        for name, own in zip(names, ("i2h_weight", "h2h_weight", "i2h_bias", "h2h_bias")):
+            out[name] = getattr(model.layers[layer], f"{direction}0_{own}")
+    out["linear.weight"] = model.linear.weight
+    out["linear.bias"] = model.linear.bias
+    return out
+
+
+def get_weights(model):
+    return {name: p.data(model.device).asnumpy().copy() for name, p in _param_map(model).items()}
+
+
+def set_weights(model, weights):
+    check_weights(model.cfg, weights)
+    for name, p in _param_map(model).items():
+        p.set_data(mx.nd.array(np.asarray(weights[name]), ctx=model.device, dtype=model.dtype_name))
+
+
+# ---- training ----------------------------------------------------------------------------
+
+def _grads(model):
+    return [p.grad(model.device) for p in _param_map(model).values()]
+
+
+def grad_clipping(model, theta):
+    """Scale all gradients so their global L2 norm is at most theta; return the norm before.
+
+    Computed on the device (no host sync): scale = min(1, theta / norm) equals the book's
+    `if norm > theta: grad *= theta / norm`.
+    """
+    grads = _grads(model)
+    norm = mx.nd.sqrt(mx.nd.add_n(*[mx.nd.sum(g * g) for g in grads]))
+    scale = mx.nd.minimum(theta / norm, 1.0)
+    for g in grads:
+        mx.nd.broadcast_mul(g, scale, out=g)
+    return norm
+
+
+def make_optimizer(model, lr):
+    return gluon.Trainer(model.collect_params(), "sgd", {"learning_rate": lr})
+
+
+def _mean_loss(model, state, X, Y):
+    y_hat, state = model(_array(model, X), state)
+    y = _array(model, np.ascontiguousarray(Y.T).reshape(-1))  # time-major, as the outputs
+    return _LOSS(y_hat, y).mean(), state
+
+
+def train_step(model, optimizer, state, X, Y, clip):
+    """Forward, backward, clip, SGD step. Returns (new state, summed loss on the device)."""
+    with autograd.record():
+        loss, state = _mean_loss(model, state, X, Y)
+    loss.backward()
+    grad_clipping(model, clip)
+    optimizer.step(1)  # the loss is already a mean
+    return state, loss * Y.size
+
+
+def eval_step(model, state, X, Y):
+    loss, state = _mean_loss(model, state, X, Y)
+    return state, loss * Y.size
+
+
+def forward(model, X, state):
+    y_hat, state = model(_array(model, X), state)
+    return y_hat.asnumpy(), state
+
+
+def loss_and_grads(model, state, X, Y):
+    """The mean loss and its gradient for every weight (canonical names), without updating.
+
+    The gradients stay on the model afterwards, as after a backward pass.
+    """
+    with autograd.record():
+        loss, _ = _mean_loss(model, state, X, Y)
+    loss.backward()
+    grads = {name: p.grad(model.device).asnumpy().copy() for name, p in _param_map(model).items()}
+    return float(loss.asscalar()), grads
+
+
+def to_float(x):
+    return float(x.asscalar())

@@ -1,0 +1,176 @@
+"""PyTorch backend: the book's concise `RNNModel` on `nn.RNN`/`nn.GRU`/`nn.LSTM`.
+
+Weights use PyTorch's own layout, which is the canonical one, so `get_weights` and
+`set_weights` copy names one to one. Initial values come from `rnnlm.weights.init_weights`
+(PyTorch's default initialization, drawn in NumPy), never from torch's RNG.
+"""
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from rnnlm.errors import UsageError
+
+NAME = "torch"
+_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+_CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
+
+
+# ---- devices ---------------------------------------------------------------------------
+
+def try_gpu(i=0):
+    """GPU i if it exists, else the CPU (as d2l's `try_gpu`)."""
+    if torch.cuda.device_count() >= i + 1:
+        return torch.device(f"cuda:{i}")
+    return torch.device("cpu")
+
+
+def try_all_gpus():
+    """All GPUs, or [cpu] when there is none."""
+    gpus = [torch.device(f"cuda:{i}") for i in range(torch.cuda.device_count())]
+    return gpus if gpus else [torch.device("cpu")]
+
+
+def resolve_device(spec):
+    if spec == "cpu":
+        return torch.device("cpu")
+    if spec in ("auto", "gpu"):
+        device = try_gpu()
+        if spec == "gpu" and device.type != "cuda":
+            raise UsageError("--device gpu: torch sees no CUDA GPU (use --device cpu or auto)")
+        return device
+    raise UsageError(f"unknown device '{spec}' (choose from: auto, cpu, gpu)")
+
+
+def device_name(device):
+    return str(device)
+
+
+# ---- the model -------------------------------------------------------------------------
+
+def one_hot(indices, depth, dtype="float32"):
+    return F.one_hot(indices, depth).to(_DTYPES[dtype])
+
+
+class RNNModel(nn.Module):
+    """The book's RNN model: one-hot input, a recurrent layer, a linear output layer.
+
+    The output layer reads num_hiddens * num_directions features (the seed's PyTorch
+    version). Outputs have shape (num_steps * batch_size, vocab_size), time-major.
+    """
+
+    def __init__(self, cfg, device=None, dtype="float32"):
+        super().__init__()
+        self.cfg = cfg
+        self.dtype_name = dtype
+        kwargs = {"nonlinearity": cfg.activation} if cfg.cell == "rnn" else {}
+        self.rnn = _CELLS[cfg.cell](cfg.vocab_size, cfg.num_hiddens, cfg.num_layers,
+                                    bidirectional=cfg.bidirectional, **kwargs)
+        self.linear = nn.Linear(cfg.num_hiddens * cfg.num_directions, cfg.vocab_size)
+        self.to(device=device or torch.device("cpu"), dtype=_DTYPES[dtype])
+        self.device = device or torch.device("cpu")
+
+    def forward(self, inputs, state):
+        X = one_hot(inputs.T, self.cfg.vocab_size, self.dtype_name)
+        Y, state = self.rnn(X, state)
+        return self.linear(Y.reshape(-1, Y.shape[-1])), state
+
+
+def begin_state(model, batch_size):
+    cfg = model.cfg
+    shape = (cfg.num_directions * cfg.num_layers, batch_size, cfg.num_hiddens)
+    zeros = lambda: torch.zeros(shape, device=model.device, dtype=_DTYPES[model.dtype_name])  # noqa: E731
+    return (zeros(), zeros()) if cfg.cell == "lstm" else zeros()
+
+
+def detach_state(state):
+    if isinstance(state, tuple):
+        return tuple(s.detach() for s in state)
+    return state.detach()
+
+
+def state_to_numpy(state):
+    parts = state if isinstance(state, tuple) else (state,)
+    return [s.detach().cpu().numpy() for s in parts]
+
+
+def _tensor(model, array):
+    return torch.as_tensor(np.ascontiguousarray(array), dtype=torch.long, device=model.device)
+
+
+# ---- weights in the canonical layout -----------------------------------------------------
+
+def get_weights(model):
+    return {name: p.detach().cpu().numpy().copy() for name, p in model.state_dict().items()}
+
+
+def set_weights(model, weights):
+    from rnnlm.weights import check_weights
+    check_weights(model.cfg, weights)
+    with torch.no_grad():
+        for name, p in model.state_dict().items():
+            p.copy_(torch.as_tensor(np.asarray(weights[name])))
+
+
+# ---- training ----------------------------------------------------------------------------
+
+def grad_clipping(model, theta):
+    """Scale all gradients so their global L2 norm is at most theta; return the norm before.
+
+    Computed on the device (no host sync): scale = min(1, theta / norm) equals the book's
+    `if norm > theta: grad *= theta / norm`.
+    """
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    norm = torch.sqrt(sum(torch.sum(g * g) for g in grads))
+    scale = torch.clamp(theta / norm, max=1.0)
+    torch._foreach_mul_(grads, scale)
+    return norm
+
+
+def make_optimizer(model, lr):
+    return torch.optim.SGD(model.parameters(), lr=lr)
+
+
+def _mean_loss(model, state, X, Y):
+    y_hat, state = model(_tensor(model, X), state)
+    y = _tensor(model, Y).T.reshape(-1)  # time-major, as the outputs
+    return F.cross_entropy(y_hat, y), state
+
+
+def train_step(model, optimizer, state, X, Y, clip):
+    """Forward, backward, clip, SGD step. Returns (new state, summed loss on the device)."""
+    loss, state = _mean_loss(model, state, X, Y)
+    optimizer.zero_grad(set_to_none=False)
+    loss.backward()
+    grad_clipping(model, clip)
+    optimizer.step()
+    return state, loss.detach() * Y.size
+
+
+def eval_step(model, state, X, Y):
+    with torch.no_grad():
+        loss, state = _mean_loss(model, state, X, Y)
+    return state, loss * Y.size
+
+
+def forward(model, X, state):
+    with torch.no_grad():
+        y_hat, state = model(_tensor(model, X), state)
+    return y_hat.cpu().numpy(), state
+
+
+def loss_and_grads(model, state, X, Y):
+    """The mean loss and its gradient for every weight (canonical names), without updating.
+
+    The gradients stay on the model afterwards, as after a backward pass.
+    """
+    model.zero_grad(set_to_none=True)
+    loss, _ = _mean_loss(model, state, X, Y)
+    loss.backward()
+    grads = {name: p.grad.detach().cpu().numpy().copy() for name, p in model.named_parameters()}
+    return float(loss.detach()), grads
+
+
+def to_float(x):
+    return float(x)

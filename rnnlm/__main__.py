@@ -1,0 +1,7 @@
+"""`python -m rnnlm` is the same as the `rnnlm` console script."""
+
+import sys
+
+from rnnlm.cli import main
+
+sys.exit(main())

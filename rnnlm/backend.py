@@ -1,0 +1,83 @@
+"""The backend interface, written down, and the choice of backend.
+
+A backend is a module (`backends.torch_impl`, `backends.mxnet_impl`) with the names of
+`Backend` below. The boundary is NumPy-shaped: the core hands in int64 token arrays of
+shape (batch, steps) and weights as {canonical name: ndarray}; it gets back device scalars
+(to be summed, then read once with `to_float`) or NumPy arrays. Models, states and
+optimizers are opaque framework objects the core only passes back.
+"""
+
+import importlib
+import os
+from typing import Any, Dict, List, Protocol, Tuple, runtime_checkable
+
+import numpy as np
+
+from rnnlm.errors import UsageError
+
+BACKENDS = ("torch", "mxnet")
+ENV_VAR = "RNNLM_BACKEND"
+_MODULES = {"torch": "backends.torch_impl", "mxnet": "backends.mxnet_impl"}
+
+
+@runtime_checkable
+class Backend(Protocol):
+    NAME: str
+    RNNModel: type  # RNNModel(cfg: ModelConfig, device, dtype: str)
+
+    def try_gpu(self, i: int = 0) -> Any: ...
+    def try_all_gpus(self) -> List[Any]: ...
+    def resolve_device(self, spec: str) -> Any: ...
+    def device_name(self, device: Any) -> str: ...
+    def begin_state(self, model: Any, batch_size: int) -> Any: ...
+    def detach_state(self, state: Any) -> Any: ...
+    def state_to_numpy(self, state: Any) -> List[np.ndarray]: ...
+    def one_hot(self, indices: Any, depth: int, dtype: str = "float32") -> Any: ...
+    def grad_clipping(self, model: Any, theta: float) -> Any: ...
+    def make_optimizer(self, model: Any, lr: float) -> Any: ...
+    def train_step(self, model: Any, optimizer: Any, state: Any, X: np.ndarray, Y: np.ndarray,
+                   clip: float) -> Tuple[Any, Any]: ...
+    def eval_step(self, model: Any, state: Any, X: np.ndarray, Y: np.ndarray) -> Tuple[Any, Any]: ...
+    def forward(self, model: Any, X: np.ndarray, state: Any) -> Tuple[np.ndarray, Any]: ...
+    def loss_and_grads(self, model: Any, state: Any, X: np.ndarray, Y: np.ndarray
+                       ) -> Tuple[float, Dict[str, np.ndarray]]: ...
+    def to_float(self, x: Any) -> float: ...
+    def get_weights(self, model: Any) -> Dict[str, np.ndarray]: ...
+    def set_weights(self, model: Any, weights: Dict[str, np.ndarray]) -> None: ...
+
+
+def check_name(name):
+    if name not in BACKENDS:
+        raise UsageError(f"unknown backend '{name}' (choose from: {', '.join(BACKENDS)})")
+    return name
+
+
+def load_backend(name):
+    """Import the backend module `name`; a missing framework is a UsageError naming the extra."""
+    check_name(name)
+    try:
+        return importlib.import_module(_MODULES[name])
+    except ModuleNotFoundError as exc:
+        if exc.name not in (name, None) and not (exc.name or "").startswith(name + "."):
+            raise
+        raise UsageError(f"backend '{name}' needs {name}, which is not installed: "
+                         f"pip install 'rnnlm[{name}]'") from None
+    except (ImportError, AttributeError, OSError) as exc:
+        # e.g. mxnet 1.9.1 under numpy>=1.24 fails on np.bool
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UsageError(f"backend '{name}' could not import {name} ({first}); "
+                         f"reinstall with: pip install 'rnnlm[{name}]'") from None
+
+
+def select_backend(flag=None, environ=None):
+    """--backend, else $RNNLM_BACKEND (empty = unset), else torch if it imports, else mxnet."""
+    environ = os.environ if environ is None else environ
+    name = flag or environ.get(ENV_VAR) or None
+    if name is not None:
+        return load_backend(name)
+    for candidate in BACKENDS:
+        try:
+            return load_backend(candidate)
+        except UsageError:
+            continue
+    raise UsageError("no backend is installed: pip install 'rnnlm[torch]' or 'rnnlm[mxnet]'")

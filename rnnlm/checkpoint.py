@@ -1,0 +1,95 @@
+"""Checkpoints: one `.npz` file, readable with `numpy.load(allow_pickle=False)`.
+
+Entries: every weight under its canonical name (`rnn.weight_ih_l0`, ..., `linear.bias`),
+plus `__meta__`, a JSON string: {"format": "rnnlm-checkpoint", "version": 1,
+"model": ModelConfig, "vocab": idx_to_token, "dtype": ..., ...extra}. Writes are atomic:
+a temporary file in the same folder, flushed and fsynced, then renamed over the target,
+so a crash leaves either the old checkpoint or the new one, never half of one.
+"""
+
+import json
+import os
+import tempfile
+import zipfile
+
+import numpy as np
+
+from rnnlm.config import ModelConfig
+from rnnlm.errors import UsageError
+from rnnlm.vocab import Vocab
+from rnnlm.weights import check_weights
+
+FORMAT = "rnnlm-checkpoint"
+VERSION = 1
+META_KEY = "__meta__"
+
+
+def atomic_write(path, write):
+    """Call write(file object) on a temporary file, fsync it, then rename it to `path`."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save_checkpoint(path, cfg, vocab, weights, dtype, extra=None):
+    meta = {"format": FORMAT, "version": VERSION, "model": cfg.to_dict(),
+            "vocab": list(vocab.idx_to_token), "dtype": dtype, **(extra or {})}
+    arrays = {name: np.asarray(w) for name, w in weights.items()}
+    arrays[META_KEY] = np.array(json.dumps(meta))  # a unicode array, not an object array
+    try:
+        atomic_write(path, lambda f: np.savez(f, **arrays))
+    except OSError as exc:
+        raise UsageError(f"cannot write checkpoint '{path}': {exc.strerror}") from None
+
+
+def load_checkpoint(path):
+    """(ModelConfig, Vocab, {name: array}, meta dict); any defect is a UsageError."""
+    if not os.path.exists(path):
+        raise UsageError(f"checkpoint '{path}' does not exist")
+    if os.path.isdir(path):
+        raise UsageError(f"checkpoint '{path}' is a directory")
+    if not zipfile.is_zipfile(path):
+        # np.load would otherwise try to read it as a pickle (and refuse, but say so oddly)
+        raise UsageError(f"checkpoint '{path}' cannot be read: truncated or not a .npz file")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {name: data[name] for name in data.files}
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+        reason = "it holds object arrays, which rnnlm never unpickles" \
+            if "allow_pickle" in str(exc) else "truncated or not a .npz file"
+        raise UsageError(f"checkpoint '{path}' cannot be read: {reason}") from None
+    if not all(isinstance(a, np.ndarray) for a in arrays.values()):
+        raise UsageError(f"checkpoint '{path}' is not an rnnlm checkpoint (non-array entries)")
+    meta = _read_meta(path, arrays.pop(META_KEY, None))
+    try:
+        cfg = ModelConfig.from_dict(meta["model"])
+        vocab = Vocab.from_tokens_list(meta["vocab"])
+        check_weights(cfg, arrays)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UsageError(f"checkpoint '{path}' is inconsistent: {exc}") from None
+    return cfg, vocab, arrays, meta
+
+
+def _read_meta(path, entry):
+    if entry is None or entry.dtype.kind != "U" or entry.shape != ():
+        raise UsageError(f"checkpoint '{path}' is not an rnnlm checkpoint (no metadata)")
+    try:
+        meta = json.loads(str(entry))
+    except ValueError:
+        raise UsageError(f"checkpoint '{path}' has unreadable metadata") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise UsageError(f"checkpoint '{path}' is not an rnnlm checkpoint")
+    if meta.get("version") != VERSION:
+        raise UsageError(f"checkpoint '{path}' has format version {meta.get('version')!r}; "
+                         f"this rnnlm reads version {VERSION}")
+    return meta

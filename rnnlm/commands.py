@@ -1,0 +1,140 @@
+"""What each subcommand does, given its parsed arguments. Argument parsing is in cli.py."""
+
+import sys
+import time
+
+import numpy as np
+
+from rnnlm.backend import BACKENDS, load_backend, select_backend
+from rnnlm.batches import check_corpus_length
+from rnnlm.checkpoint import load_checkpoint, save_checkpoint
+from rnnlm.config import ModelConfig, TrainConfig
+from rnnlm.corpus import load_corpus
+from rnnlm.errors import UsageError
+from rnnlm.metrics import train_metrics, write_json
+from rnnlm.predict import predict, prefix_ids
+from rnnlm.train import evaluate, train
+from rnnlm.weights import init_weights
+
+PROBE_PREFIXES = ("time traveller", "traveller")  # what the book prints after training
+
+
+def new_model(backend, mcfg, device, dtype, weights):
+    model = backend.RNNModel(mcfg, device, dtype)
+    backend.set_weights(model, weights)
+    return model
+
+
+def configs_from_args(args, vocab_size):
+    tcfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, num_steps=args.num_steps,
+                       lr=args.lr, clip=args.clip, max_tokens=args.max_tokens, iter=args.iter,
+                       seed=args.seed, dtype=args.dtype)
+    mcfg = ModelConfig(vocab_size=vocab_size, num_hiddens=args.num_hiddens, num_layers=args.num_layers,
+                       cell=args.model, bidirectional=args.bidirectional, activation=args.activation)
+    return mcfg, tcfg
+
+
+def load_training_data(args):
+    corpus, vocab = load_corpus(args.corpus, args.max_tokens)
+    what = f"corpus '{args.corpus}'" if args.corpus else "the corpus"
+    check_corpus_length(len(corpus), args.batch_size, args.num_steps, args.iter, what)
+    return corpus, vocab
+
+
+def run_training(backend, args, corpus, vocab, quiet):
+    """Build the model from the seed's NumPy weights and train it; returns (model, metrics)."""
+    mcfg, tcfg = configs_from_args(args, len(vocab))
+    device = backend.resolve_device(args.device)
+    model = new_model(backend, mcfg, device, tcfg.dtype, init_weights(mcfg, tcfg.seed, tcfg.dtype))
+
+    def progress(stats, history, rng):
+        if not quiet and stats.epoch % 10 == 0:
+            print(f"epoch {stats.epoch}: perplexity {stats.perplexity:.1f}, "
+                  f"{stats.tokens_per_sec:.1f} tokens/sec, "
+                  f"{predict(backend, model, vocab, PROBE_PREFIXES[0])!r}", flush=True)
+
+    start = time.perf_counter()
+    history = train(backend, model, corpus, tcfg, on_epoch=progress)
+    seconds = time.perf_counter() - start
+    metrics = train_metrics(backend.NAME, backend.device_name(device), mcfg, tcfg, history, seconds)
+    return model, mcfg, metrics
+
+
+def cmd_train(args):
+    backend = select_backend(args.backend)
+    corpus, vocab = load_training_data(args)
+    model, mcfg, metrics = run_training(backend, args, corpus, vocab, args.quiet)
+    print(f"perplexity {metrics['perplexity']:.1f}, {metrics['tokens_per_sec']:.1f} tokens/sec "
+          f"on {metrics['device']}")
+    for prefix in PROBE_PREFIXES:
+        print(predict(backend, model, vocab, prefix))
+    if args.save:
+        save_checkpoint(args.save, mcfg, vocab, backend.get_weights(model), args.dtype)
+    if args.metrics_json:
+        write_json(args.metrics_json, metrics)
+    return 0
+
+
+def load_model(backend, path, device_spec):
+    mcfg, vocab, weights, meta = load_checkpoint(path)
+    dtype = meta.get("dtype", "float32")
+    model = new_model(backend, mcfg, backend.resolve_device(device_spec), dtype, weights)
+    return model, vocab
+
+
+def cmd_predict(args):
+    if not args.prefix:
+        raise UsageError("the prefix is empty; give at least one character")
+    backend = select_backend(args.backend)
+    model, vocab = load_model(backend, args.checkpoint, args.device)
+    _, unknown = prefix_ids(vocab, args.prefix)
+    if unknown:
+        print(f"warning: characters not in the vocabulary map to <unk>: {''.join(unknown)!r}",
+              file=sys.stderr)
+    print(predict(backend, model, vocab, args.prefix, args.num_chars))
+    return 0
+
+
+def cmd_eval(args):
+    backend = select_backend(args.backend)
+    model, vocab = load_model(backend, args.checkpoint, args.device)
+    corpus, corpus_vocab = load_corpus(args.corpus, args.max_tokens)
+    # re-index the text with the checkpoint's vocabulary; unseen characters become <unk>
+    corpus = np.array(vocab[corpus_vocab.to_tokens(corpus.tolist())], dtype=np.int64)
+    what = f"corpus '{args.corpus}'" if args.corpus else "the corpus"
+    check_corpus_length(len(corpus), args.batch_size, args.num_steps, "eval", what)
+    ppl = evaluate(backend, model, corpus, args.batch_size, args.num_steps)
+    print(f"perplexity {ppl:.4f}")
+    if args.metrics_json:
+        write_json(args.metrics_json, {
+            "perplexity": ppl, "backend": backend.NAME, "checkpoint": args.checkpoint,
+            "corpus": args.corpus, "max_tokens": args.max_tokens, "tokens": int(len(corpus)),
+            "batch_size": args.batch_size, "num_steps": args.num_steps})
+    return 0
+
+
+def first_epoch_above(rel_diffs, threshold):
+    return next((i + 1 for i, d in enumerate(rel_diffs) if d > threshold), None)
+
+
+def cmd_compare(args):
+    backends = [load_backend(name) for name in BACKENDS]
+    corpus, vocab = load_training_data(args)
+    runs = {}
+    for backend in backends:
+        print(f"training with {backend.NAME} ...", flush=True)
+        runs[backend.NAME] = run_training(backend, args, corpus, vocab, quiet=True)[2]
+    a, b = (runs[name]["history"] for name in BACKENDS)
+    rel = [abs(x["perplexity"] - y["perplexity"]) / abs(y["perplexity"]) for x, y in zip(a, b)]
+    print(f"{'epoch':>5}  {'ppl torch':>18}  {'ppl mxnet':>18}  {'rel diff':>9}  "
+          f"{'tok/s torch':>11}  {'tok/s mxnet':>11}")
+    for x, y, d in zip(a, b, rel):
+        print(f"{x['epoch']:>5}  {x['perplexity']:>18.12f}  {y['perplexity']:>18.12f}  {d:>9.2e}  "
+              f"{x['tokens_per_sec']:>11.1f}  {y['tokens_per_sec']:>11.1f}")
+    print(f"max relative difference {max(rel):.3e}")
+    for threshold in (1e-9, 1e-6, 1e-3):
+        epoch = first_epoch_above(rel, threshold)
+        print(f"first epoch above {threshold:.0e}: {epoch if epoch else 'none'}")
+    if args.metrics_json:
+        write_json(args.metrics_json, {**runs, "max_rel_diff": max(rel)})
+    return 0

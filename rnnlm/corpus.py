@@ -1,0 +1,71 @@
+"""Loading text and the book's preprocessing (d2l.ai `read_time_machine`)."""
+
+import re
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from rnnlm.errors import UsageError
+
+EMBEDDED_NAME = "timemachine.txt"
+_NON_LETTERS = re.compile("[^A-Za-z]+")
+
+
+def read_raw_text(path=None):
+    """The text of `path`, or of the embedded Time Machine when `path` is None."""
+    if path is None:
+        return resources.files("rnnlm").joinpath("data").joinpath(EMBEDDED_NAME).read_text(encoding="utf-8")
+    p = Path(path)
+    if not p.exists():
+        raise UsageError(f"corpus '{path}' does not exist")
+    if p.is_dir():
+        raise UsageError(f"corpus '{path}' is a directory, not a text file")
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read corpus '{path}': {exc.strerror}") from None
+    if not data:
+        raise UsageError(f"corpus '{path}' is empty")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"corpus '{path}' is not UTF-8 text") from None
+
+
+def preprocess_lines(text):
+    """The book's cleaning: runs of non-letters become one space, strip, lower-case."""
+    return [_NON_LETTERS.sub(" ", line).strip().lower() for line in text.splitlines()]
+
+
+def tokenize(lines, token="char"):
+    """Split each line into word or character tokens, as the book's `tokenize`."""
+    if token == "word":
+        return [line.split() for line in lines]
+    if token == "char":
+        return [list(line) for line in lines]
+    raise UsageError(f"unknown token type '{token}' (choose from: char, word)")
+
+
+def load_lines(path=None):
+    """Preprocessed lines of a corpus; an error if no letters survive preprocessing."""
+    lines = preprocess_lines(read_raw_text(path))
+    if not any(lines):
+        raise UsageError(f"corpus '{path}' has no letters left after preprocessing")
+    return lines
+
+
+def load_corpus(path=None, max_tokens=10000, token="char"):
+    """(token ids as int64, Vocab) as the book's `load_corpus_time_machine`.
+
+    Lines are concatenated without separators, as in the book; `max_tokens` > 0 keeps
+    only the first `max_tokens` ids (the vocabulary still comes from the whole text).
+    """
+    from rnnlm.vocab import Vocab
+
+    tokens = tokenize(load_lines(path), token)
+    vocab = Vocab(tokens)
+    corpus = np.array([vocab[t] for line in tokens for t in line], dtype=np.int64)
+    if max_tokens > 0:
+        corpus = corpus[:max_tokens]
+    return corpus, vocab

@@ -1,0 +1,83 @@
+"""The training loop (d2l.ai `train_ch8` / `train_epoch_ch8`), framework-neutral.
+
+Per minibatch: begin the hidden state (first minibatch when sequential, every minibatch
+when random) or detach it from the last minibatch's graph; then the backend's step does
+forward, mean cross-entropy, backward, clip to the global L2 norm, SGD. The summed loss
+stays on the device and is read once per epoch, so no minibatch waits for the host.
+"""
+
+import math
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from rnnlm.batches import make_batches, seq_data_iter_sequential
+
+
+@dataclass
+class EpochStats:
+    epoch: int
+    perplexity: float
+    tokens_per_sec: float
+    seconds: float
+
+
+def train_epoch(backend, model, optimizer, batches, clip, random_iter):
+    """One pass over `batches`; returns (perplexity, tokens/sec, seconds)."""
+    start = time.perf_counter()
+    state, total, tokens = None, 0.0, 0
+    for X, Y in batches:
+        if state is None or random_iter:
+            state = backend.begin_state(model, X.shape[0])
+        else:
+            state = backend.detach_state(state)
+        state, loss_sum = backend.train_step(model, optimizer, state, X, Y, clip)
+        total = total + loss_sum
+        tokens += Y.size
+    total = backend.to_float(total)  # the epoch's one host sync
+    seconds = time.perf_counter() - start
+    return math.exp(total / tokens), tokens / seconds, seconds
+
+
+def evaluate(backend, model, corpus, batch_size, num_steps):
+    """Perplexity of `corpus`: one sequential pass from offset 0, state carried across."""
+    batches = seq_data_iter_sequential(corpus, batch_size, num_steps, _ZeroOffset())
+    state, total, tokens = None, 0.0, 0
+    for X, Y in batches:
+        state = backend.begin_state(model, X.shape[0]) if state is None else state
+        state, loss_sum = backend.eval_step(model, state, X, Y)
+        total = total + loss_sum
+        tokens += Y.size
+    return math.exp(backend.to_float(total) / tokens)
+
+
+class _ZeroOffset:
+    """Stands in for a Generator where evaluation must not be random: offset 0."""
+
+    def integers(self, low, high):
+        return low
+
+
+def train(backend, model, corpus, tcfg, rng=None, history=None, on_epoch=None):
+    """Train for epochs len(history)+1 .. tcfg.epochs; returns the list of EpochStats.
+
+    `rng` draws every batch order (seeded from tcfg.seed when not given); `on_epoch`
+    is called after each epoch with (stats, history, rng).
+    """
+    rng = np.random.default_rng(tcfg.seed) if rng is None else rng
+    history = [] if history is None else history
+    optimizer = backend.make_optimizer(model, tcfg.lr)
+    for epoch in range(len(history) + 1, tcfg.epochs + 1):
+        batches = make_batches(corpus, tcfg.batch_size, tcfg.num_steps, tcfg.iter, rng)
+        ppl, speed, seconds = train_epoch(backend, model, optimizer, batches, tcfg.clip,
+                                          tcfg.iter == "random")
+        stats = EpochStats(epoch, ppl, speed, seconds)
+        history.append(stats)
+        if on_epoch is not None:
+            on_epoch(stats, history, rng)
+    return history
+
+
+def history_dicts(history):
+    return [asdict(h) for h in history]

@@ -1,0 +1,48 @@
+import subprocess
+import sys
+
+import pytest
+
+from rnnlm.backend import select_backend
+from rnnlm.errors import UsageError
+
+
+def test_import_rnnlm_loads_no_framework():
+    code = ("import sys, rnnlm, rnnlm.cli, rnnlm.commands, rnnlm.train, rnnlm.predict; "
+            "print(sorted(m for m in ('torch', 'mxnet', 'matplotlib', 'tqdm') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_unknown_backend_names_the_choices():
+    with pytest.raises(UsageError, match=r"unknown backend 'bogus' \(choose from: torch, mxnet\)"):
+        select_backend(None, {"RNNLM_BACKEND": "bogus"})
+
+
+def test_flag_beats_environment(backend):
+    other = "mxnet" if backend.NAME == "torch" else "torch"
+    assert select_backend(backend.NAME, {"RNNLM_BACKEND": other}).NAME == backend.NAME
+
+
+def test_environment_is_used_and_empty_counts_as_unset(backend):
+    assert select_backend(None, {"RNNLM_BACKEND": backend.NAME}).NAME == backend.NAME
+    default = select_backend(None, {"RNNLM_BACKEND": ""})
+    assert default.NAME == select_backend(None, {}).NAME
+
+
+def test_default_prefers_torch():
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        pytest.skip("torch is not installed")
+    assert select_backend(None, {}).NAME == "torch"
+
+
+def test_missing_framework_names_the_pip_extra():
+    # a fresh interpreter in which importing torch fails, as on a machine without it
+    code = ("import sys; sys.modules['torch'] = None\n"
+            "from rnnlm.backend import load_backend\n"
+            "from rnnlm.errors import UsageError\n"
+            "try:\n    load_backend('torch')\nexcept UsageError as e:\n    print(e)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "pip install 'rnnlm[torch]'" in out.stdout

@@ -1,0 +1,173 @@
+"""The command line, in process (fast) and, where exit codes and stderr matter, as a user runs it."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from rnnlm.cli import main
+
+SMALL = ["--epochs", "2", "--num-hiddens", "16", "--max-tokens", "2000", "--quiet"]
+
+
+def run_cli(*args, env=None):
+    """Run `python -m rnnlm` as a user would; returns the CompletedProcess."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "rnnlm", *args], capture_output=True, text=True,
+                          env=full_env, timeout=300)
+
+
+def assert_one_line_error(proc, *fragments):
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    assert "Traceback" not in proc.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_bogus_backend_from_environment():
+    proc = run_cli("train", env={"RNNLM_BACKEND": "bogus"})
+    assert_one_line_error(proc, "bogus", "torch, mxnet")
+
+
+def test_train_prints_the_books_summary_and_writes_metrics(backend, tmp_path, capsys):
+    metrics = tmp_path / "m.json"
+    assert main(["train", "--backend", backend.NAME, *SMALL, "--metrics-json", str(metrics)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 3
+    summary = out[0]
+    assert summary.startswith("perplexity ") and summary.endswith(
+        f" tokens/sec on {'cpu' if backend.NAME == 'torch' else 'cpu(0)'}")
+    assert out[1].startswith("time traveller") and len(out[1]) == len("time traveller") + 50
+    assert out[2].startswith("traveller") and len(out[2]) == len("traveller") + 50
+    m = json.loads(metrics.read_text())
+    for key in ("backend", "device", "model", "epochs", "num_hiddens", "num_layers", "batch_size",
+                "num_steps", "lr", "clip", "max_tokens", "seed", "perplexity", "tokens_per_sec",
+                "train_seconds", "history"):
+        assert key in m, key
+    assert m["backend"] == backend.NAME and m["epochs"] == 2 and len(m["history"]) == 2
+    assert m["perplexity"] == m["history"][-1]["perplexity"]
+    assert summary == f"perplexity {m['perplexity']:.1f}, {m['tokens_per_sec']:.1f} tokens/sec on {m['device']}"
+    assert set(m["history"][0]) >= {"epoch", "perplexity", "tokens_per_sec", "seconds"}
+
+
+def test_progress_lines_every_ten_epochs_unless_quiet(backend, capsys):
+    args = ["train", "--backend", backend.NAME, "--epochs", "20", "--num-hiddens", "8",
+            "--max-tokens", "1200"]
+    assert main(args) == 0
+    progress = [line for line in capsys.readouterr().out.splitlines() if line.startswith("epoch ")]
+    assert [line.split(":")[0] for line in progress] == ["epoch 10", "epoch 20"]
+    assert main(args + ["--quiet"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert not [line for line in out if line.startswith("epoch ")] and out[0].startswith("perplexity")
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory):
+    """A small checkpoint trained by each installed backend."""
+    from tests.conftest import requested_backends
+    from rnnlm.backend import load_backend
+    from rnnlm.errors import UsageError
+    folder = tmp_path_factory.mktemp("ckpt")
+    out = {}
+    for name in requested_backends():
+        try:
+            load_backend(name)
+        except UsageError:
+            continue
+        path = folder / f"{name}.npz"
+        assert main(["train", "--backend", name, "--epochs", "5", "--num-hiddens", "32",
+                     "--max-tokens", "3000", "--quiet", "--save", str(path)]) == 0
+        out[name] = path
+    return out
+
+
+def test_checkpoint_from_either_backend_predicts_with_either(both_backends, checkpoints, capsys):
+    for trained_by, path in checkpoints.items():
+        lines = []
+        for backend in both_backends:
+            assert main(["predict", "time traveller", "--checkpoint", str(path),
+                         "--backend", backend.NAME]) == 0
+            lines.append(capsys.readouterr().out.rstrip("\n"))
+        assert lines[0] == lines[1], trained_by
+        assert lines[0].startswith("time traveller") and len(lines[0]) == len("time traveller") + 50
+
+
+def test_eval_agrees_across_backends(both_backends, checkpoints, tmp_path, capsys):
+    for trained_by, path in checkpoints.items():
+        values = []
+        for backend in both_backends:
+            out = tmp_path / f"e-{backend.NAME}.json"
+            assert main(["eval", "--checkpoint", str(path), "--backend", backend.NAME,
+                         "--metrics-json", str(out)]) == 0
+            assert capsys.readouterr().out.startswith("perplexity ")
+            m = json.loads(out.read_text())
+            assert m["backend"] == backend.NAME
+            values.append(m["perplexity"])
+        assert values[0] == pytest.approx(values[1], rel=1e-5), trained_by
+        assert 1.0 < values[0] < 28.0
+
+
+def test_predict_num_chars(backend, checkpoints, capsys):
+    path = checkpoints.get(backend.NAME) or next(iter(checkpoints.values()))
+    assert main(["predict", "the", "--checkpoint", str(path), "--num-chars", "7", "--backend", backend.NAME]) == 0
+    assert len(capsys.readouterr().out.rstrip("\n")) == 3 + 7
+
+
+def test_predict_unknown_characters_warn_and_map_to_unk(backend, checkpoints, capsys):
+    path = checkpoints.get(backend.NAME) or next(iter(checkpoints.values()))
+    assert main(["predict", "Time", "--checkpoint", str(path), "--backend", backend.NAME]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("Time")
+    assert captured.err.startswith("warning:") and "'T'" in captured.err
+
+
+@pytest.mark.parametrize("args, fragments", [
+    (["train", "--epochs", "0"], ["--epochs", "must be > 0"]),
+    (["train", "--batch-size", "-1"], ["--batch-size"]),
+    (["train", "--num-steps", "0"], ["--num-steps"]),
+    (["train", "--num-hiddens", "0"], ["--num-hiddens"]),
+    (["train", "--num-layers", "0"], ["--num-layers"]),
+    (["train", "--lr", "0"], ["--lr"]),
+    (["train", "--clip", "-1"], ["--clip"]),
+    (["train", "--lr", "nan"], ["--lr"]),
+    (["train", "--model", "transformer"], ["--model", "transformer"]),
+    (["train", "--backend", "jax"], ["unknown backend 'jax'"]),
+    (["train", "--corpus", "/nonexistent/file.txt"], ["does not exist"]),
+    (["train", "--batch-size", "1000"], ["too short for one minibatch"]),
+    (["predict", "", "--checkpoint", "x.npz"], ["prefix is empty"]),
+    (["predict", "abc", "--checkpoint", "/nonexistent.npz"], ["does not exist"]),
+    (["predict", "abc", "--checkpoint", "x.npz", "--num-chars", "-1"], ["--num-chars"]),
+    (["frobnicate"], ["frobnicate"]),
+])
+def test_bad_input_is_one_error_line_and_exit_2(args, fragments, capsys):
+    assert main(args) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ")
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_compare_prints_table_and_writes_both_runs(both_backends, tmp_path, capsys):
+    out = tmp_path / "c.json"
+    assert main(["compare", "--epochs", "3", "--num-hiddens", "16", "--max-tokens", "2000",
+                 "--dtype", "float64", "--metrics-json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "max relative difference" in text and "first epoch above 1e-09" in text
+    m = json.loads(out.read_text())
+    assert set(m) == {"torch", "mxnet", "max_rel_diff"}
+    assert len(m["torch"]["history"]) == len(m["mxnet"]["history"]) == 3
+    assert m["max_rel_diff"] <= 1e-12
+    diffs = [abs(a["perplexity"] - b["perplexity"]) / b["perplexity"]
+             for a, b in zip(m["torch"]["history"], m["mxnet"]["history"])]
+    assert m["max_rel_diff"] == max(diffs)
+
+
+def test_python_dash_m_matches_console_entry_point():
+    proc = run_cli("--version")
+    assert proc.returncode == 0 and proc.stdout.startswith("rnnlm ")
