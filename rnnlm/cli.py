@@ -5,6 +5,7 @@ Bad input (a UsageError, or an argument argparse rejects) prints one line
 """
 
 import argparse
+import math
 import sys
 
 from rnnlm import __version__
@@ -24,7 +25,9 @@ def _number(kind, minimum, inclusive):
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"'{text}' is not a{'n integer' if kind is int else ' number'}")
-        if value != value or (value < minimum if inclusive else value <= minimum):
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+        if value < minimum if inclusive else value <= minimum:
             bound = f">= {minimum}" if inclusive else f"> {minimum}"
             raise argparse.ArgumentTypeError(f"must be {bound}, got {text}")
         return value
@@ -34,6 +37,14 @@ def _number(kind, minimum, inclusive):
 positive_int = _number(int, 0, inclusive=False)
 non_negative_int = _number(int, 0, inclusive=True)
 positive_float = _number(float, 0.0, inclusive=False)
+non_negative_float = _number(float, 0.0, inclusive=True)
+
+
+def fraction(text):
+    value = non_negative_float(text)
+    if value >= 1.0:
+        raise argparse.ArgumentTypeError(f"must be below 1, got {text}")
+    return value
 
 
 def _add_backend_options(p):
@@ -71,13 +82,25 @@ def build_parser():
     p = sub.add_parser("train", help="train a model (no options: the book's run)")
     _add_backend_options(p)
     _add_train_options(p)
+    p.add_argument("--val-fraction", type=fraction, default=0.0,
+                   help="hold out the last F of the token stream for validation (default: 0, none)")
+    p.add_argument("--plot", metavar="PATH", help="write a PNG of perplexity per epoch")
     p.add_argument("--save", metavar="PATH", help="write a checkpoint (.npz) at the end")
-    p.add_argument("--quiet", action="store_true", help="no progress lines, only the summary")
+    p.add_argument("--save-every", type=non_negative_int, default=0, metavar="N",
+                   help="also checkpoint every N epochs (default: only at the end)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run saved in --save PATH up to --epochs")
+    p.add_argument("--quiet", action="store_true", help="no progress output, only the summary")
 
     p = sub.add_parser("predict", help="continue a prefix with a trained checkpoint")
     p.add_argument("prefix")
     p.add_argument("--checkpoint", required=True, metavar="PATH")
     p.add_argument("--num-chars", type=non_negative_int, default=50)
+    p.add_argument("--temperature", type=non_negative_float, default=0.0,
+                   help="0 (default): greedy, as the book; >0: sample from softmax(logits / T)")
+    p.add_argument("--top-k", type=non_negative_int, default=0, help="sample only from the k likeliest (0: all)")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="sampling seed")
+    p.add_argument("--num-samples", type=positive_int, default=1, metavar="M")
     _add_backend_options(p)
 
     p = sub.add_parser("eval", help="perplexity of a corpus under a checkpoint")

@@ -1,7 +1,6 @@
 """What each subcommand does, given its parsed arguments. Argument parsing is in cli.py."""
 
 import sys
-import time
 
 import numpy as np
 
@@ -10,11 +9,12 @@ from rnnlm.batches import check_corpus_length
 from rnnlm.checkpoint import load_checkpoint, save_checkpoint
 from rnnlm.config import ModelConfig, TrainConfig
 from rnnlm.corpus import load_corpus
-from rnnlm.errors import UsageError
-from rnnlm.metrics import train_metrics, write_json
+from rnnlm.errors import TrainingDiverged, UsageError
+from rnnlm.metrics import write_json
+from rnnlm.plot import plot_history
 from rnnlm.predict import predict, prefix_ids
-from rnnlm.train import evaluate, train
-from rnnlm.weights import init_weights
+from rnnlm.run import TrainingRun
+from rnnlm.train import evaluate
 
 PROBE_PREFIXES = ("time traveller", "traveller")  # what the book prints after training
 
@@ -41,35 +41,36 @@ def load_training_data(args):
     return corpus, vocab
 
 
-def run_training(backend, args, corpus, vocab, quiet):
-    """Build the model from the seed's NumPy weights and train it; returns (model, metrics)."""
+def start_run(backend, args, corpus, vocab, **options):
     mcfg, tcfg = configs_from_args(args, len(vocab))
     device = backend.resolve_device(args.device)
-    model = new_model(backend, mcfg, device, tcfg.dtype, init_weights(mcfg, tcfg.seed, tcfg.dtype))
-
-    def progress(stats, history, rng):
-        if not quiet and stats.epoch % 10 == 0:
-            print(f"epoch {stats.epoch}: perplexity {stats.perplexity:.1f}, "
-                  f"{stats.tokens_per_sec:.1f} tokens/sec, "
-                  f"{predict(backend, model, vocab, PROBE_PREFIXES[0])!r}", flush=True)
-
-    start = time.perf_counter()
-    history = train(backend, model, corpus, tcfg, on_epoch=progress)
-    seconds = time.perf_counter() - start
-    metrics = train_metrics(backend.NAME, backend.device_name(device), mcfg, tcfg, history, seconds)
-    return model, mcfg, metrics
+    return TrainingRun(backend, device, mcfg, tcfg, vocab, corpus, **options)
 
 
 def cmd_train(args):
     backend = select_backend(args.backend)
     corpus, vocab = load_training_data(args)
-    model, mcfg, metrics = run_training(backend, args, corpus, vocab, args.quiet)
+    if args.resume and not args.save:
+        raise UsageError("--resume needs --save PATH (the checkpoint to continue)")
+    run = start_run(backend, args, corpus, vocab, val_fraction=args.val_fraction, save=args.save,
+                    save_every=args.save_every, resume=args.resume)
+    probe = lambda: predict(backend, run.model, vocab, PROBE_PREFIXES[0])  # noqa: E731
+    try:
+        metrics = run.run(quiet=args.quiet, sample=probe)
+    except KeyboardInterrupt:
+        saved = f"; checkpoint of epoch {len(run.history)} in {args.save}" if args.save and run.history else ""
+        print(f"interrupted{saved}", file=sys.stderr)
+        return 130
+    except TrainingDiverged as exc:
+        kept = f"; last good checkpoint kept in {args.save}" if args.save and run.history else ""
+        print(f"error: {exc}{kept}", file=sys.stderr)
+        return 1
     print(f"perplexity {metrics['perplexity']:.1f}, {metrics['tokens_per_sec']:.1f} tokens/sec "
           f"on {metrics['device']}")
     for prefix in PROBE_PREFIXES:
-        print(predict(backend, model, vocab, prefix))
-    if args.save:
-        save_checkpoint(args.save, mcfg, vocab, backend.get_weights(model), args.dtype)
+        print(predict(backend, run.model, vocab, prefix))
+    if args.plot:
+        plot_history(args.plot, run.history, f"{metrics['model']} on {metrics['backend']}")
     if args.metrics_json:
         write_json(args.metrics_json, metrics)
     return 0
@@ -91,7 +92,9 @@ def cmd_predict(args):
     if unknown:
         print(f"warning: characters not in the vocabulary map to <unk>: {''.join(unknown)!r}",
               file=sys.stderr)
-    print(predict(backend, model, vocab, args.prefix, args.num_chars))
+    rng = np.random.default_rng(args.seed)
+    for _ in range(args.num_samples):
+        print(predict(backend, model, vocab, args.prefix, args.num_chars, args.temperature, args.top_k, rng))
     return 0
 
 
@@ -123,7 +126,7 @@ def cmd_compare(args):
     runs = {}
     for backend in backends:
         print(f"training with {backend.NAME} ...", flush=True)
-        runs[backend.NAME] = run_training(backend, args, corpus, vocab, quiet=True)[2]
+        runs[backend.NAME] = start_run(backend, args, corpus, vocab).run(quiet=True)
     a, b = (runs[name]["history"] for name in BACKENDS)
     rel = [abs(x["perplexity"] - y["perplexity"]) / abs(y["perplexity"]) for x, y in zip(a, b)]
     print(f"{'epoch':>5}  {'ppl torch':>18}  {'ppl mxnet':>18}  {'rel diff':>9}  "

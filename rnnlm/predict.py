@@ -1,4 +1,5 @@
-"""Text generation: warm up on the prefix, then greedy argmax (the book's `predict_ch8`)."""
+"""Text generation: warm up on the prefix, then greedy argmax (the book's `predict_ch8`)
+or, with a temperature, sampling from softmax(logits / T), optionally from the top k."""
 
 import numpy as np
 
@@ -9,8 +10,19 @@ def prefix_ids(vocab, prefix):
     return vocab[list(prefix)], unknown
 
 
-def predict(backend, model, vocab, prefix, num_chars=50):
-    """`prefix` followed by `num_chars` greedily predicted characters."""
+def choose_next(logits, temperature=0.0, top_k=0, rng=None):
+    """The next token id from one row of logits."""
+    if temperature == 0:
+        return int(np.argmax(logits))
+    z = logits.astype(np.float64) / temperature
+    if 0 < top_k < len(z):
+        z[z < np.partition(z, -top_k)[-top_k]] = -np.inf
+    p = np.exp(z - z.max())
+    return int(rng.choice(len(z), p=p / p.sum()))
+
+
+def predict(backend, model, vocab, prefix, num_chars=50, temperature=0.0, top_k=0, rng=None):
+    """`prefix` followed by `num_chars` generated characters (greedy when temperature is 0)."""
     ids, _ = prefix_ids(vocab, prefix)
     state = backend.begin_state(model, 1)
     if len(ids) > 1:
@@ -23,6 +35,6 @@ def predict(backend, model, vocab, prefix, num_chars=50):
     last, out = ids[-1], []
     for _ in range(num_chars):
         logits, state = backend.forward(model, np.array([[last]]), state)
-        last = int(np.argmax(logits[-1]))
+        last = choose_next(logits[-1], temperature, top_k, rng)
         out.append(last)
     return prefix + "".join(vocab.to_tokens(out))

@@ -9,10 +9,12 @@ stays on the device and is read once per epoch, so no minibatch waits for the ho
 import math
 import time
 from dataclasses import asdict, dataclass
+from typing import Optional
 
 import numpy as np
 
 from rnnlm.batches import make_batches, seq_data_iter_sequential
+from rnnlm.errors import TrainingDiverged
 
 
 @dataclass
@@ -21,6 +23,7 @@ class EpochStats:
     perplexity: float
     tokens_per_sec: float
     seconds: float
+    val_perplexity: Optional[float] = None
 
 
 def train_epoch(backend, model, optimizer, batches, clip, random_iter):
@@ -37,7 +40,15 @@ def train_epoch(backend, model, optimizer, batches, clip, random_iter):
         tokens += Y.size
     total = backend.to_float(total)  # the epoch's one host sync
     seconds = time.perf_counter() - start
-    return math.exp(total / tokens), tokens / seconds, seconds
+    return perplexity(total / tokens), tokens / seconds, seconds
+
+
+def perplexity(mean_loss):
+    """exp(mean loss); inf rather than OverflowError for a loss that has blown up."""
+    try:
+        return math.exp(mean_loss)
+    except OverflowError:
+        return math.inf
 
 
 def evaluate(backend, model, corpus, batch_size, num_steps):
@@ -49,7 +60,7 @@ def evaluate(backend, model, corpus, batch_size, num_steps):
         state, loss_sum = backend.eval_step(model, state, X, Y)
         total = total + loss_sum
         tokens += Y.size
-    return math.exp(backend.to_float(total) / tokens)
+    return perplexity(backend.to_float(total) / tokens)
 
 
 class _ZeroOffset:
@@ -59,11 +70,13 @@ class _ZeroOffset:
         return low
 
 
-def train(backend, model, corpus, tcfg, rng=None, history=None, on_epoch=None):
+def train(backend, model, corpus, tcfg, rng=None, history=None, on_epoch=None, val_corpus=None):
     """Train for epochs len(history)+1 .. tcfg.epochs; returns the list of EpochStats.
 
     `rng` draws every batch order (seeded from tcfg.seed when not given); `on_epoch`
-    is called after each epoch with (stats, history, rng).
+    is called after each epoch with (stats, history, rng). With `val_corpus`, each epoch
+    also reports its perplexity (one sequential pass, no gradient). A non-finite loss
+    raises TrainingDiverged before `on_epoch` sees the epoch.
     """
     rng = np.random.default_rng(tcfg.seed) if rng is None else rng
     history = [] if history is None else history
@@ -72,7 +85,11 @@ def train(backend, model, corpus, tcfg, rng=None, history=None, on_epoch=None):
         batches = make_batches(corpus, tcfg.batch_size, tcfg.num_steps, tcfg.iter, rng)
         ppl, speed, seconds = train_epoch(backend, model, optimizer, batches, tcfg.clip,
                                           tcfg.iter == "random")
-        stats = EpochStats(epoch, ppl, speed, seconds)
+        if not math.isfinite(ppl):
+            raise TrainingDiverged(epoch, ppl)
+        val = None if val_corpus is None else \
+            evaluate(backend, model, val_corpus, tcfg.batch_size, tcfg.num_steps)
+        stats = EpochStats(epoch, ppl, speed, seconds, val)
         history.append(stats)
         if on_epoch is not None:
             on_epoch(stats, history, rng)

@@ -1,0 +1,33 @@
+"""`--plot PATH`: a PNG of perplexity per epoch. matplotlib (Agg) is imported only here."""
+
+from rnnlm.errors import UsageError
+
+
+def plot_history(path, history, title):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise UsageError("--plot needs matplotlib: pip install 'rnnlm[plot]'") from None
+    epochs = [h.epoch for h in history]
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    ax.plot(epochs, [h.perplexity for h in history], label="training")
+    if any(h.val_perplexity is not None for h in history):
+        ax.plot(epochs, [h.val_perplexity for h in history], label="validation")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("perplexity")
+    ax.set_yscale("log")
+    from matplotlib.ticker import FormatStrFormatter
+    ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))  # 12.5, not 1.25 x 10^1
+    ax.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    try:
+        fig.savefig(path, format="png")
+    except OSError as exc:
+        raise UsageError(f"cannot write plot '{path}': {exc.strerror}") from None
+    finally:
+        plt.close(fig)

@@ -1,0 +1,45 @@
+"""Training progress: a tqdm bar on a terminal, plain lines every 10 epochs otherwise.
+
+tqdm is imported only when a bar is shown, so `import rnnlm` stays cheap.
+"""
+
+import sys
+
+LOG_EVERY = 10  # epochs between plain progress lines, as the book
+
+
+class Progress:
+    def __init__(self, total_epochs, first_epoch=1, quiet=False, sample=None, stream=None):
+        """`sample()` returns the text shown every LOG_EVERY epochs (the book's probe prediction)."""
+        self.quiet = quiet
+        self.sample = sample
+        self.bar = None
+        stream = sys.stderr if stream is None else stream
+        if not quiet and stream.isatty():
+            from tqdm import tqdm
+            self.bar = tqdm(total=total_epochs, initial=first_epoch - 1, unit="epoch", file=stream,
+                            dynamic_ncols=True)
+
+    def update(self, stats):
+        if self.quiet:
+            return
+        line = None
+        if stats.epoch % LOG_EVERY == 0:
+            val = "" if stats.val_perplexity is None else f", val perplexity {stats.val_perplexity:.2f}"
+            line = (f"epoch {stats.epoch}: perplexity {stats.perplexity:.1f}{val}, "
+                    f"{stats.tokens_per_sec:.1f} tokens/sec"
+                    + (f", {self.sample()!r}" if self.sample else ""))
+        if self.bar is not None:
+            postfix = {"ppl": f"{stats.perplexity:.2f}", "tok/s": f"{stats.tokens_per_sec:.0f}"}
+            if stats.val_perplexity is not None:
+                postfix["val"] = f"{stats.val_perplexity:.2f}"
+            self.bar.set_postfix(postfix, refresh=False)
+            self.bar.update(1)
+            if line:
+                self.bar.write(line)
+        elif line:
+            print(line, flush=True)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()

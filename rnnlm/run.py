@@ -1,0 +1,124 @@
+"""One training run as `rnnlm train` performs it: fresh or resumed, with validation,
+progress, periodic atomic checkpoints, Ctrl-C and divergence handling.
+
+Resuming is exact: a checkpoint written after epoch k holds the weights, the batch-order
+Generator's state and the history at that point, and SGD without momentum has no other
+state, so epochs k+1.. replay exactly as in an uninterrupted run.
+"""
+
+import dataclasses
+import time
+
+import numpy as np
+
+from rnnlm.batches import check_corpus_length
+from rnnlm.checkpoint import load_checkpoint, save_checkpoint
+from rnnlm.config import ModelConfig, TrainConfig
+from rnnlm.errors import TrainingDiverged, UsageError
+from rnnlm.metrics import train_metrics
+from rnnlm.progress import Progress
+from rnnlm.train import EpochStats, train
+from rnnlm.weights import init_weights
+
+
+def split_validation(corpus, fraction):
+    """(train, validation): the last `fraction` of the token stream is held out."""
+    if not fraction:
+        return corpus, None
+    if not 0.0 < fraction < 1.0:
+        raise UsageError(f"--val-fraction must be between 0 and 1 (exclusive), got {fraction}")
+    n_val = int(len(corpus) * fraction)
+    return corpus[:len(corpus) - n_val], corpus[len(corpus) - n_val:]
+
+
+class TrainingRun:
+    def __init__(self, backend, device, mcfg, tcfg, vocab, corpus, val_fraction=0.0,
+                 save=None, save_every=0, resume=False):
+        self.backend, self.device, self.vocab = backend, device, vocab
+        self.save_path, self.save_every = save, save_every
+        self.history, self.rng, self.seconds_before = [], np.random.default_rng(tcfg.seed), 0.0
+        weights = None
+        if resume:
+            mcfg, tcfg, weights = self._resume_from(save, tcfg.epochs)
+        self.mcfg, self.tcfg = mcfg, tcfg
+        self.val_fraction = val_fraction
+        self.corpus, self.val_corpus = split_validation(corpus, val_fraction)
+        check_corpus_length(len(self.corpus), tcfg.batch_size, tcfg.num_steps, tcfg.iter,
+                            "the training split")
+        if self.val_corpus is not None:
+            check_corpus_length(len(self.val_corpus), tcfg.batch_size, tcfg.num_steps, "eval",
+                                "the validation split")
+        if weights is None:
+            weights = init_weights(mcfg, tcfg.seed, tcfg.dtype)
+        self.model = backend.RNNModel(mcfg, device, tcfg.dtype)
+        backend.set_weights(self.model, weights)
+        self.last_good = None
+
+    def _resume_from(self, path, epochs):
+        if not path:
+            raise UsageError("--resume needs --save PATH (the checkpoint to continue)")
+        mcfg, vocab, weights, meta = load_checkpoint(path)
+        if "train" not in meta or "rng_state" not in meta:
+            raise UsageError(f"checkpoint '{path}' holds no training state to resume from")
+        if vocab.idx_to_token != self.vocab.idx_to_token:
+            raise UsageError(f"checkpoint '{path}' was trained on a corpus with another vocabulary")
+        tcfg = TrainConfig(**{**meta["train"], "epochs": epochs})
+        self.history = [EpochStats(**h) for h in meta["history"]]
+        self.rng.bit_generator.state = meta["rng_state"]
+        self.seconds_before = meta.get("train_seconds", 0.0)
+        if len(self.history) >= epochs:
+            raise UsageError(f"checkpoint '{path}' is already at epoch {len(self.history)}; "
+                             f"ask for more --epochs to continue")
+        return mcfg, tcfg, weights
+
+    # ---- checkpoints ----------------------------------------------------------------------
+
+    def _snapshot(self):
+        """What a checkpoint of this moment holds (taken between epochs only)."""
+        return {"weights": self.backend.get_weights(self.model),
+                "extra": {"train": dataclasses.asdict(self.tcfg), "rng_state": self.rng.bit_generator.state,
+                          "history": [dataclasses.asdict(h) for h in self.history],
+                          "epoch": len(self.history), "val_fraction": self.val_fraction,
+                          "backend": self.backend.NAME, "train_seconds": self._seconds()}}
+
+    def _write(self, snapshot):
+        save_checkpoint(self.save_path, self.mcfg, self.vocab, snapshot["weights"], self.tcfg.dtype,
+                        extra=snapshot["extra"])
+
+    def _seconds(self):
+        return self.seconds_before + (time.perf_counter() - self.start)
+
+    def _after_epoch(self, stats, history, rng):
+        self.progress.update(stats)
+        if self.save_path:
+            self.last_good = self._snapshot()
+            if self.save_every and stats.epoch % self.save_every == 0:
+                self._write(self.last_good)
+
+    # ---- the run --------------------------------------------------------------------------
+
+    def run(self, quiet=False, sample=None):
+        """Train to tcfg.epochs; returns the metrics dict. Saves at the end when asked.
+
+        On Ctrl-C or divergence the last completed epoch is written (when saving) and the
+        exception propagates for the CLI to report.
+        """
+        self.start = time.perf_counter()
+        self.progress = Progress(self.tcfg.epochs, len(self.history) + 1, quiet, sample)
+        if self.save_path:
+            self.last_good = self._snapshot()
+        try:
+            train(self.backend, self.model, self.corpus, self.tcfg, rng=self.rng, history=self.history,
+                  on_epoch=self._after_epoch, val_corpus=self.val_corpus)
+        except (KeyboardInterrupt, TrainingDiverged):
+            if self.last_good is not None and self.last_good["extra"]["epoch"] > 0:
+                self._write(self.last_good)
+            raise
+        finally:
+            self.progress.close()
+        if self.save_path:
+            self._write(self.last_good)
+        metrics = train_metrics(self.backend.NAME, self.backend.device_name(self.device), self.mcfg,
+                                self.tcfg, self.history, self._seconds())
+        metrics["val_perplexity"] = self.history[-1].val_perplexity
+        return metrics
