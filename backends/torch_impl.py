@@ -5,6 +5,8 @@ Weights use PyTorch's own layout, which is the canonical one, so `get_weights` a
 (PyTorch's default initialization, drawn in NumPy), never from torch's RNG.
 """
 
+import os
+
 import numpy as np
 import torch
 from torch import nn
@@ -13,6 +15,15 @@ from torch.nn import functional as F
 from rnnlm.errors import UsageError
 
 NAME = "torch"
+
+
+
+def _use_all_cores():
+    """Importing mxnet (as `rnnlm compare` does) shrinks the OpenMP pool torch shares with
+    it to one thread, halving torch's speed on 2 cores: claim every core we may run on."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    if torch.get_num_threads() != cores:
+        torch.set_num_threads(cores)
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 _CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 
@@ -62,6 +73,7 @@ class RNNModel(nn.Module):
 
     def __init__(self, cfg, device=None, dtype="float32"):
         super().__init__()
+        _use_all_cores()
         self.cfg = cfg
         self.dtype_name = dtype
         kwargs = {"nonlinearity": cfg.activation} if cfg.cell == "rnn" else {}
@@ -158,6 +170,19 @@ def forward(model, X, state):
     with torch.no_grad():
         y_hat, state = model(_tensor(model, X), state)
     return y_hat.cpu().numpy(), state
+
+
+def greedy_continue(model, state, last, num_chars):
+    """`num_chars` greedy token ids after token `last`, fed back on the device: no host
+    round trip per character, one copy at the end. Returns (ids as NumPy, state)."""
+    out = torch.empty(num_chars, dtype=torch.long, device=model.device)
+    x = torch.tensor([[last]], dtype=torch.long, device=model.device)
+    with torch.no_grad():
+        for i in range(num_chars):
+            y_hat, state = model(x, state)
+            x = y_hat.argmax(dim=1).reshape(1, 1)
+            out[i] = x[0, 0]
+    return out.cpu().numpy(), state
 
 
 def loss_and_grads(model, state, X, Y):

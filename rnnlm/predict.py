@@ -33,6 +33,9 @@ def predict(backend, model, vocab, prefix, num_chars=50, temperature=0.0, top_k=
         else:
             _, state = backend.forward(model, np.array([ids[:-1]]), state)
     last, out = ids[-1], []
+    if temperature == 0:
+        out, _ = backend.greedy_continue(model, state, last, num_chars)
+        return prefix + "".join(vocab.to_tokens(out.tolist()))
     for _ in range(num_chars):
         logits, state = backend.forward(model, np.array([[last]]), state)
         last = choose_next(logits[-1], temperature, top_k, rng)

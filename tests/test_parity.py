@@ -124,3 +124,18 @@ def test_float64_training_default_config_40_epochs(both_backends):
     rel = np.abs(curves[0] - curves[1]) / curves[1]
     assert len(rel) == 40 and curves[0][-1] < curves[0][0]
     assert rel.max() <= 1e-9, f"first epochs above 1e-9: {np.nonzero(rel > 1e-9)[0][:5] + 1}"
+
+
+@pytest.mark.parametrize("cell, layers, bidirectional", [("rnn", 1, False), ("gru", 2, False),
+                                                         ("lstm", 1, True)])
+def test_greedy_continue_equals_the_per_character_loop(backend, cell, layers, bidirectional):
+    cfg = ModelConfig(28, 32, layers, cell, bidirectional)
+    model = backend.RNNModel(cfg, backend.resolve_device("cpu"), "float32")
+    backend.set_weights(model, init_weights(cfg, 2))
+    fast, _ = backend.greedy_continue(model, backend.begin_state(model, 1), 5, 40)
+    state, last, slow = backend.begin_state(model, 1), 5, []
+    for _ in range(40):  # the book's predict_ch8: one call and one host read per character
+        logits, state = backend.forward(model, np.array([[last]]), state)
+        last = int(np.argmax(logits[-1]))
+        slow.append(last)
+    assert fast.tolist() == slow

@@ -1,0 +1,132 @@
+"""The book's own training loop (d2l.ai `train_epoch_ch8` with the concise `RNNModel`), per
+framework, as the speed baseline: one-hot input through a dense input weight, no
+hybridization or fusion, a Python loop over parameters for clipping, and a host sync each
+minibatch (the loss read into a Python float, and `if norm > theta`). Same model, same
+initial weights and batches as rnnlm, so only the implementation differs.
+"""
+
+import math
+import time
+
+
+def torch_epoch_fn(cfg, weights, lr):
+    import torch
+    from torch import nn
+    from torch.nn import functional as F
+
+    class RNNModel(nn.Module):
+        def __init__(self, rnn_layer, vocab_size):
+            super().__init__()
+            self.rnn, self.vocab_size = rnn_layer, vocab_size
+            self.linear = nn.Linear(rnn_layer.hidden_size, vocab_size)
+
+        def forward(self, inputs, state):
+            X = F.one_hot(inputs.T.long(), self.vocab_size).to(torch.float32)
+            Y, state = self.rnn(X, state)
+            return self.linear(Y.reshape((-1, Y.shape[-1]))), state
+
+    cell = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}[cfg.cell]
+    net = RNNModel(cell(cfg.vocab_size, cfg.num_hiddens), cfg.vocab_size)
+    net.load_state_dict({k: torch.tensor(v) for k, v in weights.items()})
+    updater = torch.optim.SGD(net.parameters(), lr)
+    loss = nn.CrossEntropyLoss()
+
+    def grad_clipping(theta):
+        params = [p for p in net.parameters() if p.requires_grad]
+        norm = torch.sqrt(sum(torch.sum((p.grad ** 2)) for p in params))
+        if norm > theta:
+            for param in params:
+                param.grad[:] *= theta / norm
+
+    def begin_state(batch_size):
+        z = torch.zeros((1, batch_size, cfg.num_hiddens))
+        return (z, z.clone()) if cfg.cell == "lstm" else z
+
+    def epoch(batches):
+        state, total, n = None, 0.0, 0
+        start = time.perf_counter()
+        for X, Y in batches:
+            X, Y = torch.tensor(X), torch.tensor(Y)
+            if state is None:
+                state = begin_state(X.shape[0])
+            else:
+                state = tuple(s.detach_() for s in state) if isinstance(state, tuple) else state.detach_()
+            y = Y.T.reshape(-1)
+            y_hat, state = net(X, state)
+            l = loss(y_hat, y.long()).mean()
+            updater.zero_grad()
+            l.backward()
+            grad_clipping(1)
+            updater.step()
+            total += float(l * y.numel())
+            n += y.numel()
+        return math.exp(total / n), n / (time.perf_counter() - start)
+
+    return epoch
+
+
+def mxnet_epoch_fn(cfg, weights, lr):
+    import mxnet as mx
+    from mxnet import autograd, gluon
+    from mxnet.gluon import nn, rnn
+
+    class RNNModel(nn.Block):
+        def __init__(self, rnn_layer, vocab_size, **kwargs):
+            super().__init__(**kwargs)
+            self.rnn, self.vocab_size = rnn_layer, vocab_size
+            self.dense = nn.Dense(vocab_size)
+
+        def forward(self, inputs, state):
+            X = mx.nd.one_hot(inputs.T, self.vocab_size)
+            Y, state = self.rnn(X, state)
+            return self.dense(Y.reshape((-1, Y.shape[-1]))), state
+
+    extra = {"activation": "tanh"} if cfg.cell == "rnn" else {}  # the book's MXNet default is relu
+    layer = {"rnn": rnn.RNN, "gru": rnn.GRU, "lstm": rnn.LSTM}[cfg.cell](cfg.num_hiddens, **extra)
+    net = RNNModel(layer, cfg.vocab_size)
+    net.initialize()
+    net(mx.nd.zeros((1, 1)), layer.begin_state(batch_size=1))  # finish deferred initialization
+    own = {"rnn.weight_ih_l0": layer.l0_i2h_weight, "rnn.weight_hh_l0": layer.l0_h2h_weight,
+           "rnn.bias_ih_l0": layer.l0_i2h_bias, "rnn.bias_hh_l0": layer.l0_h2h_bias,
+           "linear.weight": net.dense.weight, "linear.bias": net.dense.bias}
+    for name, param in own.items():
+        param.set_data(mx.nd.array(weights[name]))
+    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": lr})
+    loss = gluon.loss.SoftmaxCrossEntropyLoss()
+
+    def grad_clipping(theta):
+        params = [p.data() for p in net.collect_params().values()]
+        norm = math.sqrt(sum((p.grad ** 2).sum().asscalar() for p in params))
+        if norm > theta:
+            for param in params:
+                param.grad[:] *= theta / norm
+
+    def epoch(batches):
+        state, total, n = None, 0.0, 0
+        start = time.perf_counter()
+        for X, Y in batches:
+            X, Y = mx.nd.array(X), mx.nd.array(Y)
+            if state is None:
+                state = layer.begin_state(batch_size=X.shape[0])
+            else:
+                state = [s.detach() for s in state]
+            y = Y.T.reshape(-1)
+            with autograd.record():
+                y_hat, state = net(X, state)
+                l = loss(y_hat, y).mean()
+            l.backward()
+            grad_clipping(1)
+            trainer.step(batch_size=1)
+            total += float((l * y.size).asscalar())
+            n += y.size
+        return math.exp(total / n), n / (time.perf_counter() - start)
+
+    return epoch
+
+
+EPOCH_FNS = {"torch": torch_epoch_fn, "mxnet": mxnet_epoch_fn}
+
+
+def supports(cfg):
+    """The baseline is the book's single-layer, unidirectional model."""
+    return cfg.num_layers == 1 and not cfg.bidirectional

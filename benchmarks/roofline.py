@@ -1,0 +1,71 @@
+"""How close training is to the machine's limit for this model's shapes.
+
+FLOPs per token of the default model (forward + backward, multiply-adds counted as 2), the
+GEMM throughput measured on exactly those shapes in this run (torch, all cores), the
+resulting roofline in tokens/s, and the fraction rnnlm reaches (from bench_train's
+default-config median, measured in the same run).
+
+    python benchmarks/roofline.py
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import torch
+
+V, H, B, T = 28, 256, 32, 35  # vocab, hidden, batch, steps: the book's default
+
+
+def gemm_seconds(m, k, n, reps):
+    a, b = torch.randn(m, k), torch.randn(k, n)
+    for _ in range(20):
+        a @ b
+    start = time.perf_counter()
+    for _ in range(reps):
+        a @ b
+    return (time.perf_counter() - start) / reps
+
+
+def main():
+    torch.set_num_threads(len(os.sched_getaffinity(0)))
+    N = B * T
+    # (what, m, k, n, how many per minibatch); the input projection is a gather (no FLOPs)
+    gemms = [
+        ("forward h @ W_hh, per step", B, H, H, T),
+        ("backward dh @ W_hh, per step", B, H, H, T),
+        ("backward dW_hh over all steps", H, N, H, 1),
+        ("forward output layer", N, H, V, 1),
+        ("backward output dW", V, N, H, 1),
+        ("backward output dh", N, V, H, 1),
+    ]
+    total_flops, total_seconds = 0.0, 0.0
+    print("| GEMM | shape | GFLOP/s measured |")
+    print("| --- | --- | --- |")
+    for what, m, k, n, count in gemms:
+        sec = gemm_seconds(m, k, n, 2000 if m * k * n < 1e7 else 300)
+        flops = 2.0 * m * k * n
+        total_flops += flops * count
+        total_seconds += sec * count
+        print(f"| {what} | {m}x{k} @ {k}x{n} (x{count}) | {flops / sec / 1e9:.1f} |")
+    flops_per_token = total_flops / N
+    roofline = N / total_seconds
+    print(f"\nFLOPs per token (fwd+bwd, GEMMs only): {flops_per_token / 1e3:.1f} k")
+    print(f"roofline (GEMM time only, no elementwise work): {roofline:,.0f} tokens/s")
+    here = os.path.dirname(os.path.abspath(__file__))
+    for backend in ("torch", "mxnet"):
+        out = subprocess.run([sys.executable, os.path.join(here, "bench_train.py"), "--backends", backend,
+                              "--rounds", "5"], capture_output=True, text=True)
+        rows = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+        if not rows:
+            print(f"{backend}: not measured ({out.stderr.strip().splitlines()[-1:]})")
+            continue
+        r = rows[0]
+        print(f"{backend}: rnnlm {r['rnnlm']['median']:,.0f} tokens/s = {r['rnnlm']['median'] / roofline:.0%} "
+              f"of the roofline; book-style {r['book']['median']:,.0f} = {r['book']['median'] / roofline:.0%}")
+
+
+if __name__ == "__main__":
+    main()
