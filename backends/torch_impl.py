@@ -12,7 +12,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from backends.torch_rnn_kernel import FusedRNNLayer
 from rnnlm.errors import UsageError
+from rnnlm.weights import rnn_weight_names
 
 NAME = "torch"
 
@@ -71,8 +73,11 @@ class RNNModel(nn.Module):
     version). Outputs have shape (num_steps * batch_size, vocab_size), time-major.
     """
 
-    def __init__(self, cfg, device=None, dtype="float32"):
+    def __init__(self, cfg, device=None, dtype="float32", fused=True):
         super().__init__()
+        # the vanilla RNN runs through the fused kernel (same math, faster); fused=False
+        # keeps nn.RNN's own path, which tests compare it with
+        self.fused = fused and cfg.cell == "rnn"
         _use_all_cores()
         self.cfg = cfg
         self.dtype_name = dtype
@@ -84,9 +89,29 @@ class RNNModel(nn.Module):
         self.device = device or torch.device("cpu")
 
     def forward(self, inputs, state):
-        X = one_hot(inputs.T, self.cfg.vocab_size, self.dtype_name)
-        Y, state = self.rnn(X, state)
+        if self.fused:
+            Y, state = self._fused_rnn(inputs.T, state)
+        else:
+            Y, state = self.rnn(one_hot(inputs.T, self.cfg.vocab_size, self.dtype_name), state)
         return self.linear(Y.reshape(-1, Y.shape[-1])), state
+
+    def _fused_rnn(self, X, state):
+        """The vanilla RNN through FusedRNNLayer, on nn.RNN's own parameters."""
+        cfg, layer_in, finals, outs = self.cfg, None, [], []
+        for layer, suffix, names in rnn_weight_names(cfg):
+            w_ih, w_hh, b_ih, b_hh = (getattr(self.rnn, n.split(".", 1)[1]) for n in names)
+            if layer == 0:
+                xw = F.embedding(X, w_ih.t()) + (b_ih + b_hh)  # = one_hot(X) @ w_ih.T + biases
+            else:
+                xw = F.linear(layer_in, w_ih, b_ih + b_hh)
+            reverse = suffix == "_reverse"
+            ys, h_last = FusedRNNLayer.apply(xw.flip(0) if reverse else xw, state[len(finals)], w_hh,
+                                             cfg.activation == "relu")
+            finals.append(h_last)
+            outs.append(ys.flip(0) if reverse else ys)
+            if len(outs) == cfg.num_directions:  # the layer is complete: it feeds the next
+                layer_in, outs = (outs[0] if len(outs) == 1 else torch.cat(outs, dim=-1)), []
+        return layer_in, torch.stack(finals)
 
 
 def begin_state(model, batch_size):

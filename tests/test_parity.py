@@ -139,3 +139,33 @@ def test_greedy_continue_equals_the_per_character_loop(backend, cell, layers, bi
         last = int(np.argmax(logits[-1]))
         slow.append(last)
     assert fast.tolist() == slow
+
+
+@pytest.mark.parametrize("layers, bidirectional, activation", [(1, False, "tanh"), (2, True, "tanh"),
+                                                               (2, False, "relu")])
+def test_torch_fused_rnn_equals_nn_rnn(layers, bidirectional, activation):
+    """The fast path (gather input + fused recurrence) against nn.RNN on one-hot input."""
+    from tests.conftest import load_or_skip
+    T = load_or_skip("torch")
+    import torch
+    cfg = ModelConfig(28, 16, layers, "rnn", bidirectional, activation)
+    weights = init_weights(cfg, 0, "float64")
+    fast, plain = (T.RNNModel(cfg, None, "float64", fused=f) for f in (True, False))
+    assert fast.fused and not plain.fused
+    for model in (fast, plain):
+        T.set_weights(model, weights)
+    X, Y = data(28, seed=4)
+    h0 = torch.randn(layers * cfg.num_directions, X.shape[0], 16, dtype=torch.float64)
+    (lf, gf), (lp, gp) = (T.loss_and_grads(m, h0.clone(), X, Y) for m in (fast, plain))
+    assert lf == pytest.approx(lp, rel=1e-14)
+    for name in gf:
+        assert np.abs(gf[name] - gp[name]).max() <= 1e-13, name
+    (of, sf), (op, sp) = (T.forward(m, X, h0.clone()) for m in (fast, plain))
+    assert np.abs(of - op).max() <= 1e-13 and (sf - sp).abs().max().item() <= 1e-13
+    # and a few training steps stay together
+    for model in (fast, plain):
+        opt, state = T.make_optimizer(model, 1.0), T.begin_state(model, X.shape[0])
+        for _ in range(3):
+            state, _ = T.train_step(model, opt, T.detach_state(state), X, Y, 1.0)
+    wf, wp = T.get_weights(fast), T.get_weights(plain)
+    assert max(np.abs(wf[k] - wp[k]).max() for k in wf) <= 1e-12
