@@ -18,6 +18,7 @@ import numpy as np
 from mxnet import autograd, gluon
 from mxnet.gluon import nn, rnn
 
+from rnnlm import exact_sum
 from rnnlm.errors import UsageError
 from rnnlm.weights import check_weights, rnn_weight_names
 
@@ -171,6 +172,65 @@ def make_optimizer(model, lr):
     return gluon.Trainer(model.collect_params(), "sgd", {"learning_rate": lr})
 
 
+# ---- data parallelism (the ps-lite parameter server, kvstore dist_sync) -------------------
+#
+# Workers push to the servers, which sum, and pull the sum back; each worker then averages,
+# clips and updates locally (what update_on_kvstore=False does in gluon.Trainer, written out
+# so that float64 survives: ps-lite carries float32 only, see rnnlm.exact_sum).
+
+_KEYS = {"grads": 0, "metrics": 2}  # each purpose uses two keys: scales, then values
+
+
+def init_distributed(model):
+    """Join the parameter-server group the DMLC_* variables describe. Returns (rank, world_size)."""
+    kv = mx.kv.create("dist_sync")
+    if kv.num_workers > exact_sum.MAX_WORKERS:
+        raise UsageError(f"at most {exact_sum.MAX_WORKERS} MXNet workers, got {kv.num_workers}")
+    model._kv, model._kv_shapes = kv, {}
+    return kv.rank, kv.num_workers
+
+
+def _kv_sum32(model, key, values):
+    """Sum a float32 NumPy array over all workers through the servers."""
+    kv, shapes = model._kv, model._kv_shapes
+    if key not in shapes:
+        kv.init(key, mx.nd.zeros(values.shape, dtype="float32"))
+        shapes[key] = values.shape
+    kv.push(key, mx.nd.array(values, dtype="float32"))
+    out = mx.nd.zeros(values.shape, dtype="float32")
+    kv.pull(key, out=out)
+    return out.asnumpy()
+
+
+def _kv_sum(model, purpose, segments):
+    """Sum each float NumPy array in `segments` over all workers; float64 stays exact."""
+    key = _KEYS[purpose]
+    if all(seg.dtype == np.float32 for seg in segments):
+        flat = _kv_sum32(model, key + 1, np.concatenate([seg.ravel() for seg in segments]))
+        return exact_sum.split(flat, segments)
+    scales = exact_sum.scales_from(_kv_sum32(model, key, exact_sum.peaks(segments)))
+    summed = _kv_sum32(model, key + 1, exact_sum.encode(segments, scales))
+    return exact_sum.decode(summed, segments, scales)
+
+
+def all_reduce_sum(model, values):
+    """Sum each float over the group's workers (the values themselves when alone)."""
+    if getattr(model, "_kv", None) is None:
+        return [float(v) for v in values]
+    return _kv_sum(model, "metrics", [np.array([float(v) for v in values])])[0].tolist()
+
+
+def _average_grads_over_workers(model):
+    """Replace every gradient by its mean over the workers (a no-op when alone)."""
+    kv = getattr(model, "_kv", None)
+    if kv is None or kv.num_workers == 1:
+        return
+    grads = _grads(model)
+    sums = _kv_sum(model, "grads", [g.asnumpy() for g in grads])
+    for g, total in zip(grads, sums):
+        g[:] = mx.nd.array(total / kv.num_workers, ctx=model.device, dtype=model.dtype_name)
+
+
 def _mean_loss(model, state, X, Y):
     y_hat, state = model(_array(model, X), state)
     y = _array(model, np.ascontiguousarray(Y.T).reshape(-1))  # time-major, as the outputs
@@ -182,6 +242,7 @@ def train_step(model, optimizer, state, X, Y, clip):
     with autograd.record():
         loss, state = _mean_loss(model, state, X, Y)
     loss.backward()
+    _average_grads_over_workers(model)  # clipping sees the whole minibatch's gradient
     grad_clipping(model, clip)
     optimizer.step(1)  # the loss is already a mean
     return state, loss * Y.size

@@ -24,6 +24,8 @@ def _use_all_cores():
     """Importing mxnet (as `rnnlm compare` does) shrinks the OpenMP pool torch shares with
     it to one thread, halving torch's speed on 2 cores: claim every core we may run on."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    if os.environ.get("OMP_NUM_THREADS", "").isdigit():  # a launcher sharing the cores out
+        cores = int(os.environ["OMP_NUM_THREADS"])
     if torch.get_num_threads() != cores:
         torch.set_num_threads(cores)
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -49,7 +51,7 @@ def resolve_device(spec):
     if spec == "cpu":
         return torch.device("cpu")
     if spec in ("auto", "gpu"):
-        device = try_gpu()
+        device = try_gpu(int(os.environ.get("LOCAL_RANK", "0") or 0))  # torchrun: one GPU a worker
         if spec == "gpu" and device.type != "cuda":
             raise UsageError("--device gpu: torch sees no CUDA GPU (use --device cpu or auto)")
         return device
@@ -169,8 +171,33 @@ def make_optimizer(model, lr):
     return torch.optim.SGD(model.parameters(), lr=lr)
 
 
+# ---- data parallelism (torch.distributed: gloo on CPU, NCCL on CUDA) ---------------------
+
+def init_distributed(model):
+    """Join the group torchrun describes and wrap `model` in DistributedDataParallel, which
+    averages gradients over workers during backward. Returns (rank, world_size)."""
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel
+
+    dist.init_process_group("nccl" if model.device.type == "cuda" else "gloo")
+    ddp = DistributedDataParallel(model, device_ids=[model.device] if model.device.type == "cuda" else None)
+    object.__setattr__(model, "_ddp", ddp)  # not a submodule: the canonical names stay as they are
+    return dist.get_rank(), dist.get_world_size()
+
+
+def all_reduce_sum(model, values):
+    """Sum each float over the group's workers (the values themselves when alone)."""
+    if getattr(model, "_ddp", None) is None:
+        return [float(v) for v in values]
+    import torch.distributed as dist
+    t = torch.tensor([float(v) for v in values], dtype=torch.float64,
+                     device=model.device if model.device.type == "cuda" else "cpu")
+    dist.all_reduce(t)
+    return t.tolist()
+
+
 def _mean_loss(model, state, X, Y):
-    y_hat, state = model(_tensor(model, X), state)
+    y_hat, state = (getattr(model, "_ddp", None) or model)(_tensor(model, X), state)
     y = _tensor(model, Y).T.reshape(-1)  # time-major, as the outputs
     return F.cross_entropy(y_hat, y), state
 

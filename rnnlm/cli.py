@@ -112,6 +112,12 @@ def build_parser():
     p.add_argument("--metrics-json", metavar="PATH")
     _add_backend_options(p)
 
+    p = sub.add_parser("launch", help="data-parallel training: a local group of workers on loopback")
+    p.add_argument("--workers", type=positive_int, required=True, metavar="N")
+    p.add_argument("--servers", type=positive_int, default=1, metavar="S", help="MXNet parameter servers")
+    p.add_argument("train_argv", nargs=argparse.REMAINDER, metavar="-- train ...",
+                   help="the training command the workers run")
+
     p = sub.add_parser("compare", help="train torch and mxnet from identical weights and batches")
     _add_train_options(p)
     p.add_argument("--device", default="auto", help="auto | cpu | gpu (default: auto)")
@@ -122,7 +128,11 @@ def main(argv=None):
     from rnnlm import commands
 
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.command == "launch":
+            from rnnlm.launch import cmd_launch
+            return cmd_launch(args, parser.parse_args)
         return {"train": commands.cmd_train, "predict": commands.cmd_predict,
                 "eval": commands.cmd_eval, "compare": commands.cmd_compare}[args.command](args)
     except UsageError as exc:

@@ -65,6 +65,15 @@ def cmd_train(args):
         kept = f"; last good checkpoint kept in {args.save}" if args.save and run.history else ""
         print(f"error: {exc}{kept}", file=sys.stderr)
         return 1
+    except RuntimeError as exc:
+        if run.group.world_size == 1:
+            raise
+        # a peer died or hung up (e.g. gloo: connection reset); the launcher names which
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+        print(f"error: rank {run.group.rank}: the worker group failed ({reason})", file=sys.stderr)
+        return 1
+    if not run.group.is_main:
+        return 0  # rank 0 reports for the group
     print(f"perplexity {metrics['perplexity']:.1f}, {metrics['tokens_per_sec']:.1f} tokens/sec "
           f"on {metrics['device']}")
     for prefix in PROBE_PREFIXES:

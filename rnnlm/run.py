@@ -11,6 +11,7 @@ import time
 
 import numpy as np
 
+from rnnlm import distributed
 from rnnlm.batches import check_corpus_length
 from rnnlm.checkpoint import load_checkpoint, save_checkpoint
 from rnnlm.config import ModelConfig, TrainConfig
@@ -53,6 +54,12 @@ class TrainingRun:
         self.model = backend.RNNModel(mcfg, device, tcfg.dtype)
         backend.set_weights(self.model, weights)
         self.last_good = None
+        self.group = distributed.SINGLE
+        if distributed.requested(backend.NAME):
+            self.group = distributed.Group(*backend.init_distributed(self.model))
+            distributed.check_divisible(tcfg.batch_size, self.group.world_size)
+        if not self.group.is_main:
+            self.save_path = None  # rank 0 alone writes checkpoints
 
     def _resume_from(self, path, epochs):
         if not path:
@@ -104,12 +111,13 @@ class TrainingRun:
         exception propagates for the CLI to report.
         """
         self.start = time.perf_counter()
-        self.progress = Progress(self.tcfg.epochs, len(self.history) + 1, quiet, sample)
+        self.progress = Progress(self.tcfg.epochs, len(self.history) + 1,
+                                 quiet or not self.group.is_main, sample)
         if self.save_path:
             self.last_good = self._snapshot()
         try:
             train(self.backend, self.model, self.corpus, self.tcfg, rng=self.rng, history=self.history,
-                  on_epoch=self._after_epoch, val_corpus=self.val_corpus)
+                  on_epoch=self._after_epoch, val_corpus=self.val_corpus, group=self.group)
         except (KeyboardInterrupt, TrainingDiverged):
             if self.last_good is not None and self.last_good["extra"]["epoch"] > 0:
                 self._write(self.last_good)
@@ -121,4 +129,5 @@ class TrainingRun:
         metrics = train_metrics(self.backend.NAME, self.backend.device_name(self.device), self.mcfg,
                                 self.tcfg, self.history, self._seconds())
         metrics["val_perplexity"] = self.history[-1].val_perplexity
+        metrics["workers"] = self.group.world_size
         return metrics

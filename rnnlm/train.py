@@ -14,6 +14,7 @@ from typing import Optional
 import numpy as np
 
 from rnnlm.batches import make_batches, seq_data_iter_sequential
+from rnnlm.distributed import SINGLE, shard_rows
 from rnnlm.errors import TrainingDiverged
 
 
@@ -38,7 +39,8 @@ def train_epoch(backend, model, optimizer, batches, clip, random_iter):
         state, loss_sum = backend.train_step(model, optimizer, state, X, Y, clip)
         total = total + loss_sum
         tokens += Y.size
-    total = backend.to_float(total)  # the epoch's one host sync
+    # the epoch's one host sync; with several workers, their sums added up
+    total, tokens = backend.all_reduce_sum(model, [backend.to_float(total), tokens])
     seconds = time.perf_counter() - start
     return perplexity(total / tokens), tokens / seconds, seconds
 
@@ -70,19 +72,21 @@ class _ZeroOffset:
         return low
 
 
-def train(backend, model, corpus, tcfg, rng=None, history=None, on_epoch=None, val_corpus=None):
+def train(backend, model, corpus, tcfg, rng=None, history=None, on_epoch=None, val_corpus=None,
+          group=SINGLE):
     """Train for epochs len(history)+1 .. tcfg.epochs; returns the list of EpochStats.
 
     `rng` draws every batch order (seeded from tcfg.seed when not given); `on_epoch`
     is called after each epoch with (stats, history, rng). With `val_corpus`, each epoch
     also reports its perplexity (one sequential pass, no gradient). A non-finite loss
-    raises TrainingDiverged before `on_epoch` sees the epoch.
+    raises TrainingDiverged before `on_epoch` sees the epoch. In a `group` of workers each
+    trains on its share of every minibatch's rows (see rnnlm.distributed).
     """
     rng = np.random.default_rng(tcfg.seed) if rng is None else rng
     history = [] if history is None else history
     optimizer = backend.make_optimizer(model, tcfg.lr)
     for epoch in range(len(history) + 1, tcfg.epochs + 1):
-        batches = make_batches(corpus, tcfg.batch_size, tcfg.num_steps, tcfg.iter, rng)
+        batches = shard_rows(make_batches(corpus, tcfg.batch_size, tcfg.num_steps, tcfg.iter, rng), group)
         ppl, speed, seconds = train_epoch(backend, model, optimizer, batches, tcfg.clip,
                                           tcfg.iter == "random")
         if not math.isfinite(ppl):
