@@ -258,9 +258,41 @@ def forward(model, X, state):
     return y_hat.asnumpy(), state
 
 
+_MODES = {"gru": "gru", "lstm": "lstm"}
+
+
 def greedy_continue(model, state, last, num_chars):
-    """`num_chars` greedy token ids after token `last`, fed back on the device: no host
-    round trip per character, one copy at the end. Returns (ids as NumPy, state)."""
+    """`num_chars` greedy token ids after token `last`. Returns (ids as NumPy, state).
+
+    Batch-1 generation is all per-call overhead, so a unidirectional model steps with the
+    RNN operator itself on its own weights (one op a layer) instead of the Gluon block, and
+    the chosen id stays on the device, read back once at the end. Same operator, same math.
+    """
+    cfg = model.cfg
+    if cfg.bidirectional:  # the reverse direction makes a step a whole-model call anyway
+        return _greedy_by_block(model, state, last, num_chars)
+    mode = _MODES.get(cfg.cell, f"rnn_{cfg.activation}")
+    weights = _param_map(model)
+    flat = [mx.nd.concat(*[weights[n].data(model.device).reshape(-1) for n in names], dim=0)
+            for _, _, names in rnn_weight_names(cfg)]  # the operator's layout: W_ih, W_hh, b_ih, b_hh
+    w_out, b_out = weights["linear.weight"].data(model.device), weights["linear.bias"].data(model.device)
+    per_layer = [[s[layer:layer + 1] for s in state] for layer in range(cfg.num_layers)]
+    x, out = _array(model, np.array([last])), []
+    for _ in range(num_chars):
+        inp = mx.nd.one_hot(x, cfg.vocab_size, dtype=model.dtype_name).reshape((1, 1, -1))
+        for layer, params in enumerate(flat):
+            res = mx.nd.RNN(inp, params, *per_layer[layer], state_size=cfg.num_hiddens, num_layers=1,
+                            mode=mode, state_outputs=True)
+            inp, per_layer[layer] = res[0], list(res[1:])
+        x = mx.nd.argmax(mx.nd.FullyConnected(inp.reshape((1, -1)), w_out, b_out, num_hidden=cfg.vocab_size),
+                         axis=1)
+        out.append(x)
+    ids = mx.nd.concat(*out, dim=0).asnumpy() if out else np.zeros(0)
+    state = [mx.nd.concat(*[p[i] for p in per_layer], dim=0) for i in range(len(state))]
+    return ids.astype(np.int64), state
+
+
+def _greedy_by_block(model, state, last, num_chars):
     x = _array(model, np.array([[last]]))
     out = []
     for _ in range(num_chars):

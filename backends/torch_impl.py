@@ -224,9 +224,66 @@ def forward(model, X, state):
     return y_hat.cpu().numpy(), state
 
 
+_CELL_STEPS = {"gru": torch.gru_cell, "lstm": torch.lstm_cell}
+
+
 def greedy_continue(model, state, last, num_chars):
-    """`num_chars` greedy token ids after token `last`, fed back on the device: no host
-    round trip per character, one copy at the end. Returns (ids as NumPy, state)."""
+    """`num_chars` greedy token ids after token `last`. Returns (ids as NumPy, state).
+
+    Batch-1 generation is all per-call overhead, so a unidirectional model steps with
+    torch's cell functions on its own weights instead of the module, with no NumPy
+    conversion per character. The math is the model's: layer 0's one-hot input is a row of
+    the identity matrix.
+    """
+    cfg = model.cfg
+    if cfg.bidirectional:  # the reverse direction makes a step a whole-model call anyway
+        return _greedy_by_module(model, state, last, num_chars)
+    layers = [[getattr(model.rnn, n.split(".", 1)[1]) for n in names] for _, _, names in rnn_weight_names(cfg)]
+    w_out, b_out = model.linear.weight.t(), model.linear.bias.unsqueeze(0)
+    eye = torch.eye(cfg.vocab_size, dtype=w_out.dtype, device=model.device)
+    if cfg.cell == "rnn":
+        return _greedy_vanilla(layers, w_out, b_out, cfg.activation, state, last, num_chars)
+    step = _CELL_STEPS[cfg.cell]
+    hs = list((state[0] if cfg.cell == "lstm" else state).unbind(0))
+    cs = list(state[1].unbind(0)) if cfg.cell == "lstm" else None
+    out, x = [], last
+    with torch.no_grad():
+        for _ in range(num_chars):
+            inp = eye[x:x + 1]
+            for layer, weights in enumerate(layers):
+                if cs is None:
+                    hs[layer] = inp = step(inp, hs[layer], *weights)
+                else:
+                    hs[layer], cs[layer] = step(inp, (hs[layer], cs[layer]), *weights)
+                    inp = hs[layer]
+            x = int(torch.addmm(b_out, inp, w_out).argmax())
+            out.append(x)
+    h = torch.stack(hs)
+    return np.array(out, dtype=np.int64), ((h, torch.stack(cs)) if cs is not None else h)
+
+
+def _greedy_vanilla(layers, w_out, b_out, activation, state, last, num_chars):
+    """The vanilla RNN step as two ops a layer: layer 0's input projection and both biases
+    are one table row (one-hot x times W_ih^T, plus b_ih + b_hh), then h W_hh^T and act."""
+    act = torch.relu_ if activation == "relu" else torch.tanh_
+    with torch.inference_mode():  # cheaper per op than no_grad; the state is only read later
+        w_ih0, _, b_ih0, b_hh0 = layers[0]
+        table = w_ih0.t() + (b_ih0 + b_hh0)
+        upper = [(w_ih, b_ih + b_hh) for w_ih, _, b_ih, b_hh in layers[1:]]
+        w_hh_t = [w_hh.t() for _, w_hh, _, _ in layers]
+        hs, out, x = list(state.unbind(0)), [], last
+        for _ in range(num_chars):
+            pre = table[x:x + 1]
+            for layer in range(len(layers)):
+                if layer:
+                    pre = F.linear(hs[layer - 1], *upper[layer - 1])
+                hs[layer] = act(torch.addmm(pre, hs[layer], w_hh_t[layer]))
+            x = int(torch.addmm(b_out, hs[-1], w_out).argmax())
+            out.append(x)
+    return np.array(out, dtype=np.int64), torch.stack(hs)
+
+
+def _greedy_by_module(model, state, last, num_chars):
     out = torch.empty(num_chars, dtype=torch.long, device=model.device)
     x = torch.tensor([[last]], dtype=torch.long, device=model.device)
     with torch.no_grad():

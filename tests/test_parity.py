@@ -126,19 +126,25 @@ def test_float64_training_default_config_40_epochs(both_backends):
     assert rel.max() <= 1e-9, f"first epochs above 1e-9: {np.nonzero(rel > 1e-9)[0][:5] + 1}"
 
 
-@pytest.mark.parametrize("cell, layers, bidirectional", [("rnn", 1, False), ("gru", 2, False),
-                                                         ("lstm", 1, True)])
-def test_greedy_continue_equals_the_per_character_loop(backend, cell, layers, bidirectional):
-    cfg = ModelConfig(28, 32, layers, cell, bidirectional)
+@pytest.mark.parametrize("cell, layers, bidirectional, activation", [
+    ("rnn", 1, False, "tanh"), ("rnn", 2, False, "relu"), ("gru", 2, False, "tanh"), ("lstm", 2, False, "tanh"),
+    ("lstm", 1, True, "tanh")])
+def test_greedy_continue_equals_the_per_character_loop(backend, cell, layers, bidirectional, activation):
+    cfg = ModelConfig(28, 32, layers, cell, bidirectional, activation)
     model = backend.RNNModel(cfg, backend.resolve_device("cpu"), "float32")
     backend.set_weights(model, init_weights(cfg, 2))
-    fast, _ = backend.greedy_continue(model, backend.begin_state(model, 1), 5, 40)
-    state, last, slow = backend.begin_state(model, 1), 5, []
+    warm = np.array([[3, 1, 4, 1, 5]])
+    _, start = backend.forward(model, warm, backend.begin_state(model, 1))
+    fast, fast_state = backend.greedy_continue(model, start, 5, 40)
+    _, state = backend.forward(model, warm, backend.begin_state(model, 1))
+    last, slow = 5, []
     for _ in range(40):  # the book's predict_ch8: one call and one host read per character
         logits, state = backend.forward(model, np.array([[last]]), state)
         last = int(np.argmax(logits[-1]))
         slow.append(last)
     assert fast.tolist() == slow
+    for a, b in zip(backend.state_to_numpy(fast_state), backend.state_to_numpy(state)):
+        assert np.abs(a - b).max() <= 1e-5
 
 
 @pytest.mark.parametrize("layers, bidirectional, activation", [(1, False, "tanh"), (2, True, "tanh"),
