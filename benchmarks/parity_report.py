@@ -13,7 +13,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from rnnlm.backend import load_backend  # noqa: E402
+from rnnlm.backend import build_model, load_backend  # noqa: E402
 from rnnlm.batches import make_batches  # noqa: E402
 from rnnlm.config import ModelConfig, TrainConfig  # noqa: E402
 from rnnlm.corpus import load_corpus  # noqa: E402
@@ -25,12 +25,7 @@ ARCHS = [(c, n, b) for c in ("rnn", "gru", "lstm") for n in (1, 2) for b in (Fal
 
 def pair(backends, cfg, dtype):
     weights = init_weights(cfg, 0, dtype)
-    models = []
-    for backend in backends:
-        model = backend.RNNModel(cfg, backend.resolve_device("cpu"), dtype)
-        backend.set_weights(model, weights)
-        models.append(model)
-    return models
+    return [build_model(b, cfg, b.resolve_device("cpu"), dtype, weights) for b in backends]
 
 
 def forward_and_grads(backends, dtype):

@@ -50,6 +50,13 @@ class Backend(Protocol):
     def set_weights(self, model: Any, weights: Dict[str, np.ndarray]) -> None: ...
 
 
+def build_model(backend, mcfg, device, dtype, weights):
+    """A backend's model of config `mcfg` on `device`, holding `weights` (canonical layout)."""
+    model = backend.RNNModel(mcfg, device, dtype)
+    backend.set_weights(model, weights)
+    return model
+
+
 def check_name(name):
     if name not in BACKENDS:
         raise UsageError(f"unknown backend '{name}' (choose from: {', '.join(BACKENDS)})")

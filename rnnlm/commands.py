@@ -4,7 +4,7 @@ import sys
 
 import numpy as np
 
-from rnnlm.backend import BACKENDS, load_backend, select_backend
+from rnnlm.backend import BACKENDS, build_model, load_backend, select_backend
 from rnnlm.batches import check_corpus_length
 from rnnlm.checkpoint import load_checkpoint, save_checkpoint
 from rnnlm.config import ModelConfig, TrainConfig
@@ -19,19 +19,34 @@ from rnnlm.train import evaluate
 PROBE_PREFIXES = ("time traveller", "traveller")  # what the book prints after training
 
 
-def new_model(backend, mcfg, device, dtype, weights):
-    model = backend.RNNModel(mcfg, device, dtype)
-    backend.set_weights(model, weights)
-    return model
+# train flags that name ModelConfig fields differently
+_MODEL_FLAGS = {"model": "cell", "num_hiddens": "num_hiddens", "num_layers": "num_layers",
+                "bidirectional": "bidirectional", "activation": "activation"}
 
 
 def configs_from_args(args, vocab_size):
     tcfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, num_steps=args.num_steps,
                        lr=args.lr, clip=args.clip, max_tokens=args.max_tokens, iter=args.iter,
                        seed=args.seed, dtype=args.dtype)
-    mcfg = ModelConfig(vocab_size=vocab_size, num_hiddens=args.num_hiddens, num_layers=args.num_layers,
-                       cell=args.model, bidirectional=args.bidirectional, activation=args.activation)
+    mcfg = ModelConfig(vocab_size=vocab_size, **{field: getattr(args, flag) for flag, field in _MODEL_FLAGS.items()})
     return mcfg, tcfg
+
+
+def resume_point(args):
+    """The run saved in --save PATH, to continue: its data, model and training settings
+    replace the command line's (all but --epochs). Returns (weights, checkpoint metadata)."""
+    if not args.save:
+        raise UsageError("--resume needs --save PATH (the checkpoint to continue)")
+    mcfg, _, weights, meta = load_checkpoint(args.save)
+    if "train" not in meta or "rng_state" not in meta:
+        raise UsageError(f"checkpoint '{args.save}' holds no training state to resume from")
+    for field, value in meta["train"].items():
+        if field != "epochs":
+            setattr(args, field, value)
+    for flag, field in _MODEL_FLAGS.items():
+        setattr(args, flag, getattr(mcfg, field))
+    args.corpus, args.val_fraction = meta.get("corpus"), meta.get("val_fraction", 0.0)
+    return weights, meta
 
 
 def load_training_data(args):
@@ -49,11 +64,10 @@ def start_run(backend, args, corpus, vocab, **options):
 
 def cmd_train(args):
     backend = select_backend(args.backend)
+    resume = resume_point(args) if args.resume else None
     corpus, vocab = load_training_data(args)
-    if args.resume and not args.save:
-        raise UsageError("--resume needs --save PATH (the checkpoint to continue)")
     run = start_run(backend, args, corpus, vocab, val_fraction=args.val_fraction, save=args.save,
-                    save_every=args.save_every, resume=args.resume)
+                    save_every=args.save_every, resume=resume, corpus_path=args.corpus)
     probe = lambda: predict(backend, run.model, vocab, PROBE_PREFIXES[0])  # noqa: E731
     try:
         metrics = run.run(quiet=args.quiet, sample=probe)
@@ -88,7 +102,7 @@ def cmd_train(args):
 def load_model(backend, path, device_spec):
     mcfg, vocab, weights, meta = load_checkpoint(path)
     dtype = meta.get("dtype", "float32")
-    model = new_model(backend, mcfg, backend.resolve_device(device_spec), dtype, weights)
+    model = build_model(backend, mcfg, backend.resolve_device(device_spec), dtype, weights)
     return model, vocab
 
 

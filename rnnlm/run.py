@@ -7,14 +7,15 @@ state, so epochs k+1.. replay exactly as in an uninterrupted run.
 """
 
 import dataclasses
+import os
 import time
 
 import numpy as np
 
 from rnnlm import distributed
 from rnnlm.batches import check_corpus_length
-from rnnlm.checkpoint import load_checkpoint, save_checkpoint
-from rnnlm.config import ModelConfig, TrainConfig
+from rnnlm.backend import build_model
+from rnnlm.checkpoint import save_checkpoint
 from rnnlm.errors import TrainingDiverged, UsageError
 from rnnlm.metrics import train_metrics
 from rnnlm.progress import Progress
@@ -34,14 +35,15 @@ def split_validation(corpus, fraction):
 
 class TrainingRun:
     def __init__(self, backend, device, mcfg, tcfg, vocab, corpus, val_fraction=0.0,
-                 save=None, save_every=0, resume=False):
+                 save=None, save_every=0, resume=None, corpus_path=None):
+        """`resume`: (weights, checkpoint metadata) of the run to continue, whose settings
+        `mcfg` and `tcfg` already are (see commands.resume_point); None starts afresh."""
         self.backend, self.device, self.vocab = backend, device, vocab
         self.save_path, self.save_every = save, save_every
+        self.corpus_path = os.path.abspath(corpus_path) if corpus_path else None
         self.history, self.rng, self.seconds_before = [], np.random.default_rng(tcfg.seed), 0.0
-        weights = None
-        if resume:
-            mcfg, tcfg, weights = self._resume_from(save, tcfg.epochs)
         self.mcfg, self.tcfg = mcfg, tcfg
+        weights = self._continue(*resume) if resume else init_weights(mcfg, tcfg.seed, tcfg.dtype)
         self.val_fraction = val_fraction
         self.corpus, self.val_corpus = split_validation(corpus, val_fraction)
         check_corpus_length(len(self.corpus), tcfg.batch_size, tcfg.num_steps, tcfg.iter,
@@ -49,10 +51,7 @@ class TrainingRun:
         if self.val_corpus is not None:
             check_corpus_length(len(self.val_corpus), tcfg.batch_size, tcfg.num_steps, "eval",
                                 "the validation split")
-        if weights is None:
-            weights = init_weights(mcfg, tcfg.seed, tcfg.dtype)
-        self.model = backend.RNNModel(mcfg, device, tcfg.dtype)
-        backend.set_weights(self.model, weights)
+        self.model = build_model(backend, mcfg, device, tcfg.dtype, weights)
         self.last_good = None
         self.group = distributed.SINGLE
         if distributed.requested(backend.NAME):
@@ -61,22 +60,18 @@ class TrainingRun:
         if not self.group.is_main:
             self.save_path = None  # rank 0 alone writes checkpoints
 
-    def _resume_from(self, path, epochs):
-        if not path:
-            raise UsageError("--resume needs --save PATH (the checkpoint to continue)")
-        mcfg, vocab, weights, meta = load_checkpoint(path)
-        if "train" not in meta or "rng_state" not in meta:
-            raise UsageError(f"checkpoint '{path}' holds no training state to resume from")
-        if vocab.idx_to_token != self.vocab.idx_to_token:
-            raise UsageError(f"checkpoint '{path}' was trained on a corpus with another vocabulary")
-        tcfg = TrainConfig(**{**meta["train"], "epochs": epochs})
+    def _continue(self, weights, meta):
+        """Take up the saved history and batch-order state; returns the saved weights."""
+        if meta["vocab"] != self.vocab.idx_to_token:
+            raise UsageError(f"checkpoint '{self.save_path}' was trained on text with another vocabulary "
+                             "(has its corpus changed?)")
         self.history = [EpochStats(**h) for h in meta["history"]]
         self.rng.bit_generator.state = meta["rng_state"]
         self.seconds_before = meta.get("train_seconds", 0.0)
-        if len(self.history) >= epochs:
-            raise UsageError(f"checkpoint '{path}' is already at epoch {len(self.history)}; "
-                             f"ask for more --epochs to continue")
-        return mcfg, tcfg, weights
+        if len(self.history) >= self.tcfg.epochs:
+            raise UsageError(f"checkpoint '{self.save_path}' is already at epoch {len(self.history)}; "
+                             "ask for more --epochs to continue")
+        return weights
 
     # ---- checkpoints ----------------------------------------------------------------------
 
@@ -86,6 +81,7 @@ class TrainingRun:
                 "extra": {"train": dataclasses.asdict(self.tcfg), "rng_state": self.rng.bit_generator.state,
                           "history": [dataclasses.asdict(h) for h in self.history],
                           "epoch": len(self.history), "val_fraction": self.val_fraction,
+                          "corpus": self.corpus_path,
                           "backend": self.backend.NAME, "train_seconds": self._seconds()}}
 
     def _write(self, snapshot):

@@ -9,6 +9,7 @@ import math
 import numpy as np
 import pytest
 
+from rnnlm.backend import build_model
 from rnnlm.config import ModelConfig, TrainConfig
 from rnnlm.corpus import load_corpus
 from rnnlm.train import train, train_epoch
@@ -21,12 +22,7 @@ ARCH_IDS = [f"{c}-{n}layer{'-bi' if b else ''}" for c, n, b in ARCHS]
 
 def pair(both_backends, cfg, dtype, seed=0):
     weights = init_weights(cfg, seed, dtype)
-    models = []
-    for backend in both_backends:
-        model = backend.RNNModel(cfg, backend.resolve_device("cpu"), dtype)
-        backend.set_weights(model, weights)
-        models.append(model)
-    return models
+    return [build_model(b, cfg, b.resolve_device("cpu"), dtype, weights) for b in both_backends]
 
 
 def data(vocab_size, batch=4, steps=9, seed=0):

@@ -223,3 +223,21 @@ def test_bad_training_options(args, fragment, capsys):
     assert main(["train", *SMALL, *args]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error:") and fragment in err[0]
+
+
+def test_resume_takes_data_model_and_settings_from_the_checkpoint(backend, tmp_path, capsys, monkeypatch):
+    """Flags that disagree with the checkpoint do not change the continued run."""
+    corpus = tmp_path / "text.txt"
+    corpus.write_text("the time machine " * 300, encoding="utf-8")
+    base = ["train", "--backend", backend.NAME, "--corpus", str(corpus), "--num-hiddens", "16", "--lr", "0.5",
+            "--max-tokens", "3000", "--quiet"]
+    straight, split = tmp_path / "straight.npz", tmp_path / "split.npz"
+    assert main([*base, "--epochs", "5", "--save", str(straight)]) == 0
+    assert main([*base, "--epochs", "3", "--save", str(split)]) == 0
+    monkeypatch.chdir(tmp_path.parent)  # the saved corpus path must not depend on the working folder
+    assert main(["train", "--backend", backend.NAME, "--epochs", "5", "--save", str(split), "--resume",
+                 "--num-hiddens", "64", "--lr", "2", "--max-tokens", "9999", "--quiet"]) == 0
+    _, _, w_straight, m_straight = load_checkpoint(straight)
+    _, _, w_split, m_split = load_checkpoint(split)
+    assert [h["perplexity"] for h in m_split["history"]] == [h["perplexity"] for h in m_straight["history"]]
+    assert all(np.array_equal(w_straight[k], w_split[k]) for k in w_straight)
