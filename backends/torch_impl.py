@@ -14,10 +14,11 @@ from torch.nn import functional as F
 
 from backends.torch_rnn_kernel import FusedRNNLayer
 from rnnlm.errors import UsageError
-from rnnlm.weights import rnn_weight_names
+from rnnlm.weights import check_weights, rnn_weight_names
 
 NAME = "torch"
-
+_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+_CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 
 
 def _use_all_cores():
@@ -28,8 +29,6 @@ def _use_all_cores():
         cores = int(os.environ["OMP_NUM_THREADS"])
     if torch.get_num_threads() != cores:
         torch.set_num_threads(cores)
-_DTYPES = {"float32": torch.float32, "float64": torch.float64}
-_CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 
 
 # ---- devices ---------------------------------------------------------------------------
@@ -87,8 +86,8 @@ class RNNModel(nn.Module):
         self.rnn = _CELLS[cfg.cell](cfg.vocab_size, cfg.num_hiddens, cfg.num_layers,
                                     bidirectional=cfg.bidirectional, **kwargs)
         self.linear = nn.Linear(cfg.num_hiddens * cfg.num_directions, cfg.vocab_size)
-        self.to(device=device or torch.device("cpu"), dtype=_DTYPES[dtype])
         self.device = device or torch.device("cpu")
+        self.to(device=self.device, dtype=_DTYPES[dtype])
 
     def forward(self, inputs, state):
         if self.fused:
@@ -145,7 +144,6 @@ def get_weights(model):
 
 
 def set_weights(model, weights):
-    from rnnlm.weights import check_weights
     check_weights(model.cfg, weights)
     with torch.no_grad():
         for name, p in model.state_dict().items():
@@ -240,10 +238,10 @@ def greedy_continue(model, state, last, num_chars):
         return _greedy_by_module(model, state, last, num_chars)
     layers = [[getattr(model.rnn, n.split(".", 1)[1]) for n in names] for _, _, names in rnn_weight_names(cfg)]
     w_out, b_out = model.linear.weight.t(), model.linear.bias.unsqueeze(0)
-    eye = torch.eye(cfg.vocab_size, dtype=w_out.dtype, device=model.device)
     if cfg.cell == "rnn":
         return _greedy_vanilla(layers, w_out, b_out, cfg.activation, state, last, num_chars)
     step = _CELL_STEPS[cfg.cell]
+    eye = torch.eye(cfg.vocab_size, dtype=w_out.dtype, device=model.device)
     hs = list((state[0] if cfg.cell == "lstm" else state).unbind(0))
     cs = list(state[1].unbind(0)) if cfg.cell == "lstm" else None
     out, x = [], last
