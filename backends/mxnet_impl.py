@@ -190,6 +190,14 @@ def init_distributed(model):
     return kv.rank, kv.num_workers
 
 
+def finish_distributed(model):
+    """Leave the group together (the servers stop once every worker has finished)."""
+    kv = getattr(model, "_kv", None)
+    if kv is not None:
+        kv._barrier()
+        model._kv = None
+
+
 def _kv_sum32(model, key, values):
     """Sum a float32 NumPy array over all workers through the servers."""
     kv, shapes = model._kv, model._kv_shapes

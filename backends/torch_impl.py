@@ -5,6 +5,7 @@ Weights use PyTorch's own layout, which is the canonical one, so `get_weights` a
 (PyTorch's default initialization, drawn in NumPy), never from torch's RNG.
 """
 
+import gc
 import os
 
 import numpy as np
@@ -181,6 +182,17 @@ def init_distributed(model):
     ddp = DistributedDataParallel(model, device_ids=[model.device] if model.device.type == "cuda" else None)
     object.__setattr__(model, "_ddp", ddp)  # not a submodule: the canonical names stay as they are
     return dist.get_rank(), dist.get_world_size()
+
+
+def finish_distributed(model):
+    """Leave the group together: a group left to the interpreter's teardown while a peer
+    still talks can abort ("terminate called without an active exception")."""
+    if getattr(model, "_ddp", None) is not None:
+        import torch.distributed as dist
+        dist.barrier()
+        object.__setattr__(model, "_ddp", None)  # the reducer goes before its process group
+        dist.destroy_process_group()
+        gc.collect()  # free the gloo group (and its threads) now, not during interpreter teardown
 
 
 def all_reduce_sum(model, values):

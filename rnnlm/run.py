@@ -120,6 +120,8 @@ class TrainingRun:
             raise
         finally:
             self.progress.close()
+        if self.group.world_size > 1:
+            self.backend.finish_distributed(self.model)
         if self.save_path:
             self._write(self.last_good)
         metrics = train_metrics(self.backend.NAME, self.backend.device_name(self.device), self.mcfg,
