@@ -249,9 +249,9 @@ def greedy_continue(model, state, last, num_chars):
     if cfg.bidirectional:  # the reverse direction makes a step a whole-model call anyway
         return _greedy_by_module(model, state, last, num_chars)
     layers = [[getattr(model.rnn, n.split(".", 1)[1]) for n in names] for _, _, names in rnn_weight_names(cfg)]
-    w_out, b_out = model.linear.weight.t(), model.linear.bias.unsqueeze(0)
     if cfg.cell == "rnn":
-        return _greedy_vanilla(layers, w_out, b_out, cfg.activation, state, last, num_chars)
+        return _greedy_vanilla(layers, model.linear, cfg.activation, state, last, num_chars)
+    w_out, b_out = model.linear.weight.t(), model.linear.bias.unsqueeze(0)
     step = _CELL_STEPS[cfg.cell]
     eye = torch.eye(cfg.vocab_size, dtype=w_out.dtype, device=model.device)
     hs = list((state[0] if cfg.cell == "lstm" else state).unbind(0))
@@ -272,25 +272,26 @@ def greedy_continue(model, state, last, num_chars):
     return np.array(out, dtype=np.int64), ((h, torch.stack(cs)) if cs is not None else h)
 
 
-def _greedy_vanilla(layers, w_out, b_out, activation, state, last, num_chars):
-    """The vanilla RNN step as two ops a layer: layer 0's input projection and both biases
-    are one table row (one-hot x times W_ih^T, plus b_ih + b_hh), then h W_hh^T and act."""
+def _greedy_vanilla(layers, linear, activation, state, last, num_chars):
+    """The vanilla RNN step as two matrix-vector ops a layer: layer 0's input projection and
+    both biases are one table row (one-hot x times W_ih^T, plus b_ih + b_hh), looked up in
+    a Python list, then W_hh h and the activation in place."""
     act = torch.relu_ if activation == "relu" else torch.tanh_
     with torch.inference_mode():  # cheaper per op than no_grad; the state is only read later
         w_ih0, _, b_ih0, b_hh0 = layers[0]
-        table = w_ih0.t() + (b_ih0 + b_hh0)
+        rows = list((w_ih0.t() + (b_ih0 + b_hh0)).unbind(0))
         upper = [(w_ih, b_ih + b_hh) for w_ih, _, b_ih, b_hh in layers[1:]]
-        w_hh_t = [w_hh.t() for _, w_hh, _, _ in layers]
-        hs, out, x = list(state.unbind(0)), [], last
+        w_hh = [w for _, w, _, _ in layers]
+        hs, out, x = [h[0] for h in state.unbind(0)], [], last
         for _ in range(num_chars):
-            pre = table[x:x + 1]
+            pre = rows[x]
             for layer in range(len(layers)):
                 if layer:
-                    pre = F.linear(hs[layer - 1], *upper[layer - 1])
-                hs[layer] = act(torch.addmm(pre, hs[layer], w_hh_t[layer]))
-            x = int(torch.addmm(b_out, hs[-1], w_out).argmax())
+                    pre = torch.addmv(upper[layer - 1][1], upper[layer - 1][0], hs[layer - 1])
+                hs[layer] = act(torch.addmv(pre, w_hh[layer], hs[layer]))
+            x = torch.addmv(linear.bias, linear.weight, hs[-1]).argmax().item()
             out.append(x)
-    return np.array(out, dtype=np.int64), torch.stack(hs)
+    return np.array(out, dtype=np.int64), torch.stack(hs).unsqueeze(1)
 
 
 def _greedy_by_module(model, state, last, num_chars):
