@@ -282,14 +282,13 @@ def _greedy_vanilla(layers, linear, activation, state, last, num_chars):
         rows = list((w_ih0.t() + (b_ih0 + b_hh0)).unbind(0))
         upper = [(w_ih, b_ih + b_hh) for w_ih, _, b_ih, b_hh in layers[1:]]
         w_hh = [w for _, w, _, _ in layers]
+        w_out, b_out = linear.weight, linear.bias  # locals: module attribute lookups cost ~1 us
         hs, out, x = [h[0] for h in state.unbind(0)], [], last
         for _ in range(num_chars):
-            pre = rows[x]
-            for layer in range(len(layers)):
-                if layer:
-                    pre = torch.addmv(upper[layer - 1][1], upper[layer - 1][0], hs[layer - 1])
-                hs[layer] = act(torch.addmv(pre, w_hh[layer], hs[layer]))
-            x = torch.addmv(linear.bias, linear.weight, hs[-1]).argmax().item()
+            h = hs[0] = act(torch.addmv(rows[x], w_hh[0], hs[0]))
+            for layer, (w_ih, bias) in enumerate(upper, start=1):
+                h = hs[layer] = act(torch.addmv(torch.addmv(bias, w_ih, h), w_hh[layer], hs[layer]))
+            x = torch.addmv(b_out, w_out, h).argmax().item()
             out.append(x)
     return np.array(out, dtype=np.int64), torch.stack(hs).unsqueeze(1)
 
