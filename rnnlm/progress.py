@@ -14,7 +14,7 @@ class Progress:
         self.quiet = quiet
         self.sample = sample
         self.bar = None
-        stream = sys.stderr if stream is None else stream
+        self.stream = stream = sys.stderr if stream is None else stream
         if not quiet and stream.isatty():
             from tqdm import tqdm
             self.bar = tqdm(total=total_epochs, initial=first_epoch - 1, unit="epoch", file=stream,
@@ -36,7 +36,7 @@ class Progress:
             self.bar.set_postfix(postfix, refresh=False)
             self.bar.update(1)
             if line:
-                self.bar.write(line)
+                self.bar.write(line, file=self.stream)  # above the bar, on the bar's terminal
         elif line:
             print(line, flush=True)
 

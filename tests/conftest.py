@@ -22,6 +22,10 @@ def requested_backends():
     return names
 
 
+def pytest_configure(config):
+    requested_backends()  # an unknown name stops the session before any test runs
+
+
 def load_or_skip(name):
     if name not in requested_backends():
         pytest.skip(f"backend {name} not selected by RNNLM_TEST_BACKENDS")

@@ -241,3 +241,42 @@ def test_resume_takes_data_model_and_settings_from_the_checkpoint(backend, tmp_p
     _, _, w_split, m_split = load_checkpoint(split)
     assert [h["perplexity"] for h in m_split["history"]] == [h["perplexity"] for h in m_straight["history"]]
     assert all(np.array_equal(w_straight[k], w_split[k]) for k in w_straight)
+
+
+class FakeTerminal:
+    """A stderr that says it is a terminal, and keeps what is written to it."""
+
+    def __init__(self):
+        self.text = ""
+
+    def isatty(self):
+        return True
+
+    def write(self, s):
+        self.text += s
+
+    def flush(self):
+        pass
+
+
+def test_progress_is_a_bar_on_a_terminal_and_lines_elsewhere(capsys):
+    from rnnlm.progress import Progress
+    from rnnlm.train import EpochStats
+    terminal = FakeTerminal()
+    bar = Progress(20, stream=terminal, sample=lambda: "time traveller x")
+    for epoch in range(1, 21):
+        bar.update(EpochStats(epoch, 10.0 / epoch, 1000.0, 0.1, 12.0))
+    bar.close()
+    assert "20/20" in terminal.text and "ppl=" in terminal.text and "val=" in terminal.text
+    assert "epoch 10: perplexity 1.0, val perplexity 12.00" in terminal.text  # the book's line, via tqdm.write
+    assert capsys.readouterr().out == ""
+
+    plain = Progress(20, stream=sys.stderr, sample=lambda: "time traveller x")  # not a terminal under pytest
+    for epoch in range(1, 21):
+        plain.update(EpochStats(epoch, 2.0, 1000.0, 0.1))
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in out] == ["epoch 10", "epoch 20"]
+
+    quiet = Progress(20, quiet=True, stream=terminal)
+    quiet.update(EpochStats(10, 2.0, 1000.0, 0.1))
+    assert quiet.bar is None and capsys.readouterr().out == ""
