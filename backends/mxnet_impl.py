@@ -89,6 +89,7 @@ class RNNModel(gluon.HybridBlock):
         self.initialize(ctx=self.device)
         self.cast(dtype)
         self.hybridize(static_alloc=True)
+        self.canonical = _param_map(self)  # built once: the hot path asks for it every step
 
     def hybrid_forward(self, F, inputs, state):
         Y = F.one_hot(F.transpose(inputs), self.cfg.vocab_size, dtype=self.dtype_name)
@@ -127,7 +128,7 @@ def _array(model, array):
 # ---- weights in the canonical layout -----------------------------------------------------
 
 def _param_map(model):
-    """{canonical name: gluon Parameter}."""
+    """{canonical name: gluon Parameter} (cached as `model.canonical`)."""
     out = {}
     for layer, suffix, names in rnn_weight_names(model.cfg):
         direction = "r" if suffix else "l"
@@ -139,19 +140,19 @@ def _param_map(model):
 
 
 def get_weights(model):
-    return {name: p.data(model.device).asnumpy().copy() for name, p in _param_map(model).items()}
+    return {name: p.data(model.device).asnumpy().copy() for name, p in model.canonical.items()}
 
 
 def set_weights(model, weights):
     check_weights(model.cfg, weights)
-    for name, p in _param_map(model).items():
+    for name, p in model.canonical.items():
         p.set_data(mx.nd.array(np.asarray(weights[name]), ctx=model.device, dtype=model.dtype_name))
 
 
 # ---- training ----------------------------------------------------------------------------
 
 def _grads(model):
-    return [p.grad(model.device) for p in _param_map(model).values()]
+    return [p.grad(model.device) for p in model.canonical.values()]
 
 
 def grad_clipping(model, theta):
@@ -280,7 +281,7 @@ def greedy_continue(model, state, last, num_chars):
     if cfg.bidirectional:  # the reverse direction makes a step a whole-model call anyway
         return _greedy_by_block(model, state, last, num_chars)
     mode = _MODES.get(cfg.cell, f"rnn_{cfg.activation}")
-    weights = _param_map(model)
+    weights = model.canonical
     flat = [mx.nd.concat(*[weights[n].data(model.device).reshape(-1) for n in names], dim=0)
             for _, _, names in rnn_weight_names(cfg)]  # the operator's layout: W_ih, W_hh, b_ih, b_hh
     w_out, b_out = weights["linear.weight"].data(model.device), weights["linear.bias"].data(model.device)
@@ -319,7 +320,7 @@ def loss_and_grads(model, state, X, Y):
     with autograd.record():
         loss, _ = _mean_loss(model, state, X, Y)
     loss.backward()
-    grads = {name: p.grad(model.device).asnumpy().copy() for name, p in _param_map(model).items()}
+    grads = {name: p.grad(model.device).asnumpy().copy() for name, p in model.canonical.items()}
     return float(loss.asscalar()), grads
 
 
