@@ -267,9 +267,6 @@ def forward(model, X, state):
     return y_hat.asnumpy(), state
 
 
-_MODES = {"gru": "gru", "lstm": "lstm"}
-
-
 def greedy_continue(model, state, last, num_chars):
     """`num_chars` greedy token ids after token `last`. Returns (ids as NumPy, state).
 
@@ -280,7 +277,7 @@ def greedy_continue(model, state, last, num_chars):
     cfg = model.cfg
     if cfg.bidirectional:  # the reverse direction makes a step a whole-model call anyway
         return _greedy_by_block(model, state, last, num_chars)
-    mode = _MODES.get(cfg.cell, f"rnn_{cfg.activation}")
+    mode = f"rnn_{cfg.activation}" if cfg.cell == "rnn" else cfg.cell  # the RNN operator's names
     weights = model.canonical
     flat = [mx.nd.concat(*[weights[n].data(model.device).reshape(-1) for n in names], dim=0)
             for _, _, names in rnn_weight_names(cfg)]  # the operator's layout: W_ih, W_hh, b_ih, b_hh

@@ -14,6 +14,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from backends.torch_rnn_kernel import FusedRNNLayer
+from rnnlm.distributed import available_cores
 from rnnlm.errors import UsageError
 from rnnlm.weights import check_weights, rnn_weight_names
 
@@ -25,7 +26,7 @@ _CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 def _use_all_cores():
     """Importing mxnet (as `rnnlm compare` does) shrinks the OpenMP pool torch shares with
     it to one thread, halving torch's speed on 2 cores: claim every core we may run on."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = available_cores()
     if os.environ.get("OMP_NUM_THREADS", "").isdigit():  # a launcher sharing the cores out
         cores = int(os.environ["OMP_NUM_THREADS"])
     if torch.get_num_threads() != cores:

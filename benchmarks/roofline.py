@@ -16,6 +16,10 @@ import time
 
 import torch
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from rnnlm.distributed import available_cores  # noqa: E402
+
 V, H, B, T = 28, 256, 32, 35  # vocab, hidden, batch, steps: the book's default
 
 
@@ -30,7 +34,7 @@ def gemm_seconds(m, k, n, reps):
 
 
 def main():
-    torch.set_num_threads(len(os.sched_getaffinity(0)))
+    torch.set_num_threads(available_cores())
     N = B * T
     # (what, m, k, n, how many per minibatch); the input projection is a gather (no FLOPs)
     gemms = [

@@ -34,6 +34,11 @@ class Group:
 SINGLE = Group()
 
 
+def available_cores():
+    """The cores this process may run on (its affinity mask where the OS has one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
 def requested(backend_name, environ=None):
     """True when the launcher's variables ask this process to join a group."""
     environ = os.environ if environ is None else environ

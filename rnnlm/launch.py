@@ -18,6 +18,7 @@ import sys
 import time
 
 from rnnlm.backend import ENV_VAR, check_name, select_backend
+from rnnlm.distributed import available_cores, check_divisible
 from rnnlm.errors import UsageError
 
 POLL_SECONDS = 0.05
@@ -52,8 +53,7 @@ def backend_name_of(train_args):
 def _base_env(workers):
     env = dict(os.environ)
     if "OMP_NUM_THREADS" not in env:
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-        env["OMP_NUM_THREADS"] = str(max(1, cores // workers))
+        env["OMP_NUM_THREADS"] = str(max(1, available_cores() // workers))
     return env
 
 
@@ -137,7 +137,6 @@ def cmd_launch(args, parse_train):
         raise UsageError("launch runs a training command: rnnlm launch --workers N -- train [options]")
     train_args = parse_train(argv)
     from rnnlm.commands import load_training_data  # catch bad data once, not in every worker
-    from rnnlm.distributed import check_divisible
     check_divisible(train_args.batch_size, args.workers)
     load_training_data(train_args)
     name = backend_name_of(train_args)

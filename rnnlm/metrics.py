@@ -7,8 +7,9 @@ from rnnlm.errors import UsageError
 from rnnlm.train import history_dicts
 
 
-def train_metrics(backend_name, device_name, mcfg, tcfg, history, train_seconds):
-    """Config, the last epoch's perplexity and tokens/sec (as the book reports), history."""
+def train_metrics(backend_name, device_name, mcfg, tcfg, history, train_seconds, workers=1):
+    """Config, the last epoch's perplexity, validation perplexity and tokens/sec (as the book
+    reports them), history."""
     last = history[-1]
     return {
         "backend": backend_name, "device": device_name, "model": mcfg.cell,
@@ -16,8 +17,9 @@ def train_metrics(backend_name, device_name, mcfg, tcfg, history, train_seconds)
         "bidirectional": mcfg.bidirectional, "activation": mcfg.activation,
         "batch_size": tcfg.batch_size, "num_steps": tcfg.num_steps, "lr": tcfg.lr, "clip": tcfg.clip,
         "max_tokens": tcfg.max_tokens, "iter": tcfg.iter, "seed": tcfg.seed, "dtype": tcfg.dtype,
-        "perplexity": last.perplexity, "tokens_per_sec": last.tokens_per_sec,
-        "train_seconds": train_seconds, "history": history_dicts(history),
+        "workers": workers, "perplexity": last.perplexity, "tokens_per_sec": last.tokens_per_sec,
+        "val_perplexity": last.val_perplexity, "train_seconds": train_seconds,
+        "history": history_dicts(history),
     }
 
 

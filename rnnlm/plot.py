@@ -8,6 +8,7 @@ def plot_history(path, history, title):
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import FormatStrFormatter
     except ImportError:
         raise UsageError("--plot needs matplotlib: pip install 'rnnlm[plot]'") from None
     epochs = [h.epoch for h in history]
@@ -18,7 +19,6 @@ def plot_history(path, history, title):
     ax.set_xlabel("epoch")
     ax.set_ylabel("perplexity")
     ax.set_yscale("log")
-    from matplotlib.ticker import FormatStrFormatter
     ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))  # 12.5, not 1.25 x 10^1
     ax.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
     ax.set_title(title)

@@ -124,8 +124,5 @@ class TrainingRun:
             self.backend.finish_distributed(self.model)
         if self.save_path:
             self._write(self.last_good)
-        metrics = train_metrics(self.backend.NAME, self.backend.device_name(self.device), self.mcfg,
-                                self.tcfg, self.history, self._seconds())
-        metrics["val_perplexity"] = self.history[-1].val_perplexity
-        metrics["workers"] = self.group.world_size
-        return metrics
+        return train_metrics(self.backend.NAME, self.backend.device_name(self.device), self.mcfg,
+                             self.tcfg, self.history, self._seconds(), self.group.world_size)
