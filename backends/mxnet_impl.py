@@ -18,7 +18,7 @@ import numpy as np
 from mxnet import autograd, gluon
 from mxnet.gluon import nn, rnn
 
-from rnnlm import exact_sum
+from rnnlm.backends import mxnet_exact_sum as exact_sum
 from rnnlm.errors import UsageError
 from rnnlm.weights import check_weights, rnn_weight_names
 

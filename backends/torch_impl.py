@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from backends.torch_rnn_kernel import FusedRNNLayer
+from rnnlm.backends.torch_rnn_kernel import FusedRNNLayer
 from rnnlm.distributed import available_cores
 from rnnlm.errors import UsageError
 from rnnlm.weights import check_weights, rnn_weight_names

@@ -1,6 +1,6 @@
 """The backend interface, written down, and the choice of backend.
 
-A backend is a module (`backends.torch_impl`, `backends.mxnet_impl`) with the names of
+A backend is a module (`rnnlm.backends.torch_impl`, `rnnlm.backends.mxnet_impl`) with the names of
 `Backend` below. The boundary is NumPy-shaped: the core hands in int64 token arrays of
 shape (batch, steps) and weights as {canonical name: ndarray}; it gets back device scalars
 (to be summed, then read once with `to_float`) or NumPy arrays. Models, states and
@@ -17,7 +17,7 @@ from rnnlm.errors import UsageError
 
 BACKENDS = ("torch", "mxnet")
 ENV_VAR = "RNNLM_BACKEND"
-_MODULES = {"torch": "backends.torch_impl", "mxnet": "backends.mxnet_impl"}
+_MODULES = {"torch": "rnnlm.backends.torch_impl", "mxnet": "rnnlm.backends.mxnet_impl"}
 
 
 @runtime_checkable
