@@ -54,7 +54,7 @@ class TrainingRun:
         self.model = build_model(backend, mcfg, device, tcfg.dtype, weights)
         self.last_good = None
         self.group = distributed.SINGLE
-        if distributed.requested(backend.NAME):
+        if backend.group_requested(os.environ):
             self.group = distributed.Group(*backend.init_distributed(self.model))
             distributed.check_divisible(tcfg.batch_size, self.group.world_size)
         if not self.group.is_main:
