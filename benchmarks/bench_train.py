@@ -26,7 +26,7 @@ from rnnlm.batches import make_batches  # noqa: E402
 from rnnlm.config import ModelConfig  # noqa: E402
 from rnnlm.corpus import load_corpus  # noqa: E402
 from rnnlm.errors import UsageError  # noqa: E402
-from rnnlm.train import train_epoch  # noqa: E402
+from rnnlm.training import train_epoch  # noqa: E402
 from rnnlm.weights import init_weights  # noqa: E402
 
 

@@ -17,7 +17,7 @@ from rnnlm.backend import build_model, load_backend  # noqa: E402
 from rnnlm.batches import make_batches  # noqa: E402
 from rnnlm.config import ModelConfig, TrainConfig  # noqa: E402
 from rnnlm.corpus import load_corpus  # noqa: E402
-from rnnlm.train import train  # noqa: E402
+from rnnlm.training import train  # noqa: E402
 from rnnlm.weights import init_weights  # noqa: E402
 
 ARCHS = [(c, n, b) for c in ("rnn", "gru", "lstm") for n in (1, 2) for b in (False, True)]

@@ -20,6 +20,7 @@ import numpy as np
 
 from rnnlm.config import ModelConfig
 from rnnlm.errors import UsageError
+from rnnlm.install import install_hint
 
 BACKENDS = ("torch", "mxnet")  # in the order the default choice tries them
 ENV_VAR = "RNNLM_BACKEND"
@@ -99,10 +100,6 @@ def load_backend(name):
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise UsageError(f"backend '{name}' could not import {name} ({first}); "
                          f"reinstall with: {install_hint(name)}") from None
-
-
-def install_hint(extra):
-    return f"pip install 'rnnlm[{extra}]'"
 
 
 def requested_name(flag=None, environ=None):

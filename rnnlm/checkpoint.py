@@ -9,36 +9,19 @@ so a crash leaves either the old checkpoint or the new one, never half of one.
 
 import json
 import os
-import tempfile
 import zipfile
 
 import numpy as np
 
 from rnnlm.config import ModelConfig
 from rnnlm.errors import UsageError
+from rnnlm.outputs import atomic_write
 from rnnlm.vocab import Vocab
 from rnnlm.weights import check_weights
 
 FORMAT = "rnnlm-checkpoint"
 VERSION = 1
 META_KEY = "__meta__"
-
-
-def atomic_write(path, write):
-    """Call write(file object) on a temporary file, fsync it, then rename it to `path`."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def save_checkpoint(path, cfg, vocab, weights, dtype, extra=None):

@@ -1,21 +1,65 @@
-"""Typed configuration: what defines a model, and how it is trained (the book's defaults)."""
+"""Typed configuration, and the one place its defaults are written (the book's).
+
+- `ModelConfig`: what defines a model (saved in every checkpoint);
+- `TrainConfig`: how it is trained (saved in resumable checkpoints);
+- `DataConfig`: which text it learns from;
+- `RunOptions`: what one run writes and shows.
+
+The command line takes its defaults from these classes; the Python API takes the same
+names. Resuming replaces a config with the checkpoint's, never single attributes.
+"""
 
 from dataclasses import asdict, dataclass, fields
+from typing import Optional
+
+from rnnlm.errors import UsageError
 
 CELLS = ("rnn", "gru", "lstm")
 ACTIVATIONS = ("tanh", "relu")
 DTYPES = ("float32", "float64")
+ITERATORS = ("sequential", "random")
+TEXT_MODES = ("book", "raw")
+RESUME_MODES = ("no", "yes", "auto")
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}  # weight blocks stacked along dim 0
+
+
+class ConfigError(UsageError, ValueError):
+    """A setting outside its range; the message names the setting as the CLI spells it."""
+
+
+def _choice(flag, value, choices):
+    if value not in choices:
+        raise ConfigError(f"{flag} must be one of {', '.join(choices)}, got {value!r}")
+
+
+def _positive(flag, value, kind=int):
+    ok = isinstance(value, kind) and not isinstance(value, bool) and value > 0
+    if kind is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < float("inf")
+    if not ok:
+        raise ConfigError(f"{flag} must be a positive {'integer' if kind is int else 'number'}, got {value!r}")
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    vocab_size: int
+    vocab_size: int = 0          # 0 until the vocabulary is known
     num_hiddens: int = 256
     num_layers: int = 1
     cell: str = "rnn"            # rnn | gru | lstm
     bidirectional: bool = False
     activation: str = "tanh"     # vanilla RNN only; MXNet's own default would be relu
+
+    def __post_init__(self):
+        _choice("--model", self.cell, CELLS)
+        _choice("--activation", self.activation, ACTIVATIONS)
+        if self.cell != "rnn" and self.activation != "tanh":
+            raise ConfigError(f"--activation applies to the vanilla rnn only; {self.cell} has its own gates")
+        _positive("--num-hiddens", self.num_hiddens)
+        _positive("--num-layers", self.num_layers)
+        if not isinstance(self.bidirectional, bool):
+            raise ConfigError(f"bidirectional must be true or false, got {self.bidirectional!r}")
+        if not isinstance(self.vocab_size, int) or isinstance(self.vocab_size, bool) or self.vocab_size < 0:
+            raise ConfigError(f"vocab_size must be a non-negative integer, got {self.vocab_size!r}")
 
     @property
     def num_directions(self):
@@ -30,7 +74,7 @@ class ModelConfig:
         return cls(**{k: v for k, v in d.items() if k in names})
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainConfig:
     epochs: int = 500
     batch_size: int = 32
@@ -41,3 +85,60 @@ class TrainConfig:
     iter: str = "sequential"     # sequential | random
     seed: int = 0
     dtype: str = "float32"
+
+    def __post_init__(self):
+        for flag, value in (("--epochs", self.epochs), ("--batch-size", self.batch_size),
+                            ("--num-steps", self.num_steps)):
+            _positive(flag, value)
+        _positive("--lr", self.lr, float)
+        _positive("--clip", self.clip, float)
+        for flag, value in (("--max-tokens", self.max_tokens), ("--seed", self.seed)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ConfigError(f"{flag} must be a non-negative integer, got {value!r}")
+        _choice("--iter", self.iter, ITERATORS)
+        _choice("--dtype", self.dtype, DTYPES)
+
+    @classmethod
+    def from_dict(cls, d):
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    corpus: Optional[str] = None  # a UTF-8 file; None = the embedded Time Machine
+    text: str = "book"            # book: the book's cleaning; raw: every character
+    val_fraction: float = 0.0     # the last fraction of the token stream, held out
+
+    def __post_init__(self):
+        _choice("--text", self.text, TEXT_MODES)
+        if not isinstance(self.val_fraction, (int, float)) or not 0.0 <= self.val_fraction < 1.0:
+            raise ConfigError(f"--val-fraction must be at least 0 and below 1, got {self.val_fraction!r}")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    save: Optional[str] = None          # checkpoint path
+    save_every: int = 0                 # epochs between checkpoints; 0 = at the end only
+    resume: str = "no"                  # no | yes | auto (yes if the checkpoint exists)
+    plot: Optional[str] = None          # PNG of perplexity per epoch
+    metrics_json: Optional[str] = None
+    quiet: bool = False                 # no progress, only the summary
+
+    def __post_init__(self):
+        _choice("--resume", self.resume, RESUME_MODES)
+        if not isinstance(self.save_every, int) or self.save_every < 0:
+            raise ConfigError(f"--save-every must be a non-negative integer, got {self.save_every!r}")
+        if self.resume != "no" and not self.save:
+            raise ConfigError("--resume needs --save PATH (the checkpoint to continue)")
+
+
+@dataclass(frozen=True)
+class TrainJob:
+    """Everything `rnnlm train` was asked for, as the command line parsed it."""
+    model: ModelConfig
+    train: TrainConfig
+    data: DataConfig
+    run: RunOptions
+    backend: Optional[str] = None    # None: $RNNLM_BACKEND, else the first installed
+    device: str = "auto"

@@ -15,7 +15,8 @@ _NON_LETTERS = re.compile("[^A-Za-z]+")
 def read_raw_text(path=None):
     """The text of `path`, or of the embedded Time Machine when `path` is None."""
     if path is None:
-        return resources.files("rnnlm").joinpath("data").joinpath(EMBEDDED_NAME).read_text(encoding="utf-8")
+        # bytes, then decode: text mode would turn CRLF into LF, and raw text keeps every character
+        return resources.files("rnnlm").joinpath("data").joinpath(EMBEDDED_NAME).read_bytes().decode("utf-8")
     p = Path(path)
     if not p.exists():
         raise UsageError(f"corpus '{path}' does not exist")
@@ -55,15 +56,24 @@ def load_lines(path=None):
     return lines
 
 
-def load_corpus(path=None, max_tokens=10000, token="char"):
+def load_corpus(path=None, max_tokens=10000, token="char", text="book"):
     """(token ids as int64, Vocab) as the book's `load_corpus_time_machine`.
 
-    Lines are concatenated without separators, as in the book; `max_tokens` > 0 keeps
-    only the first `max_tokens` ids (the vocabulary still comes from the whole text).
+    text="book": the book's cleaning, lines concatenated without separators, as in the
+    book; text="raw": every character of the file as it is (case, punctuation, newlines).
+    `max_tokens` > 0 keeps only the first `max_tokens` ids (the vocabulary still comes
+    from the whole text).
     """
     from rnnlm.vocab import Vocab
 
-    tokens = tokenize(load_lines(path), token)
+    if text == "raw":
+        if token != "char":
+            raise UsageError("raw text is read as characters only")
+        tokens = [list(read_raw_text(path))]
+    elif text == "book":
+        tokens = tokenize(load_lines(path), token)
+    else:
+        raise UsageError(f"unknown text mode '{text}' (choose from: book, raw)")
     vocab = Vocab(tokens)
     corpus = np.array([vocab[t] for line in tokens for t in line], dtype=np.int64)
     if max_tokens > 0:

@@ -1,4 +1,4 @@
-"""The one exception type the CLI turns into `error: ...` and exit status 2."""
+"""The exceptions the CLI turns into exit codes: UsageError (2) and TrainingDiverged (1)."""
 
 
 class UsageError(Exception):
@@ -8,7 +8,7 @@ class UsageError(Exception):
 class TrainingDiverged(Exception):
     """The loss became NaN or infinite; the CLI exits 1 after keeping the last good checkpoint."""
 
-    def __init__(self, epoch, loss):
-        super().__init__(f"training diverged at epoch {epoch} (perplexity {loss}); "
+    def __init__(self, epoch, perplexity):
+        super().__init__(f"training diverged at epoch {epoch} (perplexity {perplexity}); "
                          "try a smaller --lr or --clip")
         self.epoch = epoch

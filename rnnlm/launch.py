@@ -16,6 +16,7 @@ import sys
 import time
 
 from rnnlm.backend import load_engine, requested_name, select_backend
+from rnnlm.dataset import load_training_data
 from rnnlm.distributed import check_divisible
 from rnnlm.threads import available_cores
 from rnnlm.errors import UsageError
@@ -43,9 +44,9 @@ def _spawn(argv, env):
     return subprocess.Popen(argv, env=env, preexec_fn=_die_with_parent if os.name == "posix" else None)
 
 
-def backend_name_of(train_args):
+def backend_name_of(job):
     """The backend the workers will select (without importing a framework when named)."""
-    return requested_name(train_args.backend) or select_backend().NAME
+    return requested_name(job.backend) or select_backend().NAME
 
 
 def _base_env(workers):
@@ -108,15 +109,14 @@ def supervise(workers, helpers):
 
 
 def cmd_launch(args, parse_train):
-    """`parse_train(argv)` parses and validates the train command line (from cli.py)."""
+    """`parse_train(argv)` parses the train command line into a TrainJob (from cli.py)."""
     argv = list(args.train_argv)
     if argv[:1] == ["--"]:
         argv = argv[1:]
     if argv[:1] != ["train"]:
         raise UsageError("launch runs a training command: rnnlm launch --workers N -- train [options]")
-    train_args = parse_train(argv)
-    from rnnlm.commands import load_training_data  # catch bad data once, not in every worker
-    check_divisible(train_args.batch_size, args.workers)
-    load_training_data(train_args)
-    engine = load_engine(backend_name_of(train_args))
+    job = parse_train(argv)
+    check_divisible(job.train.batch_size, args.workers)
+    load_training_data(job.data, job.train)  # catch bad data once, not in every worker
+    engine = load_engine(backend_name_of(job))
     return supervise(*start_group(engine, argv, args.workers, args.servers))

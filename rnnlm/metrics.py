@@ -2,9 +2,9 @@
 
 import json
 
-from rnnlm.checkpoint import atomic_write
+from rnnlm.outputs import atomic_write
 from rnnlm.errors import UsageError
-from rnnlm.train import history_dicts
+from rnnlm.training import history_dicts
 
 
 def train_metrics(backend_name, device_name, mcfg, tcfg, history, train_seconds, workers=1):

@@ -1,16 +1,23 @@
 """`--plot PATH`: a PNG of perplexity per epoch. matplotlib (Agg) is imported only here."""
 
 from rnnlm.errors import UsageError
+from rnnlm.install import install_hint
 
 
-def plot_history(path, history, title):
+def require_matplotlib():
+    """UsageError unless matplotlib imports (checked before training, not after)."""
     try:
         import matplotlib
         matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        from matplotlib.ticker import FormatStrFormatter
+        import matplotlib.pyplot  # noqa: F401
     except ImportError:
-        raise UsageError("--plot needs matplotlib: pip install 'rnnlm[plot]'") from None
+        raise UsageError(f"--plot needs matplotlib: {install_hint('plot')}") from None
+
+
+def plot_history(path, history, title):
+    require_matplotlib()
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FormatStrFormatter
     epochs = [h.epoch for h in history]
     fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
     ax.plot(epochs, [h.perplexity for h in history], label="training")

@@ -9,48 +9,44 @@ state, so epochs k+1.. replay exactly as in an uninterrupted run.
 import dataclasses
 import os
 import time
+from dataclasses import dataclass
+from typing import Any, Dict
 
 import numpy as np
 
 from rnnlm import distributed
-from rnnlm.batches import check_corpus_length
 from rnnlm.backend import build_model
 from rnnlm.checkpoint import save_checkpoint
+from rnnlm.config import DataConfig, ModelConfig, TrainConfig
 from rnnlm.errors import TrainingDiverged, UsageError
 from rnnlm.metrics import train_metrics
 from rnnlm.progress import Progress
-from rnnlm.train import EpochStats, train
+from rnnlm.training import EpochStats, train
 from rnnlm.weights import init_weights
 
 
-def split_validation(corpus, fraction):
-    """(train, validation): the last `fraction` of the token stream is held out."""
-    if not fraction:
-        return corpus, None
-    if not 0.0 < fraction < 1.0:
-        raise UsageError(f"--val-fraction must be between 0 and 1 (exclusive), got {fraction}")
-    n_val = int(len(corpus) * fraction)
-    return corpus[:len(corpus) - n_val], corpus[len(corpus) - n_val:]
+@dataclass
+class Resumed:
+    """A saved run to continue: its configs replace the caller's (all but epochs)."""
+    mcfg: ModelConfig
+    tcfg: TrainConfig
+    dcfg: DataConfig
+    weights: Dict[str, np.ndarray]
+    meta: Dict[str, Any]
 
 
 class TrainingRun:
-    def __init__(self, backend, device, mcfg, tcfg, vocab, corpus, val_fraction=0.0,
-                 save=None, save_every=0, resume=None, corpus_path=None, complete_ok=False):
-        """`resume`: (weights, checkpoint metadata) of the run to continue, whose settings
-        `mcfg` and `tcfg` already are (see commands.resume_point); None starts afresh."""
+    def __init__(self, backend, device, mcfg, tcfg, dcfg, run_opts, vocab, corpus, val_corpus=None,
+                 resumed=None):
+        """`corpus`, `val_corpus`: token ids (see rnnlm.dataset); `resumed`: the saved run to
+        continue (whose configs the others already are), or None."""
         self.backend, self.device, self.vocab = backend, device, vocab
-        self.save_path, self.save_every = save, save_every
-        self.corpus_path = os.path.abspath(corpus_path) if corpus_path else None
+        self.mcfg, self.tcfg, self.dcfg, self.opts = mcfg, tcfg, dcfg, run_opts
+        self.save_path = run_opts.save
+        self.corpus_path = os.path.abspath(dcfg.corpus) if dcfg.corpus else None
         self.history, self.rng, self.seconds_before = [], np.random.default_rng(tcfg.seed), 0.0
-        self.mcfg, self.tcfg, self.complete_ok = mcfg, tcfg, complete_ok
-        weights = self._continue(*resume) if resume else init_weights(mcfg, tcfg.seed, tcfg.dtype)
-        self.val_fraction = val_fraction
-        self.corpus, self.val_corpus = split_validation(corpus, val_fraction)
-        check_corpus_length(len(self.corpus), tcfg.batch_size, tcfg.num_steps, tcfg.iter,
-                            "the training split")
-        if self.val_corpus is not None:
-            check_corpus_length(len(self.val_corpus), tcfg.batch_size, tcfg.num_steps, "eval",
-                                "the validation split")
+        weights = self._continue(resumed) if resumed else init_weights(mcfg, tcfg.seed, tcfg.dtype)
+        self.corpus, self.val_corpus = corpus, val_corpus
         self.model = build_model(backend, mcfg, device, tcfg.dtype, weights)
         self.last_good = None
         self.group = distributed.SINGLE
@@ -60,18 +56,20 @@ class TrainingRun:
         if not self.group.is_main:
             self.save_path = None  # rank 0 alone writes checkpoints
 
-    def _continue(self, weights, meta):
+    def _continue(self, resumed):
         """Take up the saved history and batch-order state; returns the saved weights."""
+        meta = resumed.meta
         if meta["vocab"] != self.vocab.idx_to_token:
             raise UsageError(f"checkpoint '{self.save_path}' was trained on text with another vocabulary "
                              "(has its corpus changed?)")
         self.history = [EpochStats(**h) for h in meta["history"]]
         self.rng.bit_generator.state = meta["rng_state"]
         self.seconds_before = meta.get("train_seconds", 0.0)
-        if len(self.history) >= self.tcfg.epochs and not self.complete_ok:
+        # resume "auto" restarts blindly: a finished run just reports again
+        if len(self.history) >= self.tcfg.epochs and self.opts.resume != "auto":
             raise UsageError(f"checkpoint '{self.save_path}' is already at epoch {len(self.history)}; "
                              "ask for more --epochs to continue")
-        return weights
+        return resumed.weights
 
     # ---- checkpoints ----------------------------------------------------------------------
 
@@ -80,8 +78,8 @@ class TrainingRun:
         return {"weights": self.backend.get_weights(self.model),
                 "extra": {"train": dataclasses.asdict(self.tcfg), "rng_state": self.rng.bit_generator.state,
                           "history": [dataclasses.asdict(h) for h in self.history],
-                          "epoch": len(self.history), "val_fraction": self.val_fraction,
-                          "corpus": self.corpus_path,
+                          "epoch": len(self.history), "val_fraction": self.dcfg.val_fraction,
+                          "corpus": self.corpus_path, "text": self.dcfg.text,
                           "backend": self.backend.NAME, "train_seconds": self._seconds()}}
 
     def _write(self, snapshot):
@@ -95,12 +93,12 @@ class TrainingRun:
         self.progress.update(stats)
         if self.save_path:
             self.last_good = self._snapshot()
-            if self.save_every and stats.epoch % self.save_every == 0:
+            if self.opts.save_every and stats.epoch % self.opts.save_every == 0:
                 self._write(self.last_good)
 
     # ---- the run --------------------------------------------------------------------------
 
-    def run(self, quiet=False, sample=None):
+    def run(self, sample=None):
         """Train to tcfg.epochs; returns the metrics dict. Saves at the end when asked.
 
         On Ctrl-C or divergence the last completed epoch is written (when saving) and the
@@ -108,7 +106,7 @@ class TrainingRun:
         """
         self.start = time.perf_counter()
         self.progress = Progress(self.tcfg.epochs, len(self.history) + 1,
-                                 quiet or not self.group.is_main, sample)
+                                 self.opts.quiet or not self.group.is_main, sample)
         if self.save_path:
             self.last_good = self._snapshot()
         try:

@@ -12,7 +12,7 @@ import pytest
 from rnnlm.backend import build_model
 from rnnlm.config import ModelConfig, TrainConfig
 from rnnlm.corpus import load_corpus
-from rnnlm.train import train, train_epoch
+from rnnlm.training import train, train_epoch
 from rnnlm.batches import make_batches
 from rnnlm.weights import init_weights
 

@@ -130,17 +130,17 @@ class NaNAfter:
 
 
 def test_divergence_stops_and_keeps_the_last_good_checkpoint(backend, tmp_path):
-    from rnnlm.config import ModelConfig, TrainConfig
+    from rnnlm.config import DataConfig, ModelConfig, RunOptions, TrainConfig
     from rnnlm.corpus import load_corpus
     from rnnlm.run import TrainingRun
     corpus, vocab = load_corpus(max_tokens=2000)
     path = tmp_path / "d.npz"
     per_epoch = len(corpus) // (32 * 35)  # 1 minibatch an epoch
     run = TrainingRun(NaNAfter(backend, good=2 * per_epoch), backend.resolve_device("cpu"),
-                      ModelConfig(len(vocab), 16), TrainConfig(epochs=5, max_tokens=2000), vocab, corpus,
-                      save=str(path))
+                      ModelConfig(len(vocab), 16), TrainConfig(epochs=5, max_tokens=2000), DataConfig(),
+                      RunOptions(save=str(path), quiet=True), vocab, corpus)
     with pytest.raises(TrainingDiverged, match="epoch 3.*smaller --lr or --clip"):
-        run.run(quiet=True)
+        run.run()
     meta = load_checkpoint(path)[3]
     assert meta["epoch"] == 2 and all(np.isfinite(h["perplexity"]) for h in meta["history"])
 
@@ -261,7 +261,7 @@ class FakeTerminal:
 
 def test_progress_is_a_bar_on_a_terminal_and_lines_elsewhere(capsys):
     from rnnlm.progress import Progress
-    from rnnlm.train import EpochStats
+    from rnnlm.training import EpochStats
     terminal = FakeTerminal()
     bar = Progress(20, stream=terminal, sample=lambda: "time traveller x")
     for epoch in range(1, 21):

@@ -1,0 +1,207 @@
+"""The Python API: the book's model in a notebook, on the same typed configs as the CLI.
+
+    import rnnlm
+    run = rnnlm.train(backend="torch", epochs=50, num_hiddens=128)   # -> TrainResult
+    run.model.predict("time traveller")                               # -> str
+    run.model.save("model.npz")
+    model = rnnlm.load("model.npz", backend="mxnet")                  # -> LanguageModel
+    model.evaluate()                                                  # -> perplexity
+    rnnlm.compare(epochs=10, dtype="float64").max_rel_diff            # -> float
+
+Keyword settings take the command line's names (`model` is the cell, as `--model`). Bad
+settings raise `rnnlm.UsageError` (a ValueError for configs) with the CLI's message.
+"""
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+
+from rnnlm.backend import BACKENDS, build_model, load_backend, select_backend
+from rnnlm.batches import check_corpus_length
+from rnnlm.dataset import load_training_data
+from rnnlm.checkpoint import load_checkpoint, save_checkpoint
+from rnnlm.config import DataConfig, ModelConfig, RunOptions, TrainConfig
+from rnnlm.corpus import load_corpus
+from rnnlm.errors import UsageError
+from rnnlm.outputs import check_outputs
+from rnnlm.predict import predict as _predict
+from rnnlm.run import Resumed, TrainingRun
+from rnnlm.training import EpochStats, evaluate as _evaluate
+
+PROBE_PREFIXES = ("time traveller", "traveller")  # what the book prints after training
+
+
+@dataclass
+class LanguageModel:
+    """A trained model on one backend, with its vocabulary."""
+    backend: Any                 # the backend module (rnnlm.backends.torch_impl, ...)
+    net: Any                     # the framework's model object
+    vocab: Any                   # rnnlm.vocab.Vocab
+    config: ModelConfig
+    dtype: str = "float32"
+    text: str = "book"           # how its training text was read (DataConfig.text)
+    extra: Dict[str, Any] = field(default_factory=dict)  # checkpoint metadata to keep on save
+
+    def predict(self, prefix, num_chars=50, temperature=0.0, top_k=0, seed=0, rng=None):
+        """`prefix` and `num_chars` generated characters: greedy (the book's `predict_ch8`) at
+        temperature 0, else sampled from softmax(logits / T), from the top k if k > 0."""
+        if not prefix:
+            raise UsageError("the prefix is empty; give at least one character")
+        rng = np.random.default_rng(seed) if rng is None else rng
+        return _predict(self.backend, self.net, self.vocab, prefix, num_chars, temperature, top_k, rng)
+
+    def evaluate(self, corpus=None, max_tokens=10000, batch_size=32, num_steps=35):
+        """Perplexity (float) of a text file (None: the embedded book), read the way this
+        model's training text was, over one sequential pass with the state carried across."""
+        return self.perplexity_of(self.token_ids(corpus, max_tokens), batch_size, num_steps, corpus)
+
+    def token_ids(self, corpus=None, max_tokens=10000):
+        """The text of `corpus` as this model's token ids (int64; unknown characters are <unk>)."""
+        ids, corpus_vocab = load_corpus(corpus, max_tokens, text=self.text)
+        return np.array(self.vocab[corpus_vocab.to_tokens(ids.tolist())], dtype=np.int64)
+
+    def perplexity_of(self, ids, batch_size=32, num_steps=35, what=None):
+        """Perplexity (float) of token ids; `what` names the text in errors."""
+        check_corpus_length(len(ids), batch_size, num_steps, "eval", f"corpus '{what}'" if what else "the corpus")
+        return _evaluate(self.backend, self.net, ids, batch_size, num_steps)
+
+    def weights(self):
+        """{canonical name: NumPy array}, the layout of the book's PyTorch model."""
+        return self.backend.get_weights(self.net)
+
+    def save(self, path):
+        """Write an rnnlm checkpoint (.npz, atomically); returns `path`."""
+        save_checkpoint(path, self.config, self.vocab, self.weights(), self.dtype,
+                        extra={**self.extra, "text": self.text})
+        return path
+
+
+@dataclass
+class TrainResult:
+    """What `train` returns: the model, the per-epoch history and the metrics dict
+    (the same as `rnnlm train --metrics-json` writes)."""
+    model: LanguageModel
+    history: List[EpochStats]
+    metrics: Dict[str, Any]
+
+    @property
+    def perplexity(self):
+        return self.metrics["perplexity"]
+
+
+@dataclass
+class Comparison:
+    """Both backends trained from the same weights on the same batches."""
+    runs: Dict[str, Dict[str, Any]]      # backend name -> metrics
+    rel_diffs: List[float]               # per epoch, |ppl_a - ppl_b| / ppl_b
+
+    @property
+    def max_rel_diff(self):
+        return max(self.rel_diffs)
+
+    def first_epoch_above(self, threshold):
+        """The first epoch whose relative difference exceeds `threshold`, or None."""
+        return next((i + 1 for i, d in enumerate(self.rel_diffs) if d > threshold), None)
+
+
+# ---- settings --------------------------------------------------------------------------
+
+_MODEL_NAMES = {"model": "cell", **{f.name: f.name for f in fields(ModelConfig) if f.name != "cell"}}
+
+
+def configs_from_settings(settings):
+    """(ModelConfig, TrainConfig, DataConfig, RunOptions) from keyword settings named as the
+    command line's flags; an unknown name is a UsageError listing the known ones."""
+    groups = {"model": {}, "train": {}, "data": {}, "run": {}}
+    known = {**{k: "model" for k in _MODEL_NAMES}, **{f.name: "train" for f in fields(TrainConfig)},
+             **{f.name: "data" for f in fields(DataConfig)}, **{f.name: "run" for f in fields(RunOptions)}}
+    for name, value in settings.items():
+        if name not in known or name == "vocab_size":
+            raise UsageError(f"unknown setting '{name}' (choose from: {', '.join(sorted(known))})")
+        groups[known[name]][_MODEL_NAMES.get(name, name) if known[name] == "model" else name] = value
+    return (ModelConfig(**groups["model"]), TrainConfig(**groups["train"]), DataConfig(**groups["data"]),
+            RunOptions(**groups["run"]))
+
+
+def resume_point(run_opts, epochs):
+    """The run saved in `run_opts.save` to continue, or None (nothing to resume, or
+    resume "auto" and no file yet). Its model, training and data configs replace the
+    caller's, all but `epochs`."""
+    if run_opts.resume == "no" or (run_opts.resume == "auto" and not os.path.exists(run_opts.save)):
+        return None
+    mcfg, _, weights, meta = load_checkpoint(run_opts.save)
+    if "train" not in meta or "rng_state" not in meta:
+        raise UsageError(f"checkpoint '{run_opts.save}' holds no training state to resume from")
+    tcfg = replace(TrainConfig.from_dict(meta["train"]), epochs=epochs)
+    dcfg = DataConfig(corpus=meta.get("corpus"), text=meta.get("text", "book"),
+                      val_fraction=meta.get("val_fraction", 0.0))
+    return Resumed(mcfg, tcfg, dcfg, weights, meta)
+
+
+# ---- the API ---------------------------------------------------------------------------
+
+def start_training(mcfg, tcfg, dcfg, run_opts, backend=None, device="auto"):
+    """A ready TrainingRun (data loaded, resumed if asked, every output path checked) and
+    its backend; `run()` it to train. The CLI and `train` share this."""
+    check_outputs(run_opts)
+    backend_module = select_backend(backend)
+    resumed = resume_point(run_opts, tcfg.epochs)
+    if resumed is not None:
+        mcfg, tcfg, dcfg = resumed.mcfg, resumed.tcfg, resumed.dcfg
+    corpus, val_corpus, vocab = load_training_data(dcfg, tcfg)
+    mcfg = replace(mcfg, vocab_size=len(vocab))
+    return TrainingRun(backend_module, backend_module.resolve_device(device), mcfg, tcfg, dcfg, run_opts,
+                       vocab, corpus, val_corpus, resumed)
+
+
+def model_of(run):
+    return LanguageModel(run.backend, run.model, run.vocab, run.mcfg, run.tcfg.dtype, run.dcfg.text)
+
+
+def train(backend=None, device="auto", **settings):
+    """Train the book's model; returns a TrainResult (model, history, metrics).
+
+    `settings` are the command line's train options by name (`epochs=50`, `model="gru"`,
+    `num_hiddens=128`, `corpus="my.txt"`, `text="raw"`, `val_fraction=0.1`, `save="m.npz"`,
+    `resume="auto"`, `quiet=True`, ...); defaults are the book's. Progress prints unless
+    `quiet=True`. Ctrl-C raises KeyboardInterrupt after saving the last epoch (with `save`).
+    """
+    run = start_training(*configs_from_settings(settings), backend=backend, device=device)
+    model = model_of(run)
+    metrics = run.run(sample=lambda: model.predict(PROBE_PREFIXES[0]))
+    return TrainResult(model, run.history, metrics)
+
+
+def load(path, backend=None, device="auto"):
+    """The LanguageModel in checkpoint `path`, on `backend` (default: as for training)."""
+    mcfg, vocab, weights, meta = load_checkpoint(path)
+    backend_module = select_backend(backend)
+    dtype = meta.get("dtype", "float32")
+    net = build_model(backend_module, mcfg, backend_module.resolve_device(device), dtype, weights)
+    keep = {k: v for k, v in meta.items() if k not in ("format", "version", "model", "vocab", "dtype", "text")}
+    return LanguageModel(backend_module, net, vocab, mcfg, dtype, meta.get("text", "book"), keep)
+
+
+def compare(device="auto", **settings):
+    """Train every backend from the same initial weights on the same batches; returns a
+    Comparison of their per-epoch perplexities. Takes `train`'s model, training and data
+    settings."""
+    mcfg, tcfg, dcfg, _ = configs_from_settings(settings)
+    return compare_configs(mcfg, tcfg, dcfg, device)
+
+
+def compare_configs(mcfg, tcfg, dcfg, device="auto", on_start=None):
+    """`compare` on typed configs; `on_start(name)` is called before each backend trains."""
+    backends = [load_backend(name) for name in BACKENDS]  # both installed, before any work
+    runs = {}
+    for backend_module in backends:
+        if on_start is not None:
+            on_start(backend_module.NAME)
+        run = start_training(mcfg, tcfg, dcfg, RunOptions(quiet=True), backend=backend_module.NAME,
+                             device=device)
+        runs[backend_module.NAME] = run.run()
+    a, b = (runs[name]["history"] for name in BACKENDS)
+    rel = [abs(x["perplexity"] - y["perplexity"]) / abs(y["perplexity"]) for x, y in zip(a, b)]
+    return Comparison(runs, rel)

@@ -1,0 +1,28 @@
+"""The token streams a run trains and validates on: read, split, and checked once."""
+
+from rnnlm.batches import check_corpus_length
+from rnnlm.corpus import load_corpus
+from rnnlm.errors import UsageError
+
+
+def split_validation(corpus, fraction):
+    """(train, validation): the last `fraction` of the token stream is held out."""
+    if not fraction:
+        return corpus, None
+    if not 0.0 < fraction < 1.0:
+        raise UsageError(f"--val-fraction must be between 0 and 1 (exclusive), got {fraction}")
+    n_val = int(len(corpus) * fraction)
+    return corpus[:len(corpus) - n_val], corpus[len(corpus) - n_val:]
+
+
+def load_training_data(dcfg, tcfg):
+    """(training ids, validation ids or None, Vocab); an error unless each stream holds
+    at least one minibatch."""
+    corpus, vocab = load_corpus(dcfg.corpus, tcfg.max_tokens, text=dcfg.text)
+    train, val = split_validation(corpus, dcfg.val_fraction)
+    what = f"corpus '{dcfg.corpus}'" if dcfg.corpus else "the corpus"
+    check_corpus_length(len(train), tcfg.batch_size, tcfg.num_steps, tcfg.iter,
+                        "the training split" if val is not None else what)
+    if val is not None:
+        check_corpus_length(len(val), tcfg.batch_size, tcfg.num_steps, "eval", "the validation split")
+    return train, val, vocab

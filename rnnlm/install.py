@@ -1,0 +1,39 @@
+"""The distribution's name, and install hints that are right wherever rnnlm came from.
+
+The import name and the command are `rnnlm`, but the index already holds an unrelated
+project called `rnnlm`, so the distribution is `d2l-rnnlm`: a hint must never send a user
+to `pip install rnnlm`. Installed from a clone, the hint names the clone's folder.
+"""
+
+import json
+from importlib import metadata
+from urllib.parse import unquote, urlparse
+
+DISTRIBUTION = "d2l-rnnlm"
+
+
+def _source():
+    """('index', None), ('clone', folder) or ('editable', folder): where rnnlm came from."""
+    # a source tree's own *.egg-info (build debris on sys.path) is not an installation
+    installed = [d for d in metadata.distributions(name=DISTRIBUTION)
+                 if not str(getattr(d, "_path", "")).endswith(".egg-info")]
+    if not installed:
+        return "editable", "."  # run from a source tree that was never installed
+    raw = installed[0].read_text("direct_url.json")
+    try:
+        info = json.loads(raw) if raw else {}
+    except ValueError:
+        info = {}
+    url = info.get("url", "") if isinstance(info, dict) else ""
+    if "dir_info" not in info or not url.startswith("file://"):
+        return "index", None
+    folder = unquote(urlparse(url).path)
+    return ("editable" if info["dir_info"].get("editable") else "clone"), folder
+
+
+def install_hint(extra):
+    """The pip command that adds the extra `extra` to this installation."""
+    kind, folder = _source()
+    if kind == "index":
+        return f"pip install '{DISTRIBUTION}[{extra}]'"
+    return f"pip install {'-e ' if kind == 'editable' else ''}'{folder}[{extra}]'"

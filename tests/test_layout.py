@@ -1,0 +1,61 @@
+"""The backends install under rnnlm's own name: a user's folder that holds an unrelated
+`backends/` package cannot shadow them, editable or installed."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = ["--epochs", "1", "--num-hiddens", "8", "--max-tokens", "2000", "--quiet"]
+
+
+@pytest.fixture
+def foreign_folder(tmp_path):
+    """A working folder with its own `backends` package, as a user's project may have."""
+    pkg = tmp_path / "backends"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("raise ImportError('this is the user\\'s own backends package')\n")
+    return tmp_path
+
+
+def run_rnnlm(folder, *args, env=None):
+    return subprocess.run([sys.executable, "-m", "rnnlm", *args], cwd=folder, capture_output=True, text=True,
+                          timeout=300, env={**os.environ, **(env or {})})
+
+
+def test_the_wheel_installs_no_top_level_backends_package():
+    cfg = (ROOT / "setup.cfg").read_text()
+    assert "packages = rnnlm, rnnlm.backends" in cfg and "rnnlm.backends = backends" in cfg
+
+
+@pytest.mark.parametrize("command", ["train", "launch"])
+def test_editable_install_ignores_a_foreign_backends_folder(backend, foreign_folder, command):
+    args = ["train", "--backend", backend.NAME, *TINY]
+    if command == "launch":
+        args = ["launch", "--workers", "2", "--", *args, "--batch-size", "32"]
+    proc = run_rnnlm(foreign_folder, *args)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.startswith("perplexity ")
+
+
+@pytest.mark.slow
+def test_installed_copy_ignores_a_foreign_backends_folder(backend, foreign_folder, tmp_path_factory):
+    target = tmp_path_factory.mktemp("site")
+    build = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+                            "--target", str(target), str(ROOT)], capture_output=True, text=True, timeout=300)
+    assert build.returncode == 0, build.stderr[-2000:]
+    assert (target / "rnnlm" / "backends" / "torch_impl.py").exists() and not (target / "backends").exists()
+    env = {"PYTHONPATH": str(target)}
+    for args in (["train", "--backend", backend.NAME, *TINY],
+                 ["launch", "--workers", "2", "--", "train", "--backend", backend.NAME, *TINY]):
+        proc = run_rnnlm(foreign_folder, *args, env=env)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert proc.stdout.startswith("perplexity ")
+    where = run_rnnlm(foreign_folder, "--version", env=env)
+    assert where.returncode == 0
+    located = subprocess.run([sys.executable, "-c", "import rnnlm.backends.torch_engine as m; print(m.__file__)"],
+                             cwd=foreign_folder, capture_output=True, text=True, env={**os.environ, **env})
+    assert located.stdout.strip().startswith(str(target))
