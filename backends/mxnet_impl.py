@@ -13,6 +13,7 @@ the same computation, but MXNet 1.9's native (float64) multi-layer backward retu
 gradients for the lower layers (apache/mxnet#17898 and kin; measured here: 1e-2 off).
 """
 
+import ctypes
 from dataclasses import dataclass, field
 from typing import Any, Dict, Optional, Tuple
 
@@ -29,6 +30,16 @@ from rnnlm.weights import check_weights, rnn_weight_names
 NAME = "mxnet"
 _CELLS = {"rnn": rnn.RNN, "gru": rnn.GRU, "lstm": rnn.LSTM}
 _LOSS = gluon.loss.SoftmaxCrossEntropyLoss()
+
+
+def set_num_threads(n):
+    """Compute with n OpenMP threads from now on (the run's thread control chooses n)."""
+    mx.base._LIB.MXSetNumOMPThreads(ctypes.c_int(n))
+
+
+def synchronize():
+    """Wait for every operation the engine has queued (it computes asynchronously)."""
+    mx.nd.waitall()
 
 
 # ---- devices ---------------------------------------------------------------------------

@@ -17,7 +17,6 @@ from torch.nn import functional as F
 
 from .torch_rnn_kernel import FusedRNNLayer
 from .torch_engine import group_requested  # noqa: F401 (part of the interface)
-from rnnlm.threads import available_cores
 from rnnlm.errors import UsageError
 from rnnlm.weights import check_weights, rnn_weight_names
 
@@ -26,14 +25,16 @@ _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 _CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 
 
-def _use_all_cores():
-    """Importing mxnet (as `rnnlm compare` does) shrinks the OpenMP pool torch shares with
-    it to one thread, halving torch's speed on 2 cores: claim every core we may run on."""
-    cores = available_cores()
-    if os.environ.get("OMP_NUM_THREADS", "").isdigit():  # a launcher sharing the cores out
-        cores = int(os.environ["OMP_NUM_THREADS"])
-    if torch.get_num_threads() != cores:
-        torch.set_num_threads(cores)
+def set_num_threads(n):
+    """Compute with n threads from now on (the run's thread control chooses n)."""
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+
+
+def synchronize():
+    """Wait for queued work: nothing on the CPU, where torch computes as it is asked."""
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
 
 
 # ---- devices ---------------------------------------------------------------------------
@@ -84,7 +85,6 @@ class RNNModel(nn.Module):
         # the vanilla RNN runs through the fused kernel (same math, faster); fused=False
         # keeps nn.RNN's own path, which tests compare it with
         self.fused = fused and cfg.cell == "rnn"
-        _use_all_cores()
         self.cfg = cfg
         self.dtype_name = dtype
         kwargs = {"nonlinearity": cfg.activation} if cfg.cell == "rnn" else {}

@@ -14,7 +14,7 @@ settings raise `rnnlm.UsageError` (a ValueError for configs) with the CLI's mess
 
 import os
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List
 
 import numpy as np
 

@@ -13,11 +13,10 @@ import zipfile
 
 import numpy as np
 
-from rnnlm.config import ModelConfig
+from rnnlm import checkpoint_schema as schema
 from rnnlm.errors import UsageError
 from rnnlm.outputs import atomic_write
 from rnnlm.vocab import Vocab
-from rnnlm.weights import check_weights
 
 FORMAT = "rnnlm-checkpoint"
 VERSION = 1
@@ -55,10 +54,13 @@ def load_checkpoint(path):
         raise UsageError(f"checkpoint '{path}' is not an rnnlm checkpoint (non-array entries)")
     meta = _read_meta(path, arrays.pop(META_KEY, None))
     try:
-        cfg = ModelConfig.from_dict(meta["model"])
-        vocab = Vocab.from_tokens_list(meta["vocab"])
-        check_weights(cfg, arrays)
-    except (KeyError, TypeError, ValueError) as exc:
+        cfg = schema.model_config(meta, arrays)
+        vocab = Vocab.from_tokens_list(schema.vocabulary(meta, cfg))
+        schema.weights(cfg, arrays, schema.dtype_of(meta))
+        schema.text_mode(meta)
+        if "train" in meta or "rng_state" in meta:
+            schema.training_state(meta)
+    except schema.SchemaError as exc:
         raise UsageError(f"checkpoint '{path}' is inconsistent: {exc}") from None
     return cfg, vocab, arrays, meta
 

@@ -114,6 +114,9 @@ def build_parser():
                         "only if that file exists (start afresh otherwise), so a supervisor can "
                         "restart the same command line")
     p.add_argument("--quiet", action="store_true", help="no progress output, only the summary")
+    p.add_argument("--threads", type=non_negative_int, default=R.threads, metavar="N",
+                   help="CPU threads; 0: measured while training and adapted to other load "
+                        "(pin N for bitwise-repeatable runs)")
 
     p = sub.add_parser("predict", help="continue a prefix with a trained checkpoint")
     p.add_argument("prefix", help="the text to continue")
@@ -161,7 +164,8 @@ def train_job(args):
     data = DataConfig(corpus=args.corpus, text=args.text, val_fraction=getattr(args, "val_fraction", 0.0))
     resume = {None: "no", True: "yes", "auto": "auto"}[getattr(args, "resume", None)]
     run = RunOptions(save=getattr(args, "save", None), save_every=getattr(args, "save_every", 0), resume=resume,
-                     plot=getattr(args, "plot", None), metrics_json=args.metrics_json, quiet=args.quiet)
+                     plot=getattr(args, "plot", None), metrics_json=args.metrics_json, quiet=args.quiet,
+                     threads=getattr(args, "threads", 0))
     return TrainJob(model, train, data, run, getattr(args, "backend", None), args.device)
 
 

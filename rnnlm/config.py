@@ -124,9 +124,12 @@ class RunOptions:
     plot: Optional[str] = None          # PNG of perplexity per epoch
     metrics_json: Optional[str] = None
     quiet: bool = False                 # no progress, only the summary
+    threads: int = 0                    # 0: measured and adapted to the load; N: pinned
 
     def __post_init__(self):
         _choice("--resume", self.resume, RESUME_MODES)
+        if not isinstance(self.threads, int) or isinstance(self.threads, bool) or self.threads < 0:
+            raise ConfigError(f"--threads must be a non-negative integer, got {self.threads!r}")
         if not isinstance(self.save_every, int) or self.save_every < 0:
             raise ConfigError(f"--save-every must be a non-negative integer, got {self.save_every!r}")
         if self.resume != "no" and not self.save:

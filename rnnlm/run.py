@@ -14,7 +14,7 @@ from typing import Any, Dict
 
 import numpy as np
 
-from rnnlm import distributed
+from rnnlm import distributed, threads
 from rnnlm.backend import build_model
 from rnnlm.checkpoint import save_checkpoint
 from rnnlm.config import DataConfig, ModelConfig, TrainConfig
@@ -23,6 +23,15 @@ from rnnlm.metrics import train_metrics
 from rnnlm.progress import Progress
 from rnnlm.training import EpochStats, train
 from rnnlm.weights import init_weights
+
+
+def thread_control(backend, device, requested=0):
+    """A fixed thread count when one is asked for (or on a GPU), else a ThreadTuner."""
+    pinned = threads.pinned_threads(requested)
+    if pinned is None and backend.device_name(device).startswith("cpu"):
+        return threads.ThreadTuner(backend.set_num_threads, threads.candidates(threads.available_cores()),
+                                   sync=backend.synchronize)
+    return threads.FixedThreads(backend.set_num_threads, pinned or threads.available_cores())
 
 
 @dataclass
@@ -111,7 +120,8 @@ class TrainingRun:
             self.last_good = self._snapshot()
         try:
             train(self.backend, self.model, self.corpus, self.tcfg, rng=self.rng, history=self.history,
-                  on_epoch=self._after_epoch, val_corpus=self.val_corpus, group=self.group)
+                  on_epoch=self._after_epoch, val_corpus=self.val_corpus, group=self.group,
+                  threads=thread_control(self.backend, self.device, self.opts.threads))
         except (KeyboardInterrupt, TrainingDiverged):
             if self.last_good is not None and self.last_good["extra"]["epoch"] > 0:
                 self._write(self.last_good)

@@ -1,0 +1,91 @@
+"""Training speed beside another busy process: rnnlm's thread control against pinned counts.
+
+    python benchmarks/bench_load.py [--epochs 15] [--repeats 3] [--backends torch,mxnet]
+
+For each backend, `rnnlm train --epochs N` (the book's config) runs as a user runs it, in a
+fresh process, under six conditions: the machine idle or beside a one-core busy loop, and
+threads pinned to one (OMP_NUM_THREADS=1), pinned to every core (the old default), or left
+to rnnlm (no variable set: measured and adapted). Conditions alternate within each repeat,
+so a drift in the machine's speed touches all alike. The figure is the run's mean tokens/s
+(tokens of all epochs after the first / their seconds). The target: beside the busy loop,
+rnnlm's own choice reaches >= 80% of one pinned thread on an idle machine.
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from rnnlm.threads import available_cores  # noqa: E402
+
+BUSY_LOOP = "while True: pass"
+
+
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or "unknown CPU"
+
+
+def run_once(backend, epochs, threads):
+    """Mean tokens/s over epochs 2..N of one `rnnlm train` process."""
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    if threads:
+        env["OMP_NUM_THREADS"] = str(threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "m.json")
+        subprocess.run([sys.executable, "-m", "rnnlm", "train", "--backend", backend, "--epochs", str(epochs),
+                        "--quiet", "--metrics-json", out], check=True, env=env, stdout=subprocess.DEVNULL)
+        history = json.load(open(out))["history"][1:]
+    tokens = sum(h["tokens_per_sec"] * h["seconds"] for h in history)
+    return tokens / sum(h["seconds"] for h in history)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--backends", default="torch,mxnet")
+    args = parser.parse_args()
+    cores = available_cores()
+    settings = {"1 thread": 1, f"{cores} threads": cores, "rnnlm (auto)": 0}
+    print(f"# {cpu_name()}, {cores} cores; rnnlm train --epochs {args.epochs}; tokens/s, median of "
+          f"{args.repeats}", flush=True)
+    results = {}
+    for backend in args.backends.split(","):
+        for load in ("idle", "busy"):
+            busy = subprocess.Popen([sys.executable, "-c", BUSY_LOOP]) if load == "busy" else None
+            try:
+                time.sleep(0.5 if busy else 0)
+                samples = {name: [] for name in settings}
+                for _ in range(args.repeats):
+                    for name, threads in settings.items():
+                        samples[name].append(run_once(backend, args.epochs, threads))
+            finally:
+                if busy:
+                    busy.kill()
+                    busy.wait()
+            for name, values in samples.items():
+                results[(backend, load, name)] = statistics.median(values)
+                print(json.dumps({"backend": backend, "load": load, "threads": name,
+                                  "tokens_per_sec": [round(v) for v in values]}), flush=True)
+    print(f"\n| backend | threads | idle tok/s | beside a busy core tok/s | busy / idle 1 thread |")
+    print("|---|---|---|---|---|")
+    for backend in args.backends.split(","):
+        base = results[(backend, "idle", "1 thread")]
+        for name in settings:
+            idle, busy = results[(backend, "idle", name)], results[(backend, "busy", name)]
+            print(f"| {backend} | {name} | {idle:,.0f} | {busy:,.0f} | {busy / base:.2f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""Thread control: the tuner keeps the faster thread count as the load comes and goes."""
+
+import pytest
+
+from rnnlm.threads import FixedThreads, ThreadTuner, candidates, pinned_threads
+
+
+class Simulated:
+    """A clock and a machine: each minibatch of 100 tokens takes 100 / rate(threads) s."""
+
+    def __init__(self, rates):
+        self.now, self.rates, self.threads, self.log = 0.0, rates, None, []
+
+    def clock(self):
+        return self.now
+
+    def set_threads(self, n):
+        self.threads = n
+
+    def run(self, tuner, minibatches):
+        for _ in range(minibatches):
+            self.now += 100 / self.rates[self.threads]
+            tuner.step(100)
+            self.log.append(self.threads)
+
+
+def share(log, n):
+    return sum(t == n for t in log) / len(log)
+
+
+def test_idle_keeps_all_cores_and_load_moves_to_one_thread_and_back():
+    machine = Simulated({2: 180e3, 1: 140e3})  # idle: two threads are faster
+    tuner = ThreadTuner(machine.set_threads, candidates(2), clock=machine.clock)
+    machine.run(tuner, 20000)
+    assert share(machine.log[2000:], 2) > 0.85
+    machine.rates = {2: 40e3, 1: 120e3}  # a busy process takes a core: one thread is faster
+    machine.log = []
+    machine.run(tuner, 20000)
+    assert share(machine.log[2000:], 1) > 0.85
+    machine.rates = {2: 180e3, 1: 140e3}  # the load is gone
+    machine.log = []
+    machine.run(tuner, 20000)
+    assert share(machine.log[2000:], 2) > 0.85
+
+
+def test_time_under_load_is_near_the_best_count_alone():
+    machine = Simulated({2: 40e3, 1: 120e3})
+    tuner = ThreadTuner(machine.set_threads, candidates(2), clock=machine.clock)
+    machine.run(tuner, 30000)
+    ideal = 30000 * 100 / 120e3
+    assert machine.now <= ideal / 0.9  # exploring costs at most ~10%
+
+
+def test_sync_is_called_before_a_window_is_timed():
+    machine, synced = Simulated({2: 1e3, 1: 1e3}), []
+    tuner = ThreadTuner(machine.set_threads, [2, 1], sync=lambda: synced.append(machine.now), clock=machine.clock)
+    machine.run(tuner, 10)
+    assert synced and all(t >= 0.2 for t in synced)
+
+
+def test_pins_and_candidates():
+    assert pinned_threads(3, {}) == 3
+    assert pinned_threads(0, {"OMP_NUM_THREADS": "2"}) == 2
+    assert pinned_threads(0, {"OMP_NUM_THREADS": ""}) is None and pinned_threads(0, {}) is None
+    assert candidates(1) == [1] and candidates(2) == [2, 1] and candidates(8) == [8, 7, 1]
+    seen = []
+    FixedThreads(seen.append, 3).step(100)
+    assert seen == [3]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_backend_threads_pinned_give_the_same_run_twice(backend, threads):
+    import rnnlm
+    a = rnnlm.train(backend=backend.NAME, epochs=2, num_hiddens=16, max_tokens=3000, quiet=True, threads=threads)
+    b = rnnlm.train(backend=backend.NAME, epochs=2, num_hiddens=16, max_tokens=3000, quiet=True, threads=threads)
+    wa, wb = a.model.weights(), b.model.weights()
+    assert all((wa[k] == wb[k]).all() for k in wa)
