@@ -8,7 +8,7 @@ import argparse
 import math
 import sys
 
-from rnnlm import __version__
+from rnnlm import __version__, convert
 from rnnlm.backend import BACKENDS
 from rnnlm.config import ACTIVATIONS, CELLS, DTYPES
 from rnnlm.errors import UsageError
@@ -121,6 +121,7 @@ def build_parser():
     p = sub.add_parser("compare", help="train torch and mxnet from identical weights and batches")
     _add_train_options(p)
     p.add_argument("--device", default="auto", help="auto | cpu | gpu (default: auto)")
+    convert.add_parsers(sub)
     return parser
 
 
@@ -134,7 +135,8 @@ def main(argv=None):
             from rnnlm.launch import cmd_launch
             return cmd_launch(args, parser.parse_args)
         return {"train": commands.cmd_train, "predict": commands.cmd_predict,
-                "eval": commands.cmd_eval, "compare": commands.cmd_compare}[args.command](args)
+                "eval": commands.cmd_eval, "compare": commands.cmd_compare,
+                "import": convert.cmd_import, "export": convert.cmd_export}[args.command](args)
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
