@@ -15,9 +15,13 @@ import numpy as np
 
 from rnnlm.errors import UsageError
 
-BACKENDS = ("torch", "mxnet")
+BACKENDS = ("torch", "mxnet")             # train and compare; the default, in this order
+INFERENCE_BACKENDS = ("onnxruntime",)      # predict and eval only, chosen by name
 ENV_VAR = "RNNLM_BACKEND"
-_MODULES = {"torch": "rnnlm.backends.torch_impl", "mxnet": "rnnlm.backends.mxnet_impl"}
+_MODULES = {"torch": "rnnlm.backends.torch_impl", "mxnet": "rnnlm.backends.mxnet_impl",
+            "onnxruntime": "rnnlm.backends.onnxruntime_impl"}
+_NEEDS = {"torch": ("torch",), "mxnet": ("mxnet",), "onnxruntime": ("onnxruntime", "onnx")}
+_EXTRAS = {"torch": "torch", "mxnet": "mxnet", "onnxruntime": "onnx"}
 
 
 @runtime_checkable
@@ -59,8 +63,8 @@ def build_model(backend, mcfg, device, dtype, weights):
 
 
 def check_name(name):
-    if name not in BACKENDS:
-        raise UsageError(f"unknown backend '{name}' (choose from: {', '.join(BACKENDS)})")
+    if name not in BACKENDS + INFERENCE_BACKENDS:
+        raise UsageError(f"unknown backend '{name}' (choose from: {', '.join(BACKENDS + INFERENCE_BACKENDS)})")
     return name
 
 
@@ -70,15 +74,16 @@ def load_backend(name):
     try:
         return importlib.import_module(_MODULES[name])
     except ModuleNotFoundError as exc:
-        if exc.name not in (name, None) and not (exc.name or "").startswith(name + "."):
+        missing = (exc.name or name).split(".")[0]
+        if missing not in _NEEDS[name]:
             raise
-        raise UsageError(f"backend '{name}' needs {name}, which is not installed: "
-                         f"pip install 'rnnlm[{name}]'") from None
+        raise UsageError(f"backend '{name}' needs {missing}, which is not installed: "
+                         f"pip install 'rnnlm[{_EXTRAS[name]}]'") from None
     except (ImportError, AttributeError, OSError) as exc:
         # e.g. mxnet 1.9.1 under numpy>=1.24 fails on np.bool
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise UsageError(f"backend '{name}' could not import {name} ({first}); "
-                         f"reinstall with: pip install 'rnnlm[{name}]'") from None
+                         f"reinstall with: pip install 'rnnlm[{_EXTRAS[name]}]'") from None
 
 
 def select_backend(flag=None, environ=None):

@@ -59,6 +59,8 @@ def load_checkpoint(path):
     if os.path.isdir(path):
         raise UsageError(f"checkpoint '{path}' is a directory")
     if not zipfile.is_zipfile(path):
+        if _looks_like_onnx(path):
+            return _load_onnx_checkpoint(path)
         # np.load would otherwise try to read it as a pickle (and refuse, but say so oddly)
         raise UsageError(f"checkpoint '{path}' cannot be read: truncated or not a .npz file")
     try:
@@ -78,6 +80,31 @@ def load_checkpoint(path):
     except (KeyError, TypeError, ValueError) as exc:
         raise UsageError(f"checkpoint '{path}' is inconsistent: {exc}") from None
     return cfg, vocab, arrays, meta
+
+
+def _looks_like_onnx(path):
+    """An ONNX ModelProto starts with field 1, ir_version, a varint: tag byte 0x08."""
+    with open(path, "rb") as f:
+        return f.read(1) == b"\x08"
+
+
+def _load_onnx_checkpoint(path):
+    """An `rnnlm export --format onnx` file: the config and vocabulary from its metadata,
+    the weights from its initializers (needs the onnx package)."""
+    try:
+        from rnnlm.backends.onnx_graph import read_checkpoint
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] != "onnx":
+            raise
+        raise UsageError(f"checkpoint '{path}' is an ONNX file; reading it needs onnx: "
+                         "pip install 'rnnlm[onnx]'") from None
+    model, vocab_list, weights, meta = read_checkpoint(path)
+    try:
+        vocab = Vocab.from_tokens_list(vocab_list)
+        check_weights(model, weights)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"checkpoint '{path}' is inconsistent: {exc}") from None
+    return model, vocab, weights, meta
 
 
 def _read_meta(path, entry):
