@@ -16,7 +16,6 @@ from rnnlm.errors import UsageError
 from rnnlm.weights import check_weights
 
 NAME = "onnxruntime"
-CAN_TRAIN = False
 _PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
 
 

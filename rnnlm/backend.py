@@ -86,11 +86,15 @@ def load_backend(name):
                          f"reinstall with: pip install 'rnnlm[{_EXTRAS[name]}]'") from None
 
 
-def select_backend(flag=None, environ=None):
-    """--backend, else $RNNLM_BACKEND (empty = unset), else torch if it imports, else mxnet."""
+def select_backend(flag=None, environ=None, training=False):
+    """--backend, else $RNNLM_BACKEND (empty = unset), else torch if it imports, else mxnet.
+    With `training`, an inference-only backend is refused before anything is imported."""
     environ = os.environ if environ is None else environ
     name = flag or environ.get(ENV_VAR) or None
     if name is not None:
+        if training and name in INFERENCE_BACKENDS:
+            raise UsageError(f"{name} runs predict and eval only; train with --backend "
+                             f"{' or '.join(BACKENDS)}")
         return load_backend(name)
     for candidate in BACKENDS:
         try:

@@ -48,8 +48,8 @@ def fraction(text):
 
 
 def _add_backend_options(p):
-    p.add_argument("--backend", help=f"one of: {', '.join(BACKENDS)} (default: $RNNLM_BACKEND, "
-                                     "else torch if installed, else mxnet)")
+    p.add_argument("--backend", help=f"one of: {', '.join(BACKENDS)}; predict and eval also onnxruntime "
+                                     "(default: $RNNLM_BACKEND, else torch if installed, else mxnet)")
     p.add_argument("--device", default="auto", help="auto | cpu | gpu (default: auto, a GPU if there is one)")
 
 

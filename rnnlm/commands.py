@@ -63,7 +63,7 @@ def start_run(backend, args, corpus, vocab, **options):
 
 
 def cmd_train(args):
-    backend = select_backend(args.backend)
+    backend = select_backend(args.backend, training=True)
     resume = resume_point(args) if args.resume else None
     corpus, vocab = load_training_data(args)
     run = start_run(backend, args, corpus, vocab, val_fraction=args.val_fraction, save=args.save,

@@ -8,14 +8,15 @@ from rnnlm.errors import UsageError
 
 
 def test_import_rnnlm_loads_no_framework():
-    code = ("import sys, rnnlm, rnnlm.cli, rnnlm.commands, rnnlm.train, rnnlm.predict; "
-            "print(sorted(m for m in ('torch', 'mxnet', 'matplotlib', 'tqdm') if m in sys.modules))")
+    code = ("import sys, rnnlm, rnnlm.cli, rnnlm.commands, rnnlm.train, rnnlm.predict, rnnlm.convert, "
+            "rnnlm.native_names; print(sorted(m for m in ('torch', 'mxnet', 'onnx', 'onnxruntime', "
+            "'matplotlib', 'tqdm') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
 
 def test_unknown_backend_names_the_choices():
-    with pytest.raises(UsageError, match=r"unknown backend 'bogus' \(choose from: torch, mxnet\)"):
+    with pytest.raises(UsageError, match=r"unknown backend 'bogus' \(choose from: torch, mxnet, onnxruntime\)"):
         select_backend(None, {"RNNLM_BACKEND": "bogus"})
 
 
@@ -46,3 +47,12 @@ def test_missing_framework_names_the_pip_extra():
             "try:\n    load_backend('torch')\nexcept UsageError as e:\n    print(e)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "pip install 'rnnlm[torch]'" in out.stdout
+
+
+def test_missing_onnxruntime_names_the_onnx_extra():
+    code = ("import sys; sys.modules['onnxruntime'] = None\n"
+            "from rnnlm.backend import load_backend\n"
+            "from rnnlm.errors import UsageError\n"
+            "try:\n    load_backend('onnxruntime')\nexcept UsageError as e:\n    print(e)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "needs onnxruntime" in out.stdout and "pip install 'rnnlm[onnx]'" in out.stdout
