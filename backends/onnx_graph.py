@@ -51,8 +51,9 @@ def state_names(cfg):
     return ["h0", "c0"] if cfg.cell == "lstm" else ["h0"]
 
 
-def build_model(cfg, vocab, weights):
-    """An onnx.ModelProto of the model, checked with onnx.checker."""
+def build_model(cfg, weights, vocab=None):
+    """An onnx.ModelProto of the model, checked with onnx.checker; with `vocab`, an rnnlm
+    checkpoint too (the config and vocabulary in its metadata)."""
     f32 = lambda a: np.ascontiguousarray(a, dtype=np.float32)  # noqa: E731
     H, D, V = cfg.num_hiddens, cfg.num_directions, cfg.vocab_size
     inits = [numpy_helper.from_array(np.eye(V, dtype=np.float32), "one_hot_table"),
@@ -113,15 +114,16 @@ def build_model(cfg, vocab, weights):
                               doc_string="The d2l.ai character RNN language model. Inputs: tokens "
                                          "(batch, steps) int64 and the state; outputs: logits "
                                          "(steps * batch, vocab), time-major, and the next state.")
-    helper.set_model_props(model, {"rnnlm.format": FORMAT, "rnnlm.version": str(VERSION),
-                                   "rnnlm.model": json.dumps(cfg.to_dict()),
-                                   "rnnlm.vocab": json.dumps(list(vocab.idx_to_token))})
+    if vocab is not None:
+        helper.set_model_props(model, {"rnnlm.format": FORMAT, "rnnlm.version": str(VERSION),
+                                       "rnnlm.model": json.dumps(cfg.to_dict()),
+                                       "rnnlm.vocab": json.dumps(list(vocab.idx_to_token))})
     onnx.checker.check_model(model, full_check=True)
     return model
 
 
-def model_bytes(cfg, vocab, weights):
-    return build_model(cfg, vocab, weights).SerializeToString()
+def model_bytes(cfg, weights, vocab=None):
+    return build_model(cfg, weights, vocab).SerializeToString()
 
 
 def read_checkpoint(path):

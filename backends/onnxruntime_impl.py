@@ -85,14 +85,10 @@ def get_weights(model):
 def set_weights(model, weights):
     check_weights(model.cfg, weights)
     model.weights = {name: np.array(w) for name, w in weights.items()}
-    proto = onnx_graph.model_bytes(model.cfg, _NoVocab(), model.weights)
+    proto = onnx_graph.model_bytes(model.cfg, model.weights)
     options = ort.SessionOptions()
     options.log_severity_level = 3  # warnings about unused initializers are not the user's concern
     model.session = ort.InferenceSession(proto, options, providers=[_PROVIDERS[model.device]])
-
-
-class _NoVocab:
-    idx_to_token = []  # the session needs no vocabulary; exported files carry the real one
 
 
 def forward(model, X, state):

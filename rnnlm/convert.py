@@ -20,6 +20,7 @@ from rnnlm.corpus import load_lines, tokenize
 from rnnlm.errors import UsageError
 from rnnlm.native_names import MXNetNames, TorchNames, check_values, describe, infer_config, to_canonical
 from rnnlm.vocab import Vocab
+from rnnlm.weights import canonical_shapes
 
 IMPORT_FORMATS = ("auto", "torch", "mxnet")
 EXPORT_FORMATS = ("torch", "mxnet", "onnx")
@@ -82,8 +83,7 @@ def write_bytes(path, data):
 
 
 def detect_format(path):
-    """'torch' or 'mxnet', from the first bytes (and a zip's entries)."""
-    check_source(path)
+    """'torch' or 'mxnet', from the first bytes (and a zip's entries) of an existing file."""
     with open(path, "rb") as f:
         head = f.read(16)
     if head.startswith(b"PK\x03\x04"):
@@ -162,12 +162,10 @@ def cmd_import(args):
 
 def native_weights(names, cfg, weights):
     """{native name: array} in the canonical (state_dict) order."""
-    from rnnlm.weights import canonical_shapes
-
     return {names.to_native(n): weights[n] for n in canonical_shapes(cfg)}
 
 
-def book_constructor(fmt, cfg):
+def book_constructor(fmt, cfg, dtype="float32"):
     """How to build the book's model that the exported file loads into."""
     layers = f", num_layers={cfg.num_layers}" if cfg.num_layers > 1 else ""
     bidi = ", bidirectional=True" if cfg.bidirectional else ""
@@ -177,7 +175,8 @@ def book_constructor(fmt, cfg):
         return f"RNNModel({layer}, vocab_size={cfg.vocab_size}).load_state_dict(torch.load(PATH))"
     act = ", activation='tanh'" if cfg.cell == "rnn" and cfg.activation == "tanh" else ""
     layer = f"rnn.{cfg.cell.upper()}({cfg.num_hiddens}{layers}{bidi}{act})"
-    return f"RNNModel({layer}, vocab_size={cfg.vocab_size}).load_parameters(PATH)"
+    cast = ", cast_dtype=True" if dtype != "float32" else ""  # Gluon refuses float64 into float32 unasked
+    return f"RNNModel({layer}, vocab_size={cfg.vocab_size}).load_parameters(PATH{cast})"
 
 
 def cmd_export(args):
@@ -189,9 +188,9 @@ def cmd_export(args):
         how = book_constructor("torch", cfg)
     elif args.format == "mxnet":
         data = module.params_bytes(native_weights(MXNetNames.for_config(cfg), cfg, weights))
-        how = book_constructor("mxnet", cfg)
+        how = book_constructor("mxnet", cfg, meta.get("dtype", "float32"))
     else:
-        data = module.model_bytes(cfg, vocab, weights)
+        data = module.model_bytes(cfg, weights, vocab)
         how = "onnxruntime.InferenceSession(PATH); inputs tokens, h0" + \
               (", c0" if cfg.cell == "lstm" else "") + "; outputs logits, hn" + (", cn" if cfg.cell == "lstm" else "")
     write_bytes(args.out, data)

@@ -178,3 +178,75 @@ def mxnet_predict(prefix, num_preds, net, vocab):
         y, state = net(get_input(), state)
         outputs.append(int(y.argmax(axis=1).reshape(1).asscalar()))
     return "".join([vocab.idx_to_token[i] for i in outputs])
+
+
+# ---- the book's train_ch8 (sequential iterator: state carried, detached per minibatch) -------
+
+def random_offset_batches(corpus, batch_size, num_steps, rng):
+    """The book's seq_data_iter_sequential: a random offset, then sequential minibatches."""
+    offset = rng.integers(0, num_steps)
+    return sequential_batches(np.asarray(corpus)[offset:], batch_size, num_steps)
+
+
+def torch_train_ch8(net, corpus, lr, num_epochs, batch_size=32, num_steps=35, seed=0):
+    """The book's train_ch8 with PyTorch: SGD, gradient clipping to norm 1. Returns the last
+    epoch's perplexity."""
+    import math
+
+    import torch
+    from torch import nn
+
+    rng, loss = np.random.default_rng(seed), nn.CrossEntropyLoss()
+    updater = torch.optim.SGD(net.parameters(), lr)
+    for _ in range(num_epochs):
+        state, total, n = None, 0.0, 0
+        for X, Y in random_offset_batches(corpus, batch_size, num_steps, rng):
+            if state is None:
+                state = net.begin_state(batch_size=X.shape[0], device="cpu")
+            else:
+                state = state.detach_() if not isinstance(state, tuple) else tuple(s.detach_() for s in state)
+            y = torch.tensor(Y).T.reshape(-1).long()
+            y_hat, state = net(torch.tensor(X), state)
+            l = loss(y_hat, y).mean()  # noqa: E741
+            updater.zero_grad()
+            l.backward()
+            params = [p for p in net.parameters() if p.requires_grad]  # the book's grad_clipping
+            norm = torch.sqrt(sum(torch.sum(p.grad ** 2) for p in params))
+            if norm > 1:
+                for p in params:
+                    p.grad[:] *= 1 / norm
+            updater.step()
+            total, n = total + float(l.detach()) * y.numel(), n + y.numel()
+    return math.exp(total / n)
+
+
+def mxnet_train_ch8(net, corpus, lr, num_epochs, batch_size=32, num_steps=35, seed=0):
+    """The book's train_ch8 with MXNet Gluon (init Normal(0.01), as the book). Returns the last
+    epoch's perplexity."""
+    import math
+
+    from mxnet import autograd, gluon, init, nd
+
+    rng, loss = np.random.default_rng(seed), gluon.loss.SoftmaxCrossEntropyLoss()
+    net.initialize(init.Normal(0.01), force_reinit=True)
+    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": lr})
+    for _ in range(num_epochs):
+        state, total, n = None, 0.0, 0
+        for X, Y in random_offset_batches(corpus, batch_size, num_steps, rng):
+            if state is None:
+                state = net.begin_state(batch_size=X.shape[0])
+            else:
+                state = [s.detach() for s in state]
+            y = nd.array(Y).T.reshape((-1,))
+            with autograd.record():
+                y_hat, state = net(nd.array(X), state)
+                l = loss(y_hat, y).mean()  # noqa: E741
+            l.backward()
+            params = [p.data() for p in net.collect_params().values()]  # the book's grad_clipping
+            norm = math.sqrt(sum((p.grad ** 2).sum().asscalar() for p in params))
+            if norm > 1:
+                for p in params:
+                    p.grad[:] *= 1 / norm
+            trainer.step(batch_size=1)
+            total, n = total + float(l.asscalar()) * y.size, n + y.size
+    return math.exp(total / n)

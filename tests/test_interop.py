@@ -334,9 +334,15 @@ def test_onnxruntime_does_not_train():
 
 
 def test_onnxruntime_backend_has_the_interface():
+    import inspect
+
     from rnnlm.backend import Backend
     ort_impl = onnx_or_skip()
     assert isinstance(ort_impl, Backend) and ort_impl.NAME == "onnxruntime"
+    for name in (n for n in dir(Backend) if not n.startswith("_") and callable(getattr(Backend, n))):
+        ours = list(inspect.signature(getattr(ort_impl, name)).parameters)
+        protocol = [p for p in inspect.signature(getattr(Backend, name)).parameters if p != "self"]
+        assert ours == protocol, name
 
 
 # ---- bad input: exit 2, one error line, nothing written ---------------------------------------
@@ -454,3 +460,30 @@ def test_import_errors_as_a_user_sees_them(tmp_path):
     assert not (tmp_path / "a.npz").exists()
     assert_one_line_error(run_cli("import", str(tmp_path / "x.pt"), "--out", str(tmp_path / "no" / "a.npz")),
                           "does not exist")
+
+
+def test_a_float64_checkpoint_exports_to_mxnet_with_the_cast_it_needs(tmp_path, capsys):
+    mx = framework("mxnet")
+    _, vocab = load_corpus(None, TOKENS)
+    cfg = ModelConfig(vocab_size=len(vocab), num_hiddens=HIDDEN)
+    save_checkpoint(tmp_path / "f64.npz", cfg, vocab, init_weights(cfg, 1, "float64"), "float64")
+    code, out, err = cli(capsys, "export", tmp_path / "f64.npz", "--format", "mxnet", "--out", tmp_path / "m.params")
+    assert code == 0 and "load_parameters(PATH, cast_dtype=True)" in out, err
+    net = book.mxnet_model("rnn", len(vocab), HIDDEN, activation="tanh")
+    net.load_parameters(str(tmp_path / "m.params"), cast_dtype=True)
+    assert net.dense.weight.data().dtype == np.float32
+
+
+def test_onnx_files_rnnlm_did_not_write_are_refused(tmp_path, capsys):
+    onnx_or_skip()
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    (tmp_path / "other.onnx").write_bytes(helper.make_model(graph).SerializeToString())
+    code, _, err = cli(capsys, "eval", "--checkpoint", tmp_path / "other.onnx", "--backend", "onnxruntime")
+    assert code == 2 and "not one rnnlm exported" in err
+    (tmp_path / "junk.onnx").write_bytes(b"\x08\x07\xff\xff\xff")
+    code, _, err = cli(capsys, "predict", "a", "--checkpoint", tmp_path / "junk.onnx", "--backend", "onnxruntime")
+    assert code == 2 and err.startswith("error: ") and "ONNX" in err
