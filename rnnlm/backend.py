@@ -1,10 +1,11 @@
 """The backend interface, written down, and the choice of backend.
 
-A backend is a module (`rnnlm.backends.torch_impl`, `rnnlm.backends.mxnet_impl`) with the names of
-`Backend` below. The boundary is NumPy-shaped: the core hands in int64 token arrays of
-shape (batch, steps) and weights as {canonical name: ndarray}; it gets back device scalars
-(to be summed, then read once with `to_float`) or NumPy arrays. Models, states and
-optimizers are opaque framework objects the core only passes back.
+A backend is a module (`rnnlm.backends.torch_impl`, `rnnlm.backends.mxnet_impl`, and for
+inference only `rnnlm.backends.onnxruntime_impl`) with the names of `Backend` below. The
+boundary is NumPy-shaped: the core hands in int64 token arrays of shape (batch, steps) and
+weights as {canonical name: ndarray}; it gets back device scalars (to be summed, then read
+once with `to_float`) or NumPy arrays. Models, states and optimizers are opaque framework
+objects the core only passes back.
 """
 
 import importlib
@@ -101,4 +102,5 @@ def select_backend(flag=None, environ=None, training=False):
             return load_backend(candidate)
         except UsageError:
             continue
-    raise UsageError("no backend is installed: pip install 'rnnlm[torch]' or 'rnnlm[mxnet]'")
+    hint = "" if training else " (predict and eval: or 'rnnlm[onnx]' and --backend onnxruntime)"
+    raise UsageError(f"no backend is installed: pip install 'rnnlm[torch]' or 'rnnlm[mxnet]'{hint}")
