@@ -146,7 +146,7 @@ def start_training(mcfg, tcfg, dcfg, run_opts, backend=None, device="auto"):
     """A ready TrainingRun (data loaded, resumed if asked, every output path checked) and
     its backend; `run()` it to train. The CLI and `train` share this."""
     check_outputs(run_opts)
-    backend_module = select_backend(backend)
+    backend_module = select_backend(backend, training=True)
     resumed = resume_point(run_opts, tcfg.epochs)
     if resumed is not None:
         mcfg, tcfg, dcfg = resumed.mcfg, resumed.tcfg, resumed.dcfg

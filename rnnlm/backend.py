@@ -4,6 +4,8 @@ A backend `NAME` is two modules in `rnnlm.backends`:
 - `NAME_impl`, the only one that imports the framework: the names of `Backend` below;
 - `NAME_engine`, which imports no framework: how its processes form a worker group
   (`group_requested`, `group_processes`), for the launcher.
+The inference-only backend `onnxruntime` has the same names (its training calls refuse)
+and no engine.
 
 The boundary is NumPy-shaped: the core hands in int64 token arrays of shape (batch, steps)
 and weights as {canonical name: ndarray}; it gets back device scalars (to be summed, then
@@ -22,8 +24,14 @@ from rnnlm.config import ModelConfig
 from rnnlm.errors import UsageError
 from rnnlm.install import install_hint
 
-BACKENDS = ("torch", "mxnet")  # in the order the default choice tries them
+BACKENDS = ("torch", "mxnet")              # train and compare; the default, in this order
+INFERENCE_BACKENDS = ("onnxruntime",)      # predict and eval only, chosen by name
 ENV_VAR = "RNNLM_BACKEND"
+_NEEDS = {"torch": ("torch",), "mxnet": ("mxnet",), "onnxruntime": ("onnxruntime", "onnx")}
+_EXTRAS = {"torch": "torch", "mxnet": "mxnet", "onnxruntime": "onnx"}
+# file formats: the backends module that reads and writes each, its framework, its pip extra
+_FORMATS = {"torch": ("torch_native", "torch", "torch"), "mxnet": ("mxnet_native", "mxnet", "mxnet"),
+            "onnx": ("onnx_graph", "onnx", "onnx")}
 
 
 class Model(Protocol):
@@ -76,15 +84,18 @@ def build_model(backend, mcfg, device, dtype, weights):
     return model
 
 
-def check_name(name):
-    if name not in BACKENDS:
-        raise UsageError(f"unknown backend '{name}' (choose from: {', '.join(BACKENDS)})")
+def check_name(name, training=False):
+    """`name` if it names a backend (one that trains, with `training`); else a UsageError."""
+    if name in INFERENCE_BACKENDS and training:
+        raise UsageError(f"{name} runs predict and eval only; train with --backend {' or '.join(BACKENDS)}")
+    if name not in BACKENDS + INFERENCE_BACKENDS:
+        raise UsageError(f"unknown backend '{name}' (choose from: {', '.join(BACKENDS + INFERENCE_BACKENDS)})")
     return name
 
 
 def load_engine(name) -> ModuleType:
-    """The engine module of backend `name` (imports no framework)."""
-    return importlib.import_module(f"rnnlm.backends.{check_name(name)}_engine")
+    """The engine module of training backend `name` (imports no framework)."""
+    return importlib.import_module(f"rnnlm.backends.{check_name(name, training=True)}_engine")
 
 
 def load_backend(name):
@@ -93,27 +104,41 @@ def load_backend(name):
     try:
         return importlib.import_module(f"rnnlm.backends.{name}_impl")
     except ModuleNotFoundError as exc:
-        if exc.name not in (name, None) and not (exc.name or "").startswith(name + "."):
+        missing = (exc.name or name).split(".")[0]
+        if missing not in _NEEDS[name]:
             raise
-        raise UsageError(f"backend '{name}' needs {name}, which is not installed: "
-                         f"{install_hint(name)}") from None
+        raise UsageError(f"backend '{name}' needs {missing}, which is not installed: "
+                         f"{install_hint(_EXTRAS[name])}") from None
     except (ImportError, AttributeError, OSError) as exc:
         # e.g. mxnet 1.9.1 under numpy>=1.24 fails on np.bool
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise UsageError(f"backend '{name}' could not import {name} ({first}); "
-                         f"reinstall with: {install_hint(name)}") from None
+                         f"reinstall with: {install_hint(_EXTRAS[name])}") from None
 
 
-def requested_name(flag=None, environ=None):
+def native_module(fmt):
+    """The module of `rnnlm.backends` that reads and writes file format `fmt` (torch,
+    mxnet, onnx); a missing framework is a UsageError naming the extra."""
+    module, framework, extra = _FORMATS[fmt]
+    try:
+        return importlib.import_module(f"rnnlm.backends.{module}")
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in (framework, "onnx", "onnxruntime"):
+            raise
+        raise UsageError(f"{fmt} files need {framework}, which is not installed: {install_hint(extra)}") from None
+
+
+def requested_name(flag=None, environ=None, training=False):
     """--backend, else $RNNLM_BACKEND (empty = unset); None when neither names one."""
     environ = os.environ if environ is None else environ
     name = flag or environ.get(ENV_VAR) or None
-    return None if name is None else check_name(name)
+    return None if name is None else check_name(name, training)
 
 
-def select_backend(flag=None, environ=None):
-    """--backend, else $RNNLM_BACKEND (empty = unset), else torch if it imports, else mxnet."""
-    name = requested_name(flag, environ)
+def select_backend(flag=None, environ=None, training=False):
+    """--backend, else $RNNLM_BACKEND (empty = unset), else torch if it imports, else mxnet.
+    With `training`, an inference-only backend is refused before anything is imported."""
+    name = requested_name(flag, environ, training)
     if name is not None:
         return load_backend(name)
     for candidate in BACKENDS:
@@ -121,4 +146,5 @@ def select_backend(flag=None, environ=None):
             return load_backend(candidate)
         except UsageError:
             continue
-    raise UsageError(f"no backend is installed: {install_hint('torch')} or {install_hint('mxnet')}")
+    hint = "" if training else f" (predict and eval: or {install_hint('onnx')} and --backend onnxruntime)"
+    raise UsageError(f"no backend is installed: {install_hint('torch')} or {install_hint('mxnet')}{hint}")

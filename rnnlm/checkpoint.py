@@ -41,6 +41,8 @@ def load_checkpoint(path):
     if os.path.isdir(path):
         raise UsageError(f"checkpoint '{path}' is a directory")
     if not zipfile.is_zipfile(path):
+        if _looks_like_onnx(path):
+            return _load_onnx_checkpoint(path)
         # np.load would otherwise try to read it as a pickle (and refuse, but say so oddly)
         raise UsageError(f"checkpoint '{path}' cannot be read: truncated or not a .npz file")
     try:
@@ -63,6 +65,25 @@ def load_checkpoint(path):
     except schema.SchemaError as exc:
         raise UsageError(f"checkpoint '{path}' is inconsistent: {exc}") from None
     return cfg, vocab, arrays, meta
+
+
+def _looks_like_onnx(path):
+    """An ONNX ModelProto starts with field 1, ir_version, a varint: tag byte 0x08."""
+    with open(path, "rb") as f:
+        return f.read(1) == b"\x08"
+
+
+def _load_onnx_checkpoint(path):
+    """An `rnnlm export --format onnx` file: the config and vocabulary from its metadata,
+    the weights from its initializers (needs the onnx package)."""
+    from rnnlm.backend import native_module
+    model, vocab_list, weights, meta = native_module("onnx").read_checkpoint(path)
+    try:
+        vocab = Vocab.from_tokens_list(schema.vocabulary({"vocab": vocab_list}, model))
+        schema.weights(model, weights, schema.dtype_of(meta))
+    except schema.SchemaError as exc:
+        raise UsageError(f"checkpoint '{path}' is inconsistent: {exc}") from None
+    return model, vocab, weights, meta
 
 
 def _read_meta(path, entry):

@@ -10,7 +10,7 @@ import math
 import os
 import sys
 
-from rnnlm import __version__
+from rnnlm import __version__, convert
 from rnnlm.backend import BACKENDS
 from rnnlm.config import (ACTIVATIONS, CELLS, DTYPES, ITERATORS, TEXT_MODES, DataConfig, ModelConfig,
                           RunOptions, TrainConfig, TrainJob)
@@ -62,8 +62,8 @@ def _resume_mode(text):
 
 
 def _add_backend_options(p):
-    p.add_argument("--backend", help=f"{' | '.join(BACKENDS)} (default: $RNNLM_BACKEND, else the "
-                                     "first of them installed)")
+    p.add_argument("--backend", help=f"{' | '.join(BACKENDS)}; predict and eval also onnxruntime "
+                                     "(default: $RNNLM_BACKEND, else the first of torch, mxnet installed)")
     p.add_argument("--device", default="auto", help="auto (a GPU if there is one) | cpu | gpu")
 
 
@@ -151,6 +151,7 @@ def build_parser():
     p.add_argument("--device", default="auto", help="auto | cpu | gpu")
     p.add_argument("--quiet", action="store_true", help="accepted for symmetry with train: compare "
                                                         "shows no per-epoch progress anyway")
+    convert.add_parsers(sub)
     return parser
 
 
@@ -192,7 +193,9 @@ def dispatch(parser, args):
     if args.command == "predict":
         _check_predict(args)
         return commands.cmd_predict(args)
-    return commands.cmd_eval(args)
+    if args.command == "eval":
+        return commands.cmd_eval(args)
+    return {"import": convert.cmd_import, "export": convert.cmd_export}[args.command](args)
 
 
 def _quiet_stdout():

@@ -46,7 +46,7 @@ def _spawn(argv, env):
 
 def backend_name_of(job):
     """The backend the workers will select (without importing a framework when named)."""
-    return requested_name(job.backend) or select_backend().NAME
+    return requested_name(job.backend, training=True) or select_backend(training=True).NAME
 
 
 def _base_env(workers):

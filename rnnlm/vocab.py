@@ -32,6 +32,16 @@ class Vocab:
         vocab.token_to_idx = {t: i for i, t in enumerate(vocab.idx_to_token)}
         return vocab
 
+    @classmethod
+    def as_book(cls, tokens):
+        """The vocabulary exactly as the book's `Vocab` builds it (d2l 0.17): a stable sort by
+        descending frequency, so ties keep the order of first appearance. (It equals
+        `Vocab(tokens)` on the Time Machine, which has no ties.) Imported weights index
+        tokens in this order."""
+        counter = Counter(t for line in tokens for t in (line if isinstance(line, list) else [line]))
+        ordered = sorted(counter.items(), key=lambda kv: kv[1], reverse=True)
+        return cls.from_tokens_list([cls.UNK] + [t for t, _ in ordered if t != cls.UNK])
+
     def __len__(self):
         return len(self.idx_to_token)
 

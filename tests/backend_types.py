@@ -2,7 +2,8 @@
 `Backend` Protocol, and its model the `Model` Protocol the core reads."""
 
 from rnnlm.backend import Backend
-from backends import mxnet_impl, torch_impl  # the source folder; installed as rnnlm.backends
+from backends import mxnet_impl, onnxruntime_impl, torch_impl  # the source folder; installed as rnnlm.backends
 
 torch_backend: Backend = torch_impl
 mxnet_backend: Backend = mxnet_impl
+onnxruntime_backend: Backend = onnxruntime_impl

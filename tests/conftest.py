@@ -1,6 +1,7 @@
 """Backend fixtures: parametrized over the installed backends, each skipped with a reason.
 
-RNNLM_TEST_BACKENDS=torch (or "torch,mxnet") restricts the run; an unknown name stops
+RNNLM_TEST_BACKENDS=torch (or "torch,mxnet,onnxruntime") restricts the run; the `backend`
+fixtures cover the training backends, onnxruntime is asked for by name; an unknown name stops
 the session loudly rather than silently testing nothing.
 """
 
@@ -8,18 +9,20 @@ import os
 
 import pytest
 
-from rnnlm.backend import BACKENDS, load_backend
+from rnnlm.backend import BACKENDS, INFERENCE_BACKENDS, load_backend
 from rnnlm.errors import UsageError
 
 
-def requested_backends():
+def requested_backends(inference=False):
+    """The requested training backends (with `inference`, the inference-only ones too)."""
     raw = os.environ.get("RNNLM_TEST_BACKENDS", "")
-    names = [n.strip() for n in raw.split(",") if n.strip()] or list(BACKENDS)
-    unknown = [n for n in names if n not in BACKENDS]
+    known = list(BACKENDS + INFERENCE_BACKENDS)
+    names = [n.strip() for n in raw.split(",") if n.strip()] or known
+    unknown = [n for n in names if n not in known]
     if unknown:
         raise pytest.UsageError(f"RNNLM_TEST_BACKENDS names unknown backend(s) {unknown}; "
-                                f"choose from {list(BACKENDS)}")
-    return names
+                                f"choose from {known}")
+    return [n for n in names if inference or n in BACKENDS]
 
 
 def pytest_configure(config):
@@ -27,7 +30,7 @@ def pytest_configure(config):
 
 
 def load_or_skip(name):
-    if name not in requested_backends():
+    if name not in requested_backends(inference=True):
         pytest.skip(f"backend {name} not selected by RNNLM_TEST_BACKENDS")
     try:
         return load_backend(name)

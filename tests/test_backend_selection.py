@@ -8,14 +8,15 @@ from rnnlm.errors import UsageError
 
 
 def test_import_rnnlm_loads_no_framework():
-    code = ("import sys, rnnlm, rnnlm.cli, rnnlm.commands, rnnlm.training, rnnlm.predict; "
-            "print(sorted(m for m in ('torch', 'mxnet', 'matplotlib', 'tqdm') if m in sys.modules))")
+    code = ("import sys, rnnlm, rnnlm.cli, rnnlm.commands, rnnlm.training, rnnlm.predict, rnnlm.api, "
+            "rnnlm.convert, rnnlm.native_names; print(sorted(m for m in ('torch', 'mxnet', 'onnx', "
+            "'onnxruntime', 'matplotlib', 'tqdm') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
 
 def test_unknown_backend_names_the_choices():
-    with pytest.raises(UsageError, match=r"unknown backend 'bogus' \(choose from: torch, mxnet\)"):
+    with pytest.raises(UsageError, match=r"unknown backend 'bogus' \(choose from: torch, mxnet, onnxruntime\)"):
         select_backend(None, {"RNNLM_BACKEND": "bogus"})
 
 
@@ -48,3 +49,13 @@ def test_missing_framework_names_the_pip_extra():
     from rnnlm.install import install_hint
     assert install_hint("torch") in out.stdout and "[torch]'" in out.stdout
     assert "pip install 'rnnlm[" not in out.stdout  # the index's rnnlm is another project
+
+
+def test_missing_onnxruntime_names_the_onnx_extra():
+    code = ("import sys; sys.modules['onnxruntime'] = None\n"
+            "from rnnlm.backend import load_backend\n"
+            "from rnnlm.errors import UsageError\n"
+            "try:\n    load_backend('onnxruntime')\nexcept UsageError as e:\n    print(e)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    from rnnlm.install import install_hint
+    assert "needs onnxruntime" in out.stdout and install_hint("onnx") in out.stdout
