@@ -13,6 +13,8 @@ the same computation, but MXNet 1.9's native (float64) multi-layer backward retu
 gradients for the lower layers (apache/mxnet#17898 and kin; measured here: 1e-2 off).
 """
 
+import ctypes
+
 import mxnet as mx
 import numpy as np
 from mxnet import autograd, gluon
@@ -169,8 +171,18 @@ def grad_clipping(model, theta):
     return norm
 
 
-def make_optimizer(model, lr):
-    return gluon.Trainer(model.collect_params(), "sgd", {"learning_rate": lr})
+def make_optimizer(model, lr, kind="sgd"):
+    """SGD (the book's) or Adam (what `rnnlm compress --online` learns with)."""
+    return gluon.Trainer(model.collect_params(), kind, {"learning_rate": lr})
+
+
+def framework_version():
+    return mx.__version__
+
+
+def set_num_threads(n):
+    """Pin the OpenMP thread count of MXNet's operators (coding must compute with one fixed count)."""
+    mx.base._LIB.MXSetNumOMPThreads(ctypes.c_int(n))
 
 
 # ---- data parallelism (the ps-lite parameter server, kvstore dist_sync) -------------------

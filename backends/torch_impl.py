@@ -167,8 +167,20 @@ def grad_clipping(model, theta):
     return norm
 
 
-def make_optimizer(model, lr):
+def make_optimizer(model, lr, kind="sgd"):
+    """SGD (the book's) or Adam (what `rnnlm compress --online` learns with)."""
+    if kind == "adam":
+        return torch.optim.Adam(model.parameters(), lr=lr)
     return torch.optim.SGD(model.parameters(), lr=lr)
+
+
+def framework_version():
+    return torch.__version__
+
+
+def set_num_threads(n):
+    """Pin the intra-op thread count (coding must compute with one fixed count)."""
+    torch.set_num_threads(n)
 
 
 # ---- data parallelism (torch.distributed: gloo on CPU, NCCL on CUDA) ---------------------

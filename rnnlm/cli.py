@@ -121,6 +121,9 @@ def build_parser():
     p = sub.add_parser("compare", help="train torch and mxnet from identical weights and batches")
     _add_train_options(p)
     p.add_argument("--device", default="auto", help="auto | cpu | gpu (default: auto)")
+
+    from rnnlm import compress_cli
+    compress_cli.add_parsers(sub, positive_int, "one of: " + ", ".join(BACKENDS))
     return parser
 
 
@@ -133,6 +136,9 @@ def main(argv=None):
         if args.command == "launch":
             from rnnlm.launch import cmd_launch
             return cmd_launch(args, parser.parse_args)
+        if args.command in ("compress", "decompress"):
+            from rnnlm import compress_cli
+            return getattr(compress_cli, f"cmd_{args.command}")(args)
         return {"train": commands.cmd_train, "predict": commands.cmd_predict,
                 "eval": commands.cmd_eval, "compare": commands.cmd_compare}[args.command](args)
     except UsageError as exc:
