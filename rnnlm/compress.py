@@ -50,6 +50,9 @@ class OnlineConfig:
     lr: float = 3e-3
     clip: float = 1.0
     chunk: int = 16          # coding steps between training steps (truncated BPTT length)
+    replay: int = 0          # extra training steps after each chunk, on windows of the coded text
+    replay_batch: int = 32   # windows per replay step
+    replay_len: int = 32     # characters per window (each from a zero state)
 
 
 # ---- the text as token ids ---------------------------------------------------------------
@@ -85,6 +88,7 @@ class Predictor:
         self.state = self.chunk_start = backend.begin_state(model, rows)
         if online is not None:
             self.optimizer = backend.make_optimizer(model, online.lr, online.optimizer)
+            self.rng = np.random.default_rng([online.seed, 0xC0DE])  # replay windows
 
     def probs(self, prev):
         """Distributions of the next character of every row, given each row's last one."""
@@ -100,6 +104,20 @@ class Predictor:
         state, _ = b.train_step(self.model, self.optimizer, b.detach_state(self.chunk_start),
                                 inputs[:, lo:t + 1], targets[:, lo:t + 1], self.online.clip)
         self.state = self.chunk_start = b.detach_state(state)
+        self._replay(t + 1, inputs, targets)
+
+    def _replay(self, coded, inputs, targets):
+        """More steps on random windows of the `coded` columns: the history, learned again."""
+        o, b = self.online, self.backend
+        if not o.replay or coded < o.replay_len:
+            return
+        rows = inputs.shape[0]
+        cols = np.arange(o.replay_len)
+        for _ in range(o.replay):
+            r = self.rng.integers(0, rows, o.replay_batch)
+            c = self.rng.integers(0, coded - o.replay_len + 1, o.replay_batch)[:, None] + cols
+            b.train_step(self.model, self.optimizer, b.begin_state(self.model, o.replay_batch),
+                         inputs[r[:, None], c], targets[r[:, None], c], o.clip)
 
 
 def _shifted(grid):
