@@ -41,16 +41,18 @@ ONLINE_MAX_VOCAB = 1024  # an --online vocabulary keeps the file's commonest cha
 
 @dataclass(frozen=True)
 class OnlineConfig:
-    """The model and learning rule of `--online` (defaults tuned on the raw Time Machine)."""
-    cell: str = "lstm"
+    """The model and learning rule of `--online`. Defaults picked on the raw Time Machine's
+    first 40,000 characters (GRU beat LSTM; lr 0.01 beat 0.003 and 0.02; one replay step of
+    32 windows x 32 characters per chunk cut 3.29 to 2.94 bits/char)."""
+    cell: str = "gru"
     num_hiddens: int = 256
     num_layers: int = 1
     seed: int = 0
     optimizer: str = "adam"
-    lr: float = 3e-3
+    lr: float = 0.01
     clip: float = 1.0
     chunk: int = 16          # coding steps between training steps (truncated BPTT length)
-    replay: int = 0          # extra training steps after each chunk, on windows of the coded text
+    replay: int = 1          # extra training steps after each chunk, on windows of the coded text
     replay_batch: int = 32   # windows per replay step
     replay_len: int = 32     # characters per window (each from a zero state)
 
