@@ -14,13 +14,16 @@ gradients for the lower layers (apache/mxnet#17898 and kin; measured here: 1e-2 
 """
 
 import ctypes
+from dataclasses import dataclass, field
+from typing import Any, Dict, Optional, Tuple
 
 import mxnet as mx
 import numpy as np
 from mxnet import autograd, gluon
 from mxnet.gluon import nn, rnn
 
-from rnnlm.backends import mxnet_exact_sum as exact_sum
+from . import mxnet_exact_sum as exact_sum
+from .mxnet_engine import group_requested  # noqa: F401 (part of the interface)
 from rnnlm.errors import UsageError
 from rnnlm.weights import check_weights, rnn_weight_names
 
@@ -72,11 +75,12 @@ class RNNModel(gluon.HybridBlock):
     (num_steps * batch_size, vocab_size), time-major, as in the PyTorch backend.
     """
 
-    def __init__(self, cfg, device=None, dtype="float32", **kwargs):
+    def __init__(self, cfg, device=None, dtype="float32", **kwargs) -> None:
         super().__init__(**kwargs)
         self.cfg = cfg
         self.device = device or mx.cpu()
         self.dtype_name = dtype
+        self.group: Optional[WorkerGroup] = None  # set by init_distributed
         extra = {"activation": cfg.activation} if cfg.cell == "rnn" else {}
         with self.name_scope():
             self.layers = []
@@ -194,26 +198,32 @@ def set_num_threads(n):
 _KEYS = {"grads": 0, "metrics": 2}  # each purpose uses two keys: scales, then values
 
 
+@dataclass
+class WorkerGroup:
+    """The dist_sync kvstore and the shapes of the keys initialized on it."""
+    kv: Any
+    shapes: Dict[int, Tuple[int, ...]] = field(default_factory=dict)
+
+
 def init_distributed(model):
     """Join the parameter-server group the DMLC_* variables describe. Returns (rank, world_size)."""
     kv = mx.kv.create("dist_sync")
     if kv.num_workers > exact_sum.MAX_WORKERS:
         raise UsageError(f"at most {exact_sum.MAX_WORKERS} MXNet workers, got {kv.num_workers}")
-    model._kv, model._kv_shapes = kv, {}
+    model.group = WorkerGroup(kv)
     return kv.rank, kv.num_workers
 
 
 def finish_distributed(model):
     """Leave the group together (the servers stop once every worker has finished)."""
-    kv = getattr(model, "_kv", None)
-    if kv is not None:
-        kv._barrier()
-        model._kv = None
+    if model.group is not None:
+        model.group.kv._barrier()
+        model.group = None
 
 
 def _kv_sum32(model, key, values):
     """Sum a float32 NumPy array over all workers through the servers."""
-    kv, shapes = model._kv, model._kv_shapes
+    kv, shapes = model.group.kv, model.group.shapes
     if key not in shapes:
         kv.init(key, mx.nd.zeros(values.shape, dtype="float32"))
         shapes[key] = values.shape
@@ -236,20 +246,19 @@ def _kv_sum(model, purpose, segments):
 
 def all_reduce_sum(model, values):
     """Sum each float over the group's workers (the values themselves when alone)."""
-    if getattr(model, "_kv", None) is None:
+    if model.group is None:
         return [float(v) for v in values]
     return _kv_sum(model, "metrics", [np.array([float(v) for v in values])])[0].tolist()
 
 
 def _average_grads_over_workers(model):
     """Replace every gradient by its mean over the workers (a no-op when alone)."""
-    kv = getattr(model, "_kv", None)
-    if kv is None or kv.num_workers == 1:
+    if model.group is None or model.group.kv.num_workers == 1:
         return
-    grads = _grads(model)
+    grads, workers = _grads(model), model.group.kv.num_workers
     sums = _kv_sum(model, "grads", [g.asnumpy() for g in grads])
     for g, total in zip(grads, sums):
-        g[:] = mx.nd.array(total / kv.num_workers, ctx=model.device, dtype=model.dtype_name)
+        g[:] = mx.nd.array(total / workers, ctx=model.device, dtype=model.dtype_name)
 
 
 def _mean_loss(model, state, X, Y):

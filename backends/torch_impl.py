@@ -7,14 +7,17 @@ Weights use PyTorch's own layout, which is the canonical one, so `get_weights` a
 
 import gc
 import os
+from dataclasses import dataclass
+from typing import Any, Optional
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from rnnlm.backends.torch_rnn_kernel import FusedRNNLayer
-from rnnlm.distributed import available_cores
+from .torch_rnn_kernel import FusedRNNLayer
+from .torch_engine import group_requested  # noqa: F401 (part of the interface)
+from rnnlm.threads import available_cores
 from rnnlm.errors import UsageError
 from rnnlm.weights import check_weights, rnn_weight_names
 
@@ -76,7 +79,7 @@ class RNNModel(nn.Module):
     version). Outputs have shape (num_steps * batch_size, vocab_size), time-major.
     """
 
-    def __init__(self, cfg, device=None, dtype="float32", fused=True):
+    def __init__(self, cfg, device=None, dtype="float32", fused=True) -> None:
         super().__init__()
         # the vanilla RNN runs through the fused kernel (same math, faster); fused=False
         # keeps nn.RNN's own path, which tests compare it with
@@ -89,6 +92,7 @@ class RNNModel(nn.Module):
                                     bidirectional=cfg.bidirectional, **kwargs)
         self.linear = nn.Linear(cfg.num_hiddens * cfg.num_directions, cfg.vocab_size)
         self.device = device or torch.device("cpu")
+        self.group: Optional[WorkerGroup] = None  # set by init_distributed
         self.to(device=self.device, dtype=_DTYPES[dtype])
 
     def forward(self, inputs, state):
@@ -185,6 +189,13 @@ def set_num_threads(n):
 
 # ---- data parallelism (torch.distributed: gloo on CPU, NCCL on CUDA) ---------------------
 
+@dataclass
+class WorkerGroup:
+    """The model wrapped in DistributedDataParallel; held outside the module's tree so the
+    canonical weight names stay as they are."""
+    ddp: Any
+
+
 def init_distributed(model):
     """Join the group torchrun describes and wrap `model` in DistributedDataParallel, which
     averages gradients over workers during backward. Returns (rank, world_size)."""
@@ -192,25 +203,25 @@ def init_distributed(model):
     from torch.nn.parallel import DistributedDataParallel
 
     dist.init_process_group("nccl" if model.device.type == "cuda" else "gloo")
-    ddp = DistributedDataParallel(model, device_ids=[model.device] if model.device.type == "cuda" else None)
-    object.__setattr__(model, "_ddp", ddp)  # not a submodule: the canonical names stay as they are
+    model.group = WorkerGroup(DistributedDataParallel(
+        model, device_ids=[model.device] if model.device.type == "cuda" else None))
     return dist.get_rank(), dist.get_world_size()
 
 
 def finish_distributed(model):
     """Leave the group together: a group left to the interpreter's teardown while a peer
     still talks can abort ("terminate called without an active exception")."""
-    if getattr(model, "_ddp", None) is not None:
+    if model.group is not None:
         import torch.distributed as dist
         dist.barrier()
-        object.__setattr__(model, "_ddp", None)  # the reducer goes before its process group
+        model.group = None  # the reducer goes before its process group
         dist.destroy_process_group()
         gc.collect()  # free the gloo group (and its threads) now, not during interpreter teardown
 
 
 def all_reduce_sum(model, values):
     """Sum each float over the group's workers (the values themselves when alone)."""
-    if getattr(model, "_ddp", None) is None:
+    if model.group is None:
         return [float(v) for v in values]
     import torch.distributed as dist
     t = torch.tensor([float(v) for v in values], dtype=torch.float64,
@@ -220,7 +231,7 @@ def all_reduce_sum(model, values):
 
 
 def _mean_loss(model, state, X, Y):
-    y_hat, state = (getattr(model, "_ddp", None) or model)(_tensor(model, X), state)
+    y_hat, state = (model if model.group is None else model.group.ddp)(_tensor(model, X), state)
     y = _tensor(model, Y).T.reshape(-1)  # time-major, as the outputs
     return F.cross_entropy(y_hat, y), state
 

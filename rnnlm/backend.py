@@ -1,29 +1,43 @@
 """The backend interface, written down, and the choice of backend.
 
-A backend is a module (`rnnlm.backends.torch_impl`, `rnnlm.backends.mxnet_impl`) with the names of
-`Backend` below. The boundary is NumPy-shaped: the core hands in int64 token arrays of
-shape (batch, steps) and weights as {canonical name: ndarray}; it gets back device scalars
-(to be summed, then read once with `to_float`) or NumPy arrays. Models, states and
-optimizers are opaque framework objects the core only passes back.
+A backend `NAME` is two modules in `rnnlm.backends`:
+- `NAME_impl`, the only one that imports the framework: the names of `Backend` below;
+- `NAME_engine`, which imports no framework: how its processes form a worker group
+  (`group_requested`, `group_processes`), for the launcher.
+
+The boundary is NumPy-shaped: the core hands in int64 token arrays of shape (batch, steps)
+and weights as {canonical name: ndarray}; it gets back device scalars (to be summed, then
+read once with `to_float`) or NumPy arrays. States and optimizers are opaque framework
+objects the core only passes back; of a model it reads the attributes of `Model`.
 """
 
 import importlib
 import os
-from typing import Any, Dict, List, Protocol, Tuple, runtime_checkable
+from types import ModuleType
+from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol, Tuple
 
 import numpy as np
 
+from rnnlm.config import ModelConfig
 from rnnlm.errors import UsageError
 
-BACKENDS = ("torch", "mxnet")
+BACKENDS = ("torch", "mxnet")  # in the order the default choice tries them
 ENV_VAR = "RNNLM_BACKEND"
-_MODULES = {"torch": "rnnlm.backends.torch_impl", "mxnet": "rnnlm.backends.mxnet_impl"}
 
 
-@runtime_checkable
+class Model(Protocol):
+    """What the core reads from a backend's model."""
+    cfg: ModelConfig
+    device: Any
+    dtype_name: str            # "float32" | "float64"
+    group: Optional[Any]       # the engine's handle on its worker group; None alone
+
+
 class Backend(Protocol):
-    NAME: str
-    RNNModel: type  # RNNModel(cfg: ModelConfig, device, dtype: str)
+    @property
+    def NAME(self) -> str: ...
+    @property
+    def RNNModel(self) -> Callable[[ModelConfig, Any, str], Model]: ...
 
     def try_gpu(self, i: int = 0) -> Any: ...
     def try_all_gpus(self) -> List[Any]: ...
@@ -46,6 +60,7 @@ class Backend(Protocol):
     def loss_and_grads(self, model: Any, state: Any, X: np.ndarray, Y: np.ndarray
                        ) -> Tuple[float, Dict[str, np.ndarray]]: ...
     def to_float(self, x: Any) -> float: ...
+    def group_requested(self, environ: Mapping[str, str]) -> bool: ...
     def init_distributed(self, model: Any) -> Tuple[int, int]: ...
     def all_reduce_sum(self, model: Any, values: List[float]) -> List[float]: ...
     def finish_distributed(self, model: Any) -> None: ...
@@ -66,27 +81,42 @@ def check_name(name):
     return name
 
 
+def load_engine(name) -> ModuleType:
+    """The engine module of backend `name` (imports no framework)."""
+    return importlib.import_module(f"rnnlm.backends.{check_name(name)}_engine")
+
+
 def load_backend(name):
     """Import the backend module `name`; a missing framework is a UsageError naming the extra."""
     check_name(name)
     try:
-        return importlib.import_module(_MODULES[name])
+        return importlib.import_module(f"rnnlm.backends.{name}_impl")
     except ModuleNotFoundError as exc:
         if exc.name not in (name, None) and not (exc.name or "").startswith(name + "."):
             raise
         raise UsageError(f"backend '{name}' needs {name}, which is not installed: "
-                         f"pip install 'rnnlm[{name}]'") from None
+                         f"{install_hint(name)}") from None
     except (ImportError, AttributeError, OSError) as exc:
         # e.g. mxnet 1.9.1 under numpy>=1.24 fails on np.bool
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise UsageError(f"backend '{name}' could not import {name} ({first}); "
-                         f"reinstall with: pip install 'rnnlm[{name}]'") from None
+                         f"reinstall with: {install_hint(name)}") from None
+
+
+def install_hint(extra):
+    return f"pip install 'rnnlm[{extra}]'"
+
+
+def requested_name(flag=None, environ=None):
+    """--backend, else $RNNLM_BACKEND (empty = unset); None when neither names one."""
+    environ = os.environ if environ is None else environ
+    name = flag or environ.get(ENV_VAR) or None
+    return None if name is None else check_name(name)
 
 
 def select_backend(flag=None, environ=None):
     """--backend, else $RNNLM_BACKEND (empty = unset), else torch if it imports, else mxnet."""
-    environ = os.environ if environ is None else environ
-    name = flag or environ.get(ENV_VAR) or None
+    name = requested_name(flag, environ)
     if name is not None:
         return load_backend(name)
     for candidate in BACKENDS:
@@ -94,4 +124,4 @@ def select_backend(flag=None, environ=None):
             return load_backend(candidate)
         except UsageError:
             continue
-    raise UsageError("no backend is installed: pip install 'rnnlm[torch]' or 'rnnlm[mxnet]'")
+    raise UsageError(f"no backend is installed: {install_hint('torch')} or {install_hint('mxnet')}")

@@ -47,6 +47,12 @@ def fraction(text):
     return value
 
 
+def _resume_mode(text):
+    if text != "auto":
+        raise argparse.ArgumentTypeError(f"invalid choice: '{text}' (choose from 'auto', or none)")
+    return text
+
+
 def _add_backend_options(p):
     p.add_argument("--backend", help=f"one of: {', '.join(BACKENDS)} (default: $RNNLM_BACKEND, "
                                      "else torch if installed, else mxnet)")
@@ -88,8 +94,10 @@ def build_parser():
     p.add_argument("--save", metavar="PATH", help="write a checkpoint (.npz) at the end")
     p.add_argument("--save-every", type=non_negative_int, default=0, metavar="N",
                    help="also checkpoint every N epochs (default: only at the end)")
-    p.add_argument("--resume", action="store_true",
-                   help="continue the run saved in --save PATH up to --epochs")
+    p.add_argument("--resume", nargs="?", const=True, type=_resume_mode, metavar="auto",
+                   help="continue the run saved in --save PATH up to --epochs; --resume auto: "
+                        "only if that file exists (start afresh otherwise), so a supervisor can "
+                        "restart the same command line")
     p.add_argument("--quiet", action="store_true", help="no progress output, only the summary")
 
     p = sub.add_parser("predict", help="continue a prefix with a trained checkpoint")

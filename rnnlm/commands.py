@@ -1,5 +1,6 @@
 """What each subcommand does, given its parsed arguments. Argument parsing is in cli.py."""
 
+import os
 import sys
 
 import numpy as np
@@ -37,6 +38,8 @@ def resume_point(args):
     replace the command line's (all but --epochs). Returns (weights, checkpoint metadata)."""
     if not args.save:
         raise UsageError("--resume needs --save PATH (the checkpoint to continue)")
+    if args.resume == "auto" and not os.path.exists(args.save):
+        return None  # nothing saved yet: start afresh
     mcfg, _, weights, meta = load_checkpoint(args.save)
     if "train" not in meta or "rng_state" not in meta:
         raise UsageError(f"checkpoint '{args.save}' holds no training state to resume from")
@@ -65,9 +68,11 @@ def start_run(backend, args, corpus, vocab, **options):
 def cmd_train(args):
     backend = select_backend(args.backend)
     resume = resume_point(args) if args.resume else None
+    complete_ok = args.resume == "auto"  # a blind restart after the last epoch just reports
     corpus, vocab = load_training_data(args)
     run = start_run(backend, args, corpus, vocab, val_fraction=args.val_fraction, save=args.save,
-                    save_every=args.save_every, resume=resume, corpus_path=args.corpus)
+                    save_every=args.save_every, resume=resume, corpus_path=args.corpus,
+                    complete_ok=complete_ok)
     probe = lambda: predict(backend, run.model, vocab, PROBE_PREFIXES[0])  # noqa: E731
     try:
         metrics = run.run(quiet=args.quiet, sample=probe)

@@ -10,13 +10,12 @@ still continues every row. Gradients are averaged over workers before clipping, 
 is the same as one process over the whole minibatch; loss sums and token counts are summed
 over workers at the end of each epoch. Rank 0 alone prints, plots, saves and writes metrics.
 
-Which engine runs is read from the environment the launchers set:
-- PyTorch, `torchrun` (or `rnnlm launch`): RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR/PORT;
-- MXNet, ps-lite (or `rnnlm launch`): DMLC_ROLE=worker, DMLC_PS_ROOT_URI/PORT, DMLC_NUM_*.
+Each backend's engine module (`rnnlm.backends.<name>_engine`) says how its processes find
+each other; this module holds only what every engine shares.
 """
 
-import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Dict, List
 
 from rnnlm.errors import UsageError
 
@@ -34,19 +33,13 @@ class Group:
 SINGLE = Group()
 
 
-def available_cores():
-    """The cores this process may run on (its affinity mask where the OS has one)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-
-
-def requested(backend_name, environ=None):
-    """True when the launcher's variables ask this process to join a group."""
-    environ = os.environ if environ is None else environ
-    if backend_name == "torch":
-        return int(environ.get("WORLD_SIZE", "1") or 1) > 1
-    if backend_name == "mxnet":
-        return environ.get("DMLC_ROLE") == "worker"
-    return False
+@dataclass(frozen=True)
+class ProcessSpec:
+    """One process of a local group, as an engine describes it to the launcher."""
+    label: str                      # how errors name it: "rank 1", "server 0"
+    argv: List[str]
+    env: Dict[str, str] = field(default_factory=dict)  # added to the launcher's environment
+    worker: bool = True             # workers train; helpers (scheduler, servers) serve them
 
 
 def check_divisible(batch_size, world_size):

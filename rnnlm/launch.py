@@ -1,13 +1,11 @@
 """`rnnlm launch --workers N [--servers S] -- train ...`: a local data-parallel group on
 loopback, on the engine of the chosen backend, supervised until it ends.
 
-- torch: N workers with the variables torchrun sets (RANK, LOCAL_RANK, WORLD_SIZE,
-  MASTER_ADDR=127.0.0.1, MASTER_PORT=a free port), like `torchrun --standalone`;
-- mxnet: a ps-lite scheduler, S servers and N workers with DMLC_* variables on a free port.
-
-Workers share the cores (OMP_NUM_THREADS = cores / N unless set). Rank 0's output is the
-group's; if any process dies, the others are ended and the launcher exits non-zero with one
-line naming it. Children also die with the launcher (PR_SET_PDEATHSIG), so none is orphaned.
+The backend's engine module (`rnnlm.backends.<name>_engine`) says which processes make a
+group and with which variables; this module only spawns and supervises them. Workers share
+the cores (OMP_NUM_THREADS = cores / N unless set). Rank 0's output is the group's; if any
+process dies, the others are ended and the launcher exits non-zero with one line naming it.
+Children also die with the launcher (PR_SET_PDEATHSIG), so none is orphaned.
 """
 
 import os
@@ -17,8 +15,9 @@ import subprocess
 import sys
 import time
 
-from rnnlm.backend import ENV_VAR, check_name, select_backend
-from rnnlm.distributed import available_cores, check_divisible
+from rnnlm.backend import load_engine, requested_name, select_backend
+from rnnlm.distributed import check_divisible
+from rnnlm.threads import available_cores
 from rnnlm.errors import UsageError
 
 POLL_SECONDS = 0.05
@@ -46,8 +45,7 @@ def _spawn(argv, env):
 
 def backend_name_of(train_args):
     """The backend the workers will select (without importing a framework when named)."""
-    name = train_args.backend or os.environ.get(ENV_VAR) or None
-    return check_name(name) if name else select_backend().NAME
+    return requested_name(train_args.backend) or select_backend().NAME
 
 
 def _base_env(workers):
@@ -57,32 +55,13 @@ def _base_env(workers):
     return env
 
 
-def start_torch_group(train_argv, workers):
-    port = free_port()
-    procs = []
-    for rank in range(workers):
-        env = {**_base_env(workers), "RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": str(workers),
-               "LOCAL_WORLD_SIZE": str(workers), "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port),
-               "GLOO_SOCKET_IFNAME": "lo"}  # gloo too talks over loopback only
-        procs.append((f"rank {rank}", _spawn([sys.executable, "-m", "rnnlm", *train_argv], env)))
-    return procs, []
-
-
-def start_mxnet_group(train_argv, workers, servers):
-    common = {"DMLC_PS_ROOT_URI": "127.0.0.1", "DMLC_PS_ROOT_PORT": str(free_port()),
-              "DMLC_NUM_SERVER": str(servers), "DMLC_NUM_WORKER": str(workers),
-              "DMLC_NODE_HOST": "127.0.0.1", "DMLC_INTERFACE": "lo"}  # loopback only
-    # importing mxnet with DMLC_ROLE=scheduler|server runs that role until the workers finish
-    helpers = [("scheduler", _spawn([sys.executable, "-c", "import mxnet"],
-                                    {**_base_env(workers), **common, "DMLC_ROLE": "scheduler"}))]
-    for i in range(servers):
-        helpers.append((f"server {i}", _spawn([sys.executable, "-c", "import mxnet"],
-                                              {**_base_env(workers), **common, "DMLC_ROLE": "server"})))
-    procs = []
-    for i in range(workers):  # ps-lite numbers the workers as they register
-        procs.append((f"worker {i}", _spawn([sys.executable, "-m", "rnnlm", *train_argv],
-                                            {**_base_env(workers), **common, "DMLC_ROLE": "worker"})))
-    return procs, helpers
+def start_group(engine, train_argv, workers, servers):
+    """Spawn the engine's processes; returns (workers, helpers) as [(label, Popen)]."""
+    base = _base_env(workers)
+    specs = engine.group_processes(train_argv, workers, servers, free_port())
+    started = [(spec, _spawn(spec.argv, {**base, **spec.env})) for spec in specs]
+    return ([(s.label, p) for s, p in started if s.worker],
+            [(s.label, p) for s, p in started if not s.worker])
 
 
 def _stop(procs, sig=signal.SIGTERM):
@@ -139,9 +118,5 @@ def cmd_launch(args, parse_train):
     from rnnlm.commands import load_training_data  # catch bad data once, not in every worker
     check_divisible(train_args.batch_size, args.workers)
     load_training_data(train_args)
-    name = backend_name_of(train_args)
-    if name == "torch":
-        workers, helpers = start_torch_group(argv, args.workers)
-    else:
-        workers, helpers = start_mxnet_group(argv, args.workers, args.servers)
-    return supervise(workers, helpers)
+    engine = load_engine(backend_name_of(train_args))
+    return supervise(*start_group(engine, argv, args.workers, args.servers))

@@ -35,14 +35,14 @@ def split_validation(corpus, fraction):
 
 class TrainingRun:
     def __init__(self, backend, device, mcfg, tcfg, vocab, corpus, val_fraction=0.0,
-                 save=None, save_every=0, resume=None, corpus_path=None):
+                 save=None, save_every=0, resume=None, corpus_path=None, complete_ok=False):
         """`resume`: (weights, checkpoint metadata) of the run to continue, whose settings
         `mcfg` and `tcfg` already are (see commands.resume_point); None starts afresh."""
         self.backend, self.device, self.vocab = backend, device, vocab
         self.save_path, self.save_every = save, save_every
         self.corpus_path = os.path.abspath(corpus_path) if corpus_path else None
         self.history, self.rng, self.seconds_before = [], np.random.default_rng(tcfg.seed), 0.0
-        self.mcfg, self.tcfg = mcfg, tcfg
+        self.mcfg, self.tcfg, self.complete_ok = mcfg, tcfg, complete_ok
         weights = self._continue(*resume) if resume else init_weights(mcfg, tcfg.seed, tcfg.dtype)
         self.val_fraction = val_fraction
         self.corpus, self.val_corpus = split_validation(corpus, val_fraction)
@@ -54,7 +54,7 @@ class TrainingRun:
         self.model = build_model(backend, mcfg, device, tcfg.dtype, weights)
         self.last_good = None
         self.group = distributed.SINGLE
-        if distributed.requested(backend.NAME):
+        if backend.group_requested(os.environ):
             self.group = distributed.Group(*backend.init_distributed(self.model))
             distributed.check_divisible(tcfg.batch_size, self.group.world_size)
         if not self.group.is_main:
@@ -68,7 +68,7 @@ class TrainingRun:
         self.history = [EpochStats(**h) for h in meta["history"]]
         self.rng.bit_generator.state = meta["rng_state"]
         self.seconds_before = meta.get("train_seconds", 0.0)
-        if len(self.history) >= self.tcfg.epochs:
+        if len(self.history) >= self.tcfg.epochs and not self.complete_ok:
             raise UsageError(f"checkpoint '{self.save_path}' is already at epoch {len(self.history)}; "
                              "ask for more --epochs to continue")
         return weights

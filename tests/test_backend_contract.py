@@ -9,13 +9,42 @@ from rnnlm.backend import Backend
 from rnnlm.config import ModelConfig
 from rnnlm.weights import canonical_shapes, init_weights
 
-PUBLIC = [name for name in dir(Backend) if not name.startswith("_")] + ["NAME", "RNNModel"]
+PROTOCOL_MEMBERS = sorted(n for n in vars(Backend) if not n.startswith("_"))
 
 
-def test_backend_satisfies_the_protocol(backend):
-    assert isinstance(backend, Backend)
-    for name in PUBLIC:
+def test_backend_has_every_protocol_member_with_its_parameters(backend):
+    for name in PROTOCOL_MEMBERS:
         assert hasattr(backend, name), name
+        declared = vars(Backend)[name]
+        if inspect.isfunction(declared):
+            want = [p for p in inspect.signature(declared).parameters if p != "self"]
+            assert list(inspect.signature(getattr(backend, name)).parameters) == want, name
+
+
+def test_backend_returns_what_the_protocol_says_on_a_tiny_model(backend):
+    cfg = ModelConfig(vocab_size=5, num_hiddens=4, cell="lstm")
+    model = backend.RNNModel(cfg, backend.resolve_device("cpu"), "float64")
+    backend.set_weights(model, init_weights(cfg, 0, "float64"))
+    assert (model.cfg, model.dtype_name, model.group) == (cfg, "float64", None)
+    assert backend.device_name(model.device) == backend.device_name(backend.resolve_device("cpu"))
+    X = np.array([[1, 2, 3], [4, 0, 1]])
+    state = backend.begin_state(model, 2)
+    logits, state = backend.forward(model, X, state)
+    assert isinstance(logits, np.ndarray) and logits.shape == (6, 5) and logits.dtype == np.float64
+    assert all(isinstance(s, np.ndarray) for s in backend.state_to_numpy(backend.detach_state(state)))
+    state, loss_sum = backend.eval_step(model, state, X, X)
+    assert isinstance(backend.to_float(loss_sum), float)
+    ids, state = backend.greedy_continue(model, backend.begin_state(model, 1), 2, 4)
+    assert isinstance(ids, np.ndarray) and ids.dtype == np.int64 and ids.shape == (4,)
+    loss, grads = backend.loss_and_grads(model, backend.begin_state(model, 2), X, X)
+    assert isinstance(loss, float) and set(grads) == set(canonical_shapes(cfg))
+    opt = backend.make_optimizer(model, 0.5)
+    state, loss_sum = backend.train_step(model, opt, backend.begin_state(model, 2), X, X, 1.0)
+    assert isinstance(backend.to_float(loss_sum), float)
+    weights = backend.get_weights(model)
+    assert all(isinstance(w, np.ndarray) and w.dtype == np.float64 for w in weights.values())
+    assert backend.all_reduce_sum(model, [1.5, 2]) == [1.5, 2.0]
+    assert backend.group_requested({}) is False
 
 
 def test_backends_mirror_each_other_name_for_name(both_backends):
