@@ -25,7 +25,6 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from rnnlm import __version__
 from rnnlm.backend import build_model
 from rnnlm.config import ModelConfig
 from rnnlm.entropy import SymbolDecoder, SymbolEncoder, model_probs

@@ -83,10 +83,10 @@ def _write(path, data):
 def _report(verb, path, n_bytes, n_chars, size, header, ideal_bits, seconds, settings):
     bpc = 8.0 * size / n_chars if n_chars else 0.0
     ideal = ideal_bits / n_chars if n_chars else 0.0
-    speed = n_bytes / seconds / 1e6 if seconds > 0 else 0.0
+    speed = n_bytes / seconds / 1e3 if seconds > 0 else 0.0
     mode = "online" if settings["mode"] == "online" else "checkpoint"
     print(f"{verb} '{path}': {n_bytes} bytes, {n_chars} chars <-> {size} bytes (header {header}): "
-          f"{bpc:.3f} bits/char, ideal {ideal:.3f} bits/char; {speed:.3f} MB/s "
+          f"{bpc:.3f} bits/char, ideal {ideal:.3f} bits/char; {speed:.1f} kB/s "
           f"({settings['backend']}, {mode}, {settings['segments']} segments)")
 
 

@@ -223,7 +223,6 @@ def test_adam_steps_agree_across_backends(both_backends):
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ["checkpoint", "online"])
 def test_whole_book_round_trip(backend, mode, tmp_path):
-    from rnnlm.corpus import EMBEDDED_NAME  # noqa: F401  (the book ships in the package)
     data = read_raw_text().encode()
     ck = make_checkpoint(tmp_path / "ck.npz", hiddens=32)
     extra = ["--segments", "64"] if mode == "online" else []
