@@ -185,8 +185,13 @@ def grad_clipping(model, theta):
     return norm
 
 
-def make_optimizer(model, lr):
-    return gluon.Trainer(model.collect_params(), "sgd", {"learning_rate": lr})
+def make_optimizer(model, lr, kind="sgd"):
+    """SGD (the book's) or Adam (what `rnnlm compress --online` learns with)."""
+    return gluon.Trainer(model.collect_params(), kind, {"learning_rate": lr})
+
+
+def framework_version():
+    return mx.__version__
 
 
 # ---- data parallelism (the ps-lite parameter server, kvstore dist_sync) -------------------

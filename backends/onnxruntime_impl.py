@@ -129,7 +129,7 @@ def grad_clipping(model, theta):
     _inference_only()
 
 
-def make_optimizer(model, lr):
+def make_optimizer(model, lr, kind="sgd"):
     _inference_only()
 
 
@@ -165,3 +165,7 @@ def set_num_threads(n):
 
 def synchronize():
     """Sessions return when their outputs are ready: nothing is queued."""
+
+
+def framework_version():
+    return ort.__version__

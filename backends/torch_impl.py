@@ -171,8 +171,15 @@ def grad_clipping(model, theta):
     return norm
 
 
-def make_optimizer(model, lr):
+def make_optimizer(model, lr, kind="sgd"):
+    """SGD (the book's) or Adam (what `rnnlm compress --online` learns with)."""
+    if kind == "adam":
+        return torch.optim.Adam(model.parameters(), lr=lr)
     return torch.optim.SGD(model.parameters(), lr=lr)
+
+
+def framework_version():
+    return torch.__version__
 
 
 # ---- data parallelism (torch.distributed: gloo on CPU, NCCL on CUDA) ---------------------

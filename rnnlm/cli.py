@@ -152,6 +152,8 @@ def build_parser():
     p.add_argument("--quiet", action="store_true", help="accepted for symmetry with train: compare "
                                                         "shows no per-epoch progress anyway")
     convert.add_parsers(sub)
+    from rnnlm import compress_cli
+    compress_cli.add_parsers(sub, positive_int, "one of: " + ", ".join(BACKENDS))
     return parser
 
 
@@ -195,6 +197,9 @@ def dispatch(parser, args):
         return commands.cmd_predict(args)
     if args.command == "eval":
         return commands.cmd_eval(args)
+    if args.command in ("compress", "decompress"):
+        from rnnlm import compress_cli
+        return getattr(compress_cli, f"cmd_{args.command}")(args)
     return {"import": convert.cmd_import, "export": convert.cmd_export}[args.command](args)
 
 

@@ -1,0 +1,185 @@
+"""Lossless compression of the same files, side by side: gzip, bzip2, xz, zstd, brotli, PPMd,
+rnnlm with a checkpoint, rnnlm --online. Sizes, bits/char and MB/s each way, from one run.
+
+    python benchmarks/bench_compress.py [--backends torch,mxnet] [--epochs 40] [--quick]
+
+Files: the embedded Time Machine raw (every byte) and cleaned as the book cleans it (letters
+and spaces, lower case, lines joined), each also split 90% / 10%; and a text no model here
+saw: the first 100,000 characters of CPython's own reference documentation
+(`pydoc_data.topics`, PSF licence, ships with every Python). The checkpoints (the book's RNN,
+256 hidden) are trained here on the first 90% of the raw and of the cleaned book; they code
+that 90% (the text they were trained on), the last 10% (held out), the whole and the other
+text. Every rnnlm output is decoded and compared with the original byte for byte.
+A missing peer (pip install 'rnnlm[bench]') is skipped with a note.
+"""
+
+import argparse
+import bz2
+import contextlib
+import gzip
+import lzma
+import os
+import platform
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from rnnlm.backend import load_backend  # noqa: E402
+from rnnlm.cli import main as rnnlm_main  # noqa: E402
+from rnnlm.config import ModelConfig, TrainConfig  # noqa: E402
+from rnnlm.corpus import preprocess_lines, read_raw_text  # noqa: E402
+from rnnlm.vocab import Vocab  # noqa: E402
+
+OTHER_CHARS = 100_000
+
+
+def other_text():
+    import pydoc_data.topics as topics
+    text = "\n\n".join(topics.topics[k] for k in sorted(topics.topics))
+    return text[:OTHER_CHARS]
+
+
+def files(quick):
+    raw = read_raw_text()
+    clean = "".join(preprocess_lines(raw))
+    out = {}
+    for name, text in (("book raw", raw), ("book cleaned", clean)):
+        if quick:
+            text = text[:20000]
+        cut = int(len(text) * 0.9)
+        out[name] = text
+        out[f"{name}, first 90%"] = text[:cut]
+        out[f"{name}, last 10%"] = text[cut:]
+    out["other (Python docs)"] = other_text()[:20000 if quick else OTHER_CHARS]
+    return {k: v.encode("utf-8") for k, v in out.items()}
+
+
+def peers():
+    found, notes = {}, []
+    found["gzip -9"] = (lambda d: gzip.compress(d, 9, mtime=0), gzip.decompress)
+    found["bzip2 -9"] = (lambda d: bz2.compress(d, 9), bz2.decompress)
+    found["xz -9e"] = (lambda d: lzma.compress(d, preset=9 | lzma.PRESET_EXTREME), lzma.decompress)
+    try:
+        import zstandard
+        found["zstd -19"] = (zstandard.ZstdCompressor(level=19).compress,
+                             zstandard.ZstdDecompressor().decompress)
+    except ImportError:
+        notes.append("zstd skipped: pip install zstandard")
+    try:
+        import brotli
+        found["brotli -11"] = (lambda d: brotli.compress(d, quality=11), brotli.decompress)
+    except ImportError:
+        notes.append("brotli skipped: pip install brotli")
+    try:
+        import pyppmd
+        found["PPMd order 6"] = (lambda d: pyppmd.compress(d, max_order=6, mem_size=16 << 20),
+                                 lambda d: pyppmd.decompress(d, max_order=6, mem_size=16 << 20))
+    except ImportError:
+        notes.append("PPMd skipped: pip install pyppmd")
+    return found, notes
+
+
+def timed(fn, *args):
+    start = time.perf_counter()
+    with contextlib.redirect_stdout(sys.stderr):  # rnnlm's own report lines: not the table
+        out = fn(*args)
+    return out, time.perf_counter() - start
+
+
+def train_checkpoint(backend_name, text, vocab, path, epochs):
+    """The book's model trained on `text` (ids under `vocab`), saved to `path`."""
+    import numpy as np
+    from rnnlm.run import TrainingRun
+    backend = load_backend(backend_name)
+    table = vocab.token_to_idx
+    corpus = np.array([table[c] for c in text], dtype=np.int64)
+    mcfg = ModelConfig(vocab_size=len(vocab))
+    tcfg = TrainConfig(epochs=epochs, max_tokens=0)
+    run = TrainingRun(backend, backend.resolve_device("cpu"), mcfg, tcfg, vocab, corpus, save=path)
+    metrics, seconds = timed(run.run, True)
+    print(f"# trained {path} on {backend_name}: {epochs} epochs, perplexity "
+          f"{metrics['perplexity']:.2f}, {seconds:.0f} s", file=sys.stderr)
+
+
+def run_rnnlm(folder, name, data, args):
+    """Compress and decompress `data` with `rnnlm` args; (size, seconds in, seconds out)."""
+    src, packed, back = (os.path.join(folder, f) for f in ("in.txt", "in.rz", "back.txt"))
+    with open(src, "wb") as f:
+        f.write(data)
+    code, t_in = timed(rnnlm_main, ["compress", src, "-o", packed, *args])
+    if code:
+        raise SystemExit(f"rnnlm compress failed on {name}")
+    decode_args = [a for a in args if a != "--online"]
+    decode_args = [a for a, prev in zip(decode_args, [None] + decode_args)
+                   if a not in ("--model", "--num-hiddens", "--seed", "--segments")
+                   and prev not in ("--model", "--num-hiddens", "--seed", "--segments")]
+    code, t_out = timed(rnnlm_main, ["decompress", packed, "-o", back, *decode_args])
+    with open(back, "rb") as f:
+        if code or f.read() != data:
+            raise SystemExit(f"rnnlm round trip failed on {name}")
+    return os.path.getsize(packed), t_in, t_out
+
+
+def row(name, size, n_chars, n_bytes, t_in, t_out):
+    mbs = lambda t: f"{n_bytes / t / 1e6:.3f}" if t > 0 else "-"  # noqa: E731
+    return f"| {name} | {size:,} | {8 * size / n_chars:.3f} | {mbs(t_in)} | {mbs(t_out)} |"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--backends", default="torch,mxnet")
+    ap.add_argument("--epochs", type=int, default=40, help="checkpoint training epochs")
+    ap.add_argument("--quick", action="store_true", help="20,000-character texts, 2 epochs (smoke test)")
+    args = ap.parse_args()
+    backends = [b for b in args.backends.split(",") if b]
+    epochs = 2 if args.quick else args.epochs
+    data = files(args.quick)
+    found, notes = peers()
+    import numpy as np
+    versions = [f"Python {platform.python_version()}", f"numpy {np.__version__}"]
+    for b in backends:
+        versions.append(f"{b} {load_backend(b).framework_version()}")
+    print(f"# {platform.processor() or platform.machine()}; {', '.join(versions)}")
+    for note in notes:
+        print(f"# note: {note}")
+
+    results = {name: [] for name in data}
+    with tempfile.TemporaryDirectory() as folder:
+        checkpoints = {}
+        for kind in ("book raw", "book cleaned"):
+            train_text = data[f"{kind}, first 90%"].decode()
+            # raw: every character, ordered as the book's Vocab orders tokens, plus <unk>;
+            # cleaned: the book's vocabulary of the cleaned text
+            vocab = Vocab(list(train_text))
+            for b in backends:
+                path = os.path.join(folder, f"{kind.split()[1]}-{b}.npz")
+                train_checkpoint(b, train_text, vocab, path, epochs)
+                checkpoints[kind, b] = path
+        for name, blob in data.items():
+            n_chars, n_bytes = len(blob.decode()), len(blob)
+            for peer, (comp, decomp) in found.items():
+                packed, t_in = timed(comp, blob)
+                back, t_out = timed(decomp, packed)
+                assert back == blob, peer
+                results[name].append(row(peer, len(packed), n_chars, n_bytes, t_in, t_out))
+            kinds = [k for k in ("book raw", "book cleaned") if name.startswith(k)] \
+                or ["book raw", "book cleaned"]
+            for b in backends:
+                for kind in kinds:
+                    size, t_in, t_out = run_rnnlm(folder, name, blob,
+                                                  ["--backend", b, "--checkpoint", checkpoints[kind, b]])
+                    label = f"rnnlm {b}, checkpoint ({kind.split()[1]}, first 90%)"
+                    results[name].append(row(label, size, n_chars, n_bytes, t_in, t_out))
+                if "first 90%" not in name:  # the whole book stands for it online
+                    size, t_in, t_out = run_rnnlm(folder, name, blob, ["--backend", b, "--online"])
+                    results[name].append(row(f"rnnlm {b}, --online", size, n_chars, n_bytes, t_in, t_out))
+            print(f"\n### {name}: {n_bytes:,} bytes, {n_chars:,} characters\n")
+            print("| compressor | size (bytes) | bits/char | MB/s compress | MB/s decompress |")
+            print("| --- | --- | --- | --- | --- |")
+            print("\n".join(results[name]), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""The file format of `rnnlm compress`: a small header, then the range coder's words.
+
+    offset  size  field
+    0       8     magic b"RNNLMZ\\r\\n" (the CR LF catches text-mode mangling, as PNG's does)
+    8       1     format version (1)
+    9       4     CRC32 of the original file
+    13      8     length of the original file, in bytes
+    21      8     length of the original text, in characters
+    29      4     length M of the settings
+    33      4     CRC32 of everything after this field (settings and payload)
+    37      M     settings: zlib-compressed JSON (what the decoder must match: mode, backend,
+                  framework versions, dtype, threads, segments, model config, fingerprint...)
+    37+M    4k    payload: the range coder's uint32 words, little-endian
+
+All integers are little-endian. The file is treated as hostile: every length is checked
+against the file's size before it is used, and the body CRC rejects a truncated or altered
+file before any decoding starts; the CRC32 of the original then checks the decoded text.
+"""
+
+import hashlib
+import json
+import struct
+import zlib
+
+import numpy as np
+
+from rnnlm.errors import UsageError
+
+MAGIC = b"RNNLMZ\r\n"
+VERSION = 1
+_FIXED = struct.Struct("<8sBIQQII")  # magic, version, crc, n_bytes, n_chars, settings len, body crc
+MAX_SETTINGS = 1 << 20
+
+
+def pack(original_crc, n_bytes, n_chars, settings, words):
+    """The bytes of a compressed file."""
+    packed = zlib.compress(json.dumps(settings, separators=(",", ":"), sort_keys=True).encode(), 9)
+    body = packed + np.asarray(words, dtype="<u4").tobytes()
+    return _FIXED.pack(MAGIC, VERSION, original_crc, n_bytes, n_chars, len(packed),
+                       zlib.crc32(body)) + body
+
+
+def unpack(data, name):
+    """(original crc, n_bytes, n_chars, settings dict, uint32 words) of a compressed file's
+    bytes; anything wrong with them is a UsageError naming `name`."""
+    if len(data) < len(MAGIC) or data[:len(MAGIC)] != MAGIC:
+        raise UsageError(f"'{name}' is not an rnnlm compressed file (no magic string)")
+    if len(data) < _FIXED.size:
+        raise UsageError(f"'{name}' is truncated (shorter than the header)")
+    _, version, crc, n_bytes, n_chars, m, body_crc = _FIXED.unpack_from(data)
+    if version != VERSION:
+        raise UsageError(f"'{name}' has format version {version}; this rnnlm reads version {VERSION}")
+    body = data[_FIXED.size:]
+    if m > MAX_SETTINGS or m > len(body) or (len(body) - m) % 4:
+        raise UsageError(f"'{name}' is truncated or corrupt (lengths do not add up)")
+    if zlib.crc32(body) != body_crc:
+        raise UsageError(f"'{name}' is corrupt or truncated (checksum mismatch)")
+    if not n_chars <= n_bytes <= 4 * n_chars:
+        raise UsageError(f"'{name}' is corrupt (inconsistent lengths)")
+    try:
+        settings = json.loads(zlib.decompress(body[:m]).decode())
+    except (zlib.error, UnicodeDecodeError, ValueError):
+        raise UsageError(f"'{name}' is corrupt (unreadable settings)") from None
+    if not isinstance(settings, dict):
+        raise UsageError(f"'{name}' is corrupt (unreadable settings)")
+    words = np.frombuffer(body[m:], dtype="<u4").astype(np.uint32)
+    return crc, n_bytes, n_chars, settings, words
+
+
+def header_size(settings):
+    """Bytes the file spends besides the payload, for the size report."""
+    packed = zlib.compress(json.dumps(settings, separators=(",", ":"), sort_keys=True).encode(), 9)
+    return _FIXED.size + len(packed)
+
+
+def fingerprint(weights, meta):
+    """A hash of a checkpoint's weights (names, dtypes, shapes, bytes) and metadata, hex."""
+    h = hashlib.sha256()
+    for name in sorted(weights):
+        w = np.ascontiguousarray(weights[name])
+        h.update(f"{name}|{w.dtype.str}|{w.shape}|".encode())
+        h.update(w.tobytes())
+    h.update(json.dumps(meta, sort_keys=True, separators=(",", ":")).encode())
+    return h.hexdigest()[:32]

@@ -1,0 +1,191 @@
+"""`rnnlm compress` and `rnnlm decompress`: paths, settings, checks and the report line.
+
+The coding itself is in `rnnlm.compress`, the file format in `rnnlm.codec_container`.
+Every path is checked before coding starts; outputs are written atomically, and a decoded
+text is checked against the original's length and CRC32 before it is renamed into place.
+"""
+
+import os
+import sys
+import time
+import zlib
+from dataclasses import fields
+
+from rnnlm import compress as coding
+from rnnlm import codec_container as container
+from rnnlm.backend import load_backend, select_backend
+from rnnlm.checkpoint import atomic_write, load_checkpoint
+from rnnlm.errors import UsageError
+from rnnlm.vocab import Vocab
+
+DEFAULT_SEGMENTS = {"checkpoint": 32, "online": 8}
+MAX_SEGMENTS = 1 << 16
+
+
+def add_parsers(sub, positive_int, backend_help):
+    p = sub.add_parser("compress", help="compress a text file losslessly with the model")
+    p.add_argument("input", metavar="FILE")
+    p.add_argument("-o", "--output", required=True, metavar="OUT")
+    mode = p.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--checkpoint", metavar="PATH", help="code with this trained model")
+    mode.add_argument("--online", action="store_true",
+                      help="no checkpoint: learn from the seeded initial weights while coding")
+    p.add_argument("--segments", type=positive_int, metavar="R",
+                   help="code the text as R independent rows of one batch (default: "
+                        f"{DEFAULT_SEGMENTS['checkpoint']} with a checkpoint, "
+                        f"{DEFAULT_SEGMENTS['online']} online)")
+    defaults = coding.OnlineConfig()
+    p.add_argument("--model", choices=("rnn", "gru", "lstm"), default=defaults.cell, help="--online model")
+    p.add_argument("--num-hiddens", type=positive_int, default=defaults.num_hiddens, help="--online model")
+    p.add_argument("--seed", type=int, default=defaults.seed, help="--online initial weights")
+    p.add_argument("--backend", help=backend_help)
+
+    p = sub.add_parser("decompress", help="restore a file written by rnnlm compress")
+    p.add_argument("input", metavar="FILE")
+    p.add_argument("-o", "--output", required=True, metavar="OUT")
+    p.add_argument("--checkpoint", metavar="PATH", help="the checkpoint it was compressed with")
+    p.add_argument("--backend", help="must be the one it was coded with (default: that one)")
+
+
+# ---- paths -------------------------------------------------------------------------------
+
+def _read_input(path):
+    if not os.path.exists(path):
+        raise UsageError(f"'{path}' does not exist")
+    if os.path.isdir(path):
+        raise UsageError(f"'{path}' is a directory, not a file")
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as exc:
+        raise UsageError(f"cannot read '{path}': {exc.strerror}") from None
+
+
+def _check_output(path, input_path):
+    if os.path.isdir(path):
+        raise UsageError(f"output '{path}' is a directory")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise UsageError(f"output folder '{folder}' does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UsageError(f"output folder '{folder}' is not writable")
+    if os.path.exists(input_path) and os.path.exists(path) and os.path.samefile(path, input_path):
+        raise UsageError(f"output '{path}' is the input file")
+
+
+def _write(path, data):
+    try:
+        atomic_write(path, lambda f: f.write(data))
+    except OSError as exc:
+        raise UsageError(f"cannot write '{path}': {exc.strerror}") from None
+
+
+def _report(verb, path, n_bytes, n_chars, size, header, ideal_bits, seconds, settings):
+    bpc = 8.0 * size / n_chars if n_chars else 0.0
+    ideal = ideal_bits / n_chars if n_chars else 0.0
+    speed = n_bytes / seconds / 1e3 if seconds > 0 else 0.0
+    mode = "online" if settings["mode"] == "online" else "checkpoint"
+    print(f"{verb} '{path}': {n_bytes} bytes, {n_chars} chars <-> {size} bytes (header {header}): "
+          f"{bpc:.3f} bits/char, ideal {ideal:.3f} bits/char; {speed:.1f} kB/s "
+          f"({settings['backend']}, {mode}, {settings['segments']} segments)")
+
+
+# ---- compress ----------------------------------------------------------------------------
+
+def cmd_compress(args):
+    data = _read_input(args.input)
+    _check_output(args.output, args.input)
+    backend = select_backend(args.backend, training=True)  # coding steps the model; online mode trains it
+    text = data.decode("utf-8", "surrogateescape")  # bytes that are not UTF-8 survive as escapes
+    mode = "online" if args.online else "checkpoint"
+    segments = args.segments or DEFAULT_SEGMENTS[mode]
+    if segments > MAX_SEGMENTS:
+        raise UsageError(f"--segments must be at most {MAX_SEGMENTS}, got {segments}")
+    settings = {"mode": mode, "segments": segments, **coding.environment(backend),
+                "platform": coding.platform_tag()}
+    if args.online:
+        ocfg = coding.OnlineConfig(cell=args.model, num_hiddens=args.num_hiddens, seed=args.seed)
+        vocab = coding.online_vocab(text)
+        mcfg = coding.online_model_config(ocfg, len(vocab))
+        factory = coding.online_factory(backend, mcfg, ocfg)
+        settings.update(coding.online_settings(ocfg, vocab))
+    else:
+        mcfg, vocab, weights, meta = load_checkpoint(args.checkpoint)
+        settings["fingerprint"] = container.fingerprint(weights, meta)
+        factory = coding.checkpoint_factory(backend, mcfg, weights)
+    start = time.perf_counter()
+    words, ideal_bits = coding.encode(text, vocab, factory, segments)
+    seconds = time.perf_counter() - start
+    out = container.pack(zlib.crc32(data), len(data), len(text), settings, words)
+    _write(args.output, out)
+    _report("compressed", args.input, len(data), len(text), len(out), len(out) - 4 * len(words),
+            ideal_bits, seconds, settings)
+    return 0
+
+
+# ---- decompress --------------------------------------------------------------------------
+
+def _online_from_settings(settings, name):
+    try:
+        known = {f.name for f in fields(coding.OnlineConfig)}
+        raw = settings["online"]
+        if not isinstance(raw, dict) or set(raw) != known:
+            raise ValueError
+        ocfg = coding.OnlineConfig(**raw)
+        tokens = settings["vocab"]
+        if not isinstance(tokens, str) or len(tokens) >= coding.ONLINE_MAX_VOCAB:
+            raise ValueError
+        vocab = Vocab.from_tokens_list([Vocab.UNK] + list(tokens))
+        mcfg = coding.online_model_config(ocfg, len(vocab))
+        if ocfg.cell not in ("rnn", "gru", "lstm") or not 0 < ocfg.num_hiddens <= 8192 \
+                or not 0 < ocfg.num_layers <= 16 or not 0 < ocfg.chunk <= 1 << 16:
+            raise ValueError
+    except (KeyError, TypeError, ValueError):
+        raise UsageError(f"'{name}' is corrupt (bad --online settings)") from None
+    return ocfg, vocab, mcfg
+
+
+def cmd_decompress(args):
+    data = _read_input(args.input)
+    _check_output(args.output, args.input)
+    crc, n_bytes, n_chars, settings, words = container.unpack(data, args.input)
+    mode, segments = settings.get("mode"), settings.get("segments")
+    if mode not in ("checkpoint", "online") or not isinstance(segments, int) \
+            or not 0 < segments <= MAX_SEGMENTS or not isinstance(settings.get("backend"), str):
+        raise UsageError(f"'{args.input}' is corrupt (bad settings)")
+    name = settings["backend"]
+    if args.backend and args.backend != name:
+        raise UsageError(f"'{args.input}' was coded with backend {name}; decode it with --backend {name}")
+    backend = load_backend(name)
+    coding.check_environment(settings, backend, args.input)
+    if mode == "online":
+        if args.checkpoint:
+            raise UsageError(f"'{args.input}' was coded --online and needs no checkpoint; "
+                             "drop --checkpoint")
+        ocfg, vocab, mcfg = _online_from_settings(settings, args.input)
+        factory = coding.online_factory(backend, mcfg, ocfg)
+    else:
+        if not args.checkpoint:
+            raise UsageError(f"'{args.input}' was coded with a checkpoint; give it with --checkpoint")
+        mcfg, vocab, weights, meta = load_checkpoint(args.checkpoint)
+        if container.fingerprint(weights, meta) != settings.get("fingerprint"):
+            raise UsageError(f"'{args.input}' was coded with another checkpoint than "
+                             f"'{args.checkpoint}' (fingerprints differ)")
+        factory = coding.checkpoint_factory(backend, mcfg, weights)
+    if settings.get("platform") != coding.platform_tag():
+        print(f"warning: '{args.input}' was coded on {settings.get('platform')}; another CPU may "
+              "round differently (the CRC check will tell)", file=sys.stderr)
+    start = time.perf_counter()
+    try:
+        text, ideal_bits = coding.decode(words, n_chars, vocab, factory, segments)
+        out = text.encode("utf-8", "surrogateescape")
+    except (ValueError, RuntimeError, OverflowError) as exc:  # an impossible symbol or code point
+        raise UsageError(f"'{args.input}' is corrupt: it does not decode ({type(exc).__name__})") from None
+    seconds = time.perf_counter() - start
+    if len(out) != n_bytes or zlib.crc32(out) != crc:
+        raise UsageError(f"'{args.input}' did not decode to the original (CRC32 mismatch); "
+                         "nothing written")
+    _write(args.output, out)
+    _report("decompressed", args.output, n_bytes, n_chars, len(data), len(data) - 4 * len(words),
+            ideal_bits, seconds, settings)
+    return 0
