@@ -31,16 +31,16 @@ def share(log, n):
 def test_idle_keeps_all_cores_and_load_moves_to_one_thread_and_back():
     machine = Simulated({2: 180e3, 1: 140e3})  # idle: two threads are faster
     tuner = ThreadTuner(machine.set_threads, candidates(2), clock=machine.clock)
-    machine.run(tuner, 20000)
-    assert share(machine.log[2000:], 2) > 0.85
+    machine.run(tuner, 100000)
+    assert share(machine.log[2000:], 2) > 0.95
     machine.rates = {2: 40e3, 1: 120e3}  # a busy process takes a core: one thread is faster
     machine.log = []
-    machine.run(tuner, 20000)
-    assert share(machine.log[2000:], 1) > 0.85
-    machine.rates = {2: 180e3, 1: 140e3}  # the load is gone
+    machine.run(tuner, 100000)
+    assert share(machine.log[2000:], 1) > 0.95
+    machine.rates = {2: 180e3, 1: 140e3}  # the load is gone: found at the next look (~10 s)
     machine.log = []
-    machine.run(tuner, 20000)
-    assert share(machine.log[2000:], 2) > 0.85
+    machine.run(tuner, 100000)
+    assert share(machine.log[30000:], 2) > 0.95
 
 
 def test_time_under_load_is_near_the_best_count_alone():
@@ -48,7 +48,14 @@ def test_time_under_load_is_near_the_best_count_alone():
     tuner = ThreadTuner(machine.set_threads, candidates(2), clock=machine.clock)
     machine.run(tuner, 30000)
     ideal = 30000 * 100 / 120e3
-    assert machine.now <= ideal / 0.9  # exploring costs at most ~10%
+    assert machine.now <= ideal / 0.95  # looking at the other count costs under 5%
+
+
+def test_a_short_idle_run_spends_little_time_on_the_slower_count():
+    machine = Simulated({2: 180e3, 1: 140e3})
+    tuner = ThreadTuner(machine.set_threads, candidates(2), clock=machine.clock)
+    machine.run(tuner, 2000)  # about one second, as `rnnlm train --epochs 15`
+    assert share(machine.log, 1) < 0.15
 
 
 def test_sync_is_called_before_a_window_is_timed():
