@@ -22,7 +22,7 @@ from mxnet import autograd, gluon
 from mxnet.gluon import nn, rnn
 
 from . import mxnet_exact_sum as exact_sum
-from .mxnet_engine import group_requested  # noqa: F401 (part of the interface)
+from .mxnet_engine import group_requested, restart_note  # noqa: F401 (part of the interface)
 from rnnlm.errors import UsageError
 from rnnlm.weights import check_weights, rnn_weight_names
 

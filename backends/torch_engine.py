@@ -16,6 +16,14 @@ def group_requested(environ):
     return int(environ.get("WORLD_SIZE", "1") or 1) > 1
 
 
+def restart_note(environ):
+    """'restart 1/3 by torchrun' when torchrun's elastic agent has restarted this group."""
+    count = int(environ.get("TORCHELASTIC_RESTART_COUNT", "0") or 0)
+    if not count:
+        return None
+    return f"restart {count}/{environ.get('TORCHELASTIC_MAX_RESTARTS', '?')} by torchrun"
+
+
 def group_processes(train_argv, workers, servers, port):
     """The processes of a one-machine group on loopback: N ranks, no helpers."""
     del servers  # torch needs no parameter servers

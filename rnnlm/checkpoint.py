@@ -4,9 +4,12 @@ Entries: every weight under its canonical name (`rnn.weight_ih_l0`, ..., `linear
 plus `__meta__`, a JSON string: {"format": "rnnlm-checkpoint", "version": 1,
 "model": ModelConfig, "vocab": idx_to_token, "dtype": ..., ...extra}. Writes are atomic:
 a temporary file in the same folder, flushed and fsynced, then renamed over the target,
-so a crash leaves either the old checkpoint or the new one, never half of one.
+so a crash leaves either the old checkpoint or the new one, never half of one. A writer
+killed mid-write leaves its temporary file (`.NAME.PID.tmp`), which is never read and is
+removed by the next write or restart once that PID is gone.
 """
 
+import glob
 import json
 import os
 import tempfile
@@ -24,11 +27,16 @@ VERSION = 1
 META_KEY = "__meta__"
 
 
+def _temp_prefix(path):
+    return f".{os.path.basename(path)}."
+
+
 def atomic_write(path, write):
     """Call write(file object) on a temporary file, fsync it, then rename it to `path`."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+    remove_stale_temps(path)
+    fd, tmp = tempfile.mkstemp(prefix=f"{_temp_prefix(path)}{os.getpid()}.", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
@@ -39,6 +47,34 @@ def atomic_write(path, write):
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
+def remove_stale_temps(path):
+    """Delete the temporary files that killed writers of `path` left behind; returns them.
+    A file whose writer still runs is left alone (it may be renamed any moment)."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    prefix = _temp_prefix(path)
+    removed = []
+    for tmp in glob.glob(os.path.join(glob.escape(folder), glob.escape(prefix) + "*.tmp")):
+        pid = os.path.basename(tmp)[len(prefix):].split(".", 1)[0]
+        if pid.isdigit() and (int(pid) == os.getpid() or not _alive(int(pid))):
+            try:
+                os.unlink(tmp)
+                removed.append(tmp)
+            except FileNotFoundError:
+                pass
+    return removed
 
 
 def save_checkpoint(path, cfg, vocab, weights, dtype, extra=None):
@@ -78,6 +114,16 @@ def load_checkpoint(path):
     except (KeyError, TypeError, ValueError) as exc:
         raise UsageError(f"checkpoint '{path}' is inconsistent: {exc}") from None
     return cfg, vocab, arrays, meta
+
+
+def read_meta(path):
+    """The metadata of checkpoint `path` alone (the weights are not read); UsageError if bad."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            entry = data[META_KEY] if META_KEY in data.files else None
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise UsageError(f"checkpoint '{path}' cannot be read: {exc}") from None
+    return _read_meta(path, entry)
 
 
 def _read_meta(path, entry):

@@ -10,6 +10,7 @@ from rnnlm.batches import check_corpus_length
 from rnnlm.checkpoint import load_checkpoint, save_checkpoint
 from rnnlm.config import ModelConfig, TrainConfig
 from rnnlm.corpus import load_corpus
+from rnnlm.distributed import SUPERVISED
 from rnnlm.errors import TrainingDiverged, UsageError
 from rnnlm.metrics import write_json
 from rnnlm.plot import plot_history
@@ -73,6 +74,9 @@ def cmd_train(args):
     run = start_run(backend, args, corpus, vocab, val_fraction=args.val_fraction, save=args.save,
                     save_every=args.save_every, resume=resume, corpus_path=args.corpus,
                     complete_ok=complete_ok)
+    restarted = backend.restart_note(os.environ)  # by the engine's own agent (torchrun)
+    if restarted and run.group.is_main:
+        print(f"{restarted}; resuming from epoch {len(run.history)}", file=sys.stderr, flush=True)
     probe = lambda: predict(backend, run.model, vocab, PROBE_PREFIXES[0])  # noqa: E731
     try:
         metrics = run.run(quiet=args.quiet, sample=probe)
@@ -89,7 +93,8 @@ def cmd_train(args):
             raise
         # a peer died or hung up (e.g. gloo: connection reset); the launcher names which
         reason = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
-        print(f"error: rank {run.group.rank}: the worker group failed ({reason})", file=sys.stderr)
+        if not os.environ.get(SUPERVISED):  # under `rnnlm launch`, its one line says it all
+            print(f"error: rank {run.group.rank}: the worker group failed ({reason})", file=sys.stderr)
         return 1
     if not run.group.is_main:
         return 0  # rank 0 reports for the group

@@ -57,6 +57,7 @@ class TrainingRun:
         if backend.group_requested(os.environ):
             self.group = distributed.Group(*backend.init_distributed(self.model))
             distributed.check_divisible(tcfg.batch_size, self.group.world_size)
+            distributed.check_same_start(backend, self.model, len(self.history), self.group)
         if not self.group.is_main:
             self.save_path = None  # rank 0 alone writes checkpoints
 
