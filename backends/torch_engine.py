@@ -17,10 +17,14 @@ def group_requested(environ):
 
 
 def restart_note(environ):
-    """'restart 1/3 by torchrun' when torchrun's elastic agent has restarted this group."""
+    """How torchrun's elastic agent started this group ('restart 1/3 by torchrun'), said
+    when the group resumes; None outside torchrun. The count is this node's: a node whose
+    workers were healthy restarts them for the others without counting it."""
+    if "TORCHELASTIC_RUN_ID" not in environ:
+        return None
     count = int(environ.get("TORCHELASTIC_RESTART_COUNT", "0") or 0)
     if not count:
-        return None
+        return "torchrun started the group"
     return f"restart {count}/{environ.get('TORCHELASTIC_MAX_RESTARTS', '?')} by torchrun"
 
 

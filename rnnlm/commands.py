@@ -74,9 +74,9 @@ def cmd_train(args):
     run = start_run(backend, args, corpus, vocab, val_fraction=args.val_fraction, save=args.save,
                     save_every=args.save_every, resume=resume, corpus_path=args.corpus,
                     complete_ok=complete_ok)
-    restarted = backend.restart_note(os.environ)  # by the engine's own agent (torchrun)
-    if restarted and run.group.is_main:
-        print(f"{restarted}; resuming from epoch {len(run.history)}", file=sys.stderr, flush=True)
+    agent = backend.restart_note(os.environ)  # the engine's own agent (torchrun) restarts groups
+    if agent and resume and run.group.is_main:
+        print(f"{agent}; resuming from epoch {len(run.history)}", file=sys.stderr, flush=True)
     probe = lambda: predict(backend, run.model, vocab, PROBE_PREFIXES[0])  # noqa: E731
     try:
         metrics = run.run(quiet=args.quiet, sample=probe)
