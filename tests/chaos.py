@@ -55,6 +55,14 @@ def workers_of(pids):
     return [p for root in pids for p in descendants(root) if is_worker(p)]
 
 
+def running(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def fingerprint(path):
     try:
         st = os.stat(path)
@@ -68,8 +76,12 @@ def kill_workers(roots, ckpt, kills, seed, alive, deadline, max_wait_writes=2, m
     has been rewritten 1..max_wait_writes times and a further random delay. `alive()` says
     whether the run still goes on. Returns the pids killed (fewer if the run ended first)."""
     rng = np.random.default_rng(seed)
-    killed = []
+    killed, old_group = [], []
     for _ in range(kills):
+        # count only checkpoints the next group writes: the old group's last write, or a
+        # kill while the new one connects, would hit gloo's connect, which hangs (not ours)
+        while any(running(pid) for pid in old_group) and time.time() < deadline:
+            time.sleep(0.01)
         writes, last = int(rng.integers(1, max_wait_writes + 1)), fingerprint(ckpt)
         delay, pick = float(rng.uniform(0, max_delay)), int(rng.integers(0, 1 << 30))
         while writes and alive() and time.time() < deadline:
@@ -81,7 +93,7 @@ def kill_workers(roots, ckpt, kills, seed, alive, deadline, max_wait_writes=2, m
         victims = sorted(w for w in workers_of(roots) if w not in killed)
         if not alive() or not victims or time.time() >= deadline:
             break
-        victim = victims[pick % len(victims)]
+        victim, old_group = victims[pick % len(victims)], victims
         try:
             os.kill(victim, signal.SIGKILL)
         except ProcessLookupError:
