@@ -12,6 +12,12 @@ def group_requested(environ):
     return environ.get("DMLC_ROLE") == "worker"
 
 
+def restart_note(environ):
+    """None: ps-lite has no agent that restarts a group (`rnnlm launch` does, and says so)."""
+    del environ
+    return None
+
+
 def group_processes(train_argv, workers, servers, port):
     """The processes of a one-machine group on loopback: a scheduler, S servers, N workers."""
     common = {"DMLC_PS_ROOT_URI": "127.0.0.1", "DMLC_PS_ROOT_PORT": str(port),

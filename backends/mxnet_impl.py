@@ -38,7 +38,7 @@ finally:
 import numpy as np  # noqa: E402
 
 from . import mxnet_exact_sum as exact_sum
-from .mxnet_engine import group_requested  # noqa: F401 (part of the interface)
+from .mxnet_engine import group_requested, restart_note  # noqa: F401 (part of the interface)
 from rnnlm.errors import UsageError
 from rnnlm.weights import check_weights, rnn_weight_names
 

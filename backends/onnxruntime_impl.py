@@ -169,3 +169,7 @@ def synchronize():
 
 def framework_version():
     return ort.__version__
+
+
+def restart_note(environ):
+    return None

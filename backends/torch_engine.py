@@ -16,6 +16,18 @@ def group_requested(environ):
     return int(environ.get("WORLD_SIZE", "1") or 1) > 1
 
 
+def restart_note(environ):
+    """How torchrun's elastic agent started this group ('restart 1/3 by torchrun'), said
+    when the group resumes; None outside torchrun. The count is this node's: a node whose
+    workers were healthy restarts them for the others without counting it."""
+    if "TORCHELASTIC_RUN_ID" not in environ:
+        return None
+    count = int(environ.get("TORCHELASTIC_RESTART_COUNT", "0") or 0)
+    if not count:
+        return "torchrun started the group"
+    return f"restart {count}/{environ.get('TORCHELASTIC_MAX_RESTARTS', '?')} by torchrun"
+
+
 def group_processes(train_argv, workers, servers, port):
     """The processes of a one-machine group on loopback: N ranks, no helpers."""
     del servers  # torch needs no parameter servers

@@ -16,7 +16,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .torch_rnn_kernel import FusedRNNLayer
-from .torch_engine import group_requested  # noqa: F401 (part of the interface)
+from .torch_engine import group_requested, restart_note  # noqa: F401 (part of the interface)
 from rnnlm.errors import UsageError
 from rnnlm.weights import check_weights, rnn_weight_names
 

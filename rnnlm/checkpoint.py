@@ -4,7 +4,8 @@ Entries: every weight under its canonical name (`rnn.weight_ih_l0`, ..., `linear
 plus `__meta__`, a JSON string: {"format": "rnnlm-checkpoint", "version": 1,
 "model": ModelConfig, "vocab": idx_to_token, "dtype": ..., ...extra}. Writes are atomic:
 a temporary file in the same folder, flushed and fsynced, then renamed over the target,
-so a crash leaves either the old checkpoint or the new one, never half of one.
+so a crash leaves either the old checkpoint or the new one, never half of one (see
+rnnlm.outputs for the temporary files of a writer killed mid-write).
 """
 
 import json
@@ -15,7 +16,7 @@ import numpy as np
 
 from rnnlm import checkpoint_schema as schema
 from rnnlm.errors import UsageError
-from rnnlm.outputs import atomic_write
+from rnnlm.outputs import atomic_write, remove_stale_temps  # noqa: F401 (re-exported)
 from rnnlm.vocab import Vocab
 
 FORMAT = "rnnlm-checkpoint"
@@ -84,6 +85,16 @@ def _load_onnx_checkpoint(path):
     except schema.SchemaError as exc:
         raise UsageError(f"checkpoint '{path}' is inconsistent: {exc}") from None
     return model, vocab, weights, meta
+
+
+def read_meta(path):
+    """The metadata of checkpoint `path` alone (the weights are not read); UsageError if bad."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            entry = data[META_KEY] if META_KEY in data.files else None
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise UsageError(f"checkpoint '{path}' cannot be read: {exc}") from None
+    return _read_meta(path, entry)
 
 
 def _read_meta(path, entry):

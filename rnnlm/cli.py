@@ -143,6 +143,9 @@ def build_parser():
     p = sub.add_parser("launch", help="data-parallel training: a local group of workers on loopback")
     p.add_argument("--workers", type=positive_int, required=True, metavar="N", help="training processes")
     p.add_argument("--servers", type=positive_int, default=1, metavar="S", help="MXNet parameter servers")
+    p.add_argument("--max-restarts", type=non_negative_int, default=0, metavar="K",
+                   help="after a process dies, restart the group from the last --save checkpoint, "
+                        "up to K times (default: 0, fail at once)")
     p.add_argument("train_argv", nargs=argparse.REMAINDER, metavar="-- train ...",
                    help="the training command the workers run")
 

@@ -1,11 +1,13 @@
 """What each subcommand does with its typed configs: a thin layer over rnnlm.api that
 prints. Argument parsing is in cli.py."""
 
+import os
 import sys
 
 import numpy as np
 
 from rnnlm import api
+from rnnlm.distributed import SUPERVISED
 from rnnlm.errors import TrainingDiverged
 from rnnlm.metrics import write_json
 from rnnlm.outputs import check_writable
@@ -15,6 +17,9 @@ from rnnlm.plot import plot_history
 def cmd_train(mcfg, tcfg, dcfg, opts, backend=None, device="auto"):
     run = api.start_training(mcfg, tcfg, dcfg, opts, backend=backend, device=device)
     model = api.model_of(run)
+    agent = run.backend.restart_note(os.environ)  # the engine's own agent (torchrun) restarts groups
+    if agent and run.resumed and run.group.is_main:
+        print(f"{agent}; resuming from epoch {len(run.history)}", file=sys.stderr, flush=True)
     try:
         metrics = run.run(sample=lambda: model.predict(api.PROBE_PREFIXES[0]))
     except KeyboardInterrupt:
@@ -30,7 +35,8 @@ def cmd_train(mcfg, tcfg, dcfg, opts, backend=None, device="auto"):
             raise
         # a peer died or hung up (e.g. gloo: connection reset); the launcher names which
         reason = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
-        print(f"error: rank {run.group.rank}: the worker group failed ({reason})", file=sys.stderr)
+        if not os.environ.get(SUPERVISED):  # under `rnnlm launch`, its one line says it all
+            print(f"error: rank {run.group.rank}: the worker group failed ({reason})", file=sys.stderr)
         return 1
     if not run.group.is_main:
         return 0  # rank 0 reports for the group

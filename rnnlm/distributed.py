@@ -19,6 +19,8 @@ from typing import Dict, List
 
 from rnnlm.errors import UsageError
 
+SUPERVISED = "RNNLM_LAUNCHED"  # set by `rnnlm launch` for its workers: it names a failure itself
+
 
 @dataclass(frozen=True)
 class Group:
@@ -46,6 +48,17 @@ def check_divisible(batch_size, world_size):
     if batch_size % world_size:
         raise UsageError(f"--batch-size {batch_size} is not divisible by the {world_size} workers; "
                          "each worker takes an equal share of every minibatch's rows")
+
+
+def check_same_start(backend, model, epoch, group):
+    """Every worker must start after the same epoch: a --save file that not every worker
+    sees (another machine's disk) would otherwise mix two runs silently. All workers see
+    the same sums, so all of them stop together: the epochs e_i are all equal exactly when
+    N * sum(e_i^2) == (sum e_i)^2."""
+    total, squares = backend.all_reduce_sum(model, [float(epoch), float(epoch) ** 2])
+    if group.world_size * squares != total ** 2:
+        raise UsageError(f"the {group.world_size} workers start from different epochs (this one, rank "
+                         f"{group.rank}, after epoch {epoch}); --save must name one file every worker sees")
 
 
 def shard_rows(batches, group):

@@ -6,6 +6,12 @@ group and with which variables; this module only spawns and supervises them. Wor
 the cores (OMP_NUM_THREADS = cores / N unless set). Rank 0's output is the group's; if any
 process dies, the others are ended and the launcher exits non-zero with one line naming it.
 Children also die with the launcher (PR_SET_PDEATHSIG), so none is orphaned.
+
+With `--max-restarts K` a death instead ends the whole group (for MXNet the scheduler and
+servers too: ps-lite cannot re-admit a worker) and starts a fresh one on a fresh port, which
+resumes from the last checkpoint of `--save` (`--resume auto` is added) -- up to K times; the
+next death ends the run as above. An exit with status 2 (bad input) or 130 (Ctrl-C) is never
+restarted: it would only happen again.
 """
 
 import os
@@ -16,8 +22,9 @@ import sys
 import time
 
 from rnnlm.backend import load_engine, requested_name, select_backend
+from rnnlm.checkpoint import read_meta, remove_stale_temps
 from rnnlm.dataset import load_training_data
-from rnnlm.distributed import check_divisible
+from rnnlm.distributed import SUPERVISED, check_divisible
 from rnnlm.threads import available_cores
 from rnnlm.errors import UsageError
 
@@ -50,7 +57,7 @@ def backend_name_of(job):
 
 
 def _base_env(workers):
-    env = dict(os.environ)
+    env = {**os.environ, SUPERVISED: "1"}
     if "OMP_NUM_THREADS" not in env:
         env["OMP_NUM_THREADS"] = str(max(1, available_cores() // workers))
     return env
@@ -87,25 +94,73 @@ def _describe(rc):
     return f"exited with status {rc}"
 
 
+def _first_failure(procs):
+    """(label, Popen) of a failed process, preferring one a signal killed: its peers then
+    fail too (connection reset) and must not be blamed for it. None while all is well."""
+    failed = [(label, p) for label, p in procs if p.poll() not in (None, 0)]
+    return min(failed, key=lambda f: f[1].returncode >= 0, default=None)
+
+
 def supervise(workers, helpers):
-    """Wait for the group; on the first failure end everyone and say who failed."""
+    """Wait for the group; on the first failure end everyone. Returns (exit status, the
+    failed (label, Popen) or None)."""
     everyone = workers + helpers
     try:
         while True:
-            for label, p in everyone:
-                rc = p.poll()
-                if rc not in (None, 0):
-                    _stop(everyone)
-                    print(f"error: {label} (pid {p.pid}) {_describe(rc)}; stopped the group", file=sys.stderr)
-                    return rc if rc and rc > 0 else 1
+            failure = _first_failure(everyone)
+            if failure is not None:
+                _stop(everyone)
+                rc = failure[1].returncode
+                return (rc if rc > 0 else 1), failure
             if all(p.poll() == 0 for _, p in workers):
                 _stop(helpers)  # servers end by themselves once the workers finalize
-                return 0
+                return 0, None
             time.sleep(POLL_SECONDS)
     except KeyboardInterrupt:
         _stop(workers, signal.SIGINT)  # workers save their checkpoint and exit 130
         _stop(helpers)
-        return 130
+        return 130, None
+
+
+def _fingerprint(path):
+    """Identifies one version of a file (a new checkpoint is a new inode: atomic rename)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def _resume_point(save):
+    try:
+        return f"resuming from epoch {read_meta(save)['epoch']}"
+    except (UsageError, KeyError):
+        return "resuming from its checkpoint"
+
+
+def run_group(engine, argv, workers, servers, max_restarts=0, save=None, resume_given=False):
+    """Start the group and supervise it, restarting it after a death up to `max_restarts`
+    times from the last checkpoint in `save`. Returns the exit status."""
+    before = _fingerprint(save) if save else None  # a checkpoint that is not this run's
+    group_argv, restarts = list(argv), 0
+    while True:
+        rc, failure = supervise(*start_group(engine, group_argv, workers, servers))
+        if failure is None:
+            return rc
+        label, proc = failure
+        what = f"{label} (pid {proc.pid}) {_describe(proc.returncode)}"
+        if restarts == max_restarts or proc.returncode in (2, 130):
+            print(f"error: {what}; stopped the group", file=sys.stderr)
+            return rc
+        restarts += 1
+        remove_stale_temps(save)  # the group is gone: no writer is left
+        if resume_given:
+            where = _resume_point(save)
+        elif _fingerprint(save) not in (None, before):  # this run has written a checkpoint
+            group_argv, where = [*argv, "--resume", "auto"], _resume_point(save)
+        else:
+            group_argv, where = list(argv), "starting afresh (no checkpoint of this run yet)"
+        print(f"restart {restarts}/{max_restarts}: {what}; {where}", file=sys.stderr, flush=True)
 
 
 def cmd_launch(args, parse_train):
@@ -116,7 +171,11 @@ def cmd_launch(args, parse_train):
     if argv[:1] != ["train"]:
         raise UsageError("launch runs a training command: rnnlm launch --workers N -- train [options]")
     job = parse_train(argv)
+    if args.max_restarts and not job.run.save:
+        raise UsageError("--max-restarts needs --save PATH in the train command: "
+                         "a restarted group resumes from that checkpoint")
     check_divisible(job.train.batch_size, args.workers)
     load_training_data(job.data, job.train)  # catch bad data once, not in every worker
     engine = load_engine(backend_name_of(job))
-    return supervise(*start_group(engine, argv, args.workers, args.servers))
+    return run_group(engine, argv, args.workers, args.servers, args.max_restarts, job.run.save,
+                     resume_given=job.run.resume != "no")

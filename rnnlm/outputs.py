@@ -5,6 +5,7 @@ not a finished run; and a crash mid-write must leave the old file or the new one
 half of one.
 """
 
+import glob
 import os
 import tempfile
 
@@ -40,14 +41,49 @@ def _umask():
     return mask
 
 
+def _temp_prefix(path):
+    return f".{os.path.basename(path)}."
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
+def remove_stale_temps(path):
+    """Delete the temporary files that killed writers of `path` left behind; returns them.
+    A file whose writer still runs is left alone (it may be renamed any moment)."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    prefix = _temp_prefix(path)
+    removed = []
+    for tmp in glob.glob(os.path.join(glob.escape(folder), glob.escape(prefix) + "*.tmp")):
+        pid = os.path.basename(tmp)[len(prefix):].split(".", 1)[0]
+        if pid.isdigit() and (int(pid) == os.getpid() or not _alive(int(pid))):
+            try:
+                os.unlink(tmp)
+                removed.append(tmp)
+            except FileNotFoundError:
+                pass
+    return removed
+
+
 def atomic_write(path, write):
     """Call write(file object) on a temporary file, fsync it, then rename it to `path`.
 
-    The file gets the mode a plain open() would give it (0666 less the umask), not the
-    0600 of a temporary file."""
+    The temporary file is `.NAME.PID.*.tmp` beside `path`: a writer killed mid-write leaves
+    it behind, never read, and the next write removes it once that PID is gone. The file
+    gets the mode a plain open() would give it (0666 less the umask), not the 0600 of a
+    temporary file."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+    remove_stale_temps(path)
+    fd, tmp = tempfile.mkstemp(prefix=f"{_temp_prefix(path)}{os.getpid()}.", suffix=".tmp", dir=folder)
     try:
         os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:

@@ -54,6 +54,7 @@ class TrainingRun:
         self.save_path = run_opts.save
         self.corpus_path = os.path.abspath(dcfg.corpus) if dcfg.corpus else None
         self.history, self.rng, self.seconds_before = [], np.random.default_rng(tcfg.seed), 0.0
+        self.resumed = resumed is not None
         weights = self._continue(resumed) if resumed else init_weights(mcfg, tcfg.seed, tcfg.dtype)
         self.corpus, self.val_corpus = corpus, val_corpus
         self.model = build_model(backend, mcfg, device, tcfg.dtype, weights)
@@ -62,6 +63,7 @@ class TrainingRun:
         if backend.group_requested(os.environ):
             self.group = distributed.Group(*backend.init_distributed(self.model))
             distributed.check_divisible(tcfg.batch_size, self.group.world_size)
+            distributed.check_same_start(backend, self.model, len(self.history), self.group)
         if not self.group.is_main:
             self.save_path = None  # rank 0 alone writes checkpoints
 
