@@ -10,7 +10,7 @@ saw: the first 100,000 characters of CPython's own reference documentation
 256 hidden) are trained here on the first 90% of the raw and of the cleaned book; they code
 that 90% (the text they were trained on), the last 10% (held out), the whole and the other
 text. Every rnnlm output is decoded and compared with the original byte for byte.
-A missing peer (pip install 'rnnlm[bench]') is skipped with a note.
+A missing peer (`pip install -e '.[bench]'` in a clone) is skipped with a note.
 """
 
 import argparse
@@ -26,11 +26,10 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from benchmarks.machine import cpu_name  # noqa: E402
 from rnnlm.backend import load_backend  # noqa: E402
 from rnnlm.cli import main as rnnlm_main  # noqa: E402
-from rnnlm.config import ModelConfig, TrainConfig  # noqa: E402
 from rnnlm.corpus import preprocess_lines, read_raw_text  # noqa: E402
-from rnnlm.vocab import Vocab  # noqa: E402
 
 OTHER_CHARS = 100_000
 
@@ -88,19 +87,17 @@ def timed(fn, *args):
     return out, time.perf_counter() - start
 
 
-def train_checkpoint(backend_name, text, vocab, path, epochs):
-    """The book's model trained on `text` (ids under `vocab`), saved to `path`."""
-    import numpy as np
-    from rnnlm.run import TrainingRun
-    backend = load_backend(backend_name)
-    table = vocab.token_to_idx
-    corpus = np.array([table[c] for c in text], dtype=np.int64)
-    mcfg = ModelConfig(vocab_size=len(vocab))
-    tcfg = TrainConfig(epochs=epochs, max_tokens=0)
-    run = TrainingRun(backend, backend.resolve_device("cpu"), mcfg, tcfg, vocab, corpus, save=path)
-    metrics, seconds = timed(run.run, True)
+def train_checkpoint(backend_name, text, folder, path, epochs):
+    """The book's model trained on `text` as it is (`--text raw`: every character, the
+    vocabulary ordered as the book's Vocab orders tokens, plus <unk>), saved to `path`."""
+    import rnnlm
+    source = os.path.join(folder, "train.txt")
+    with open(source, "w", encoding="utf-8", newline="") as f:
+        f.write(text)
+    run, seconds = timed(lambda: rnnlm.train(backend=backend_name, corpus=source, text="raw", max_tokens=0,
+                                             epochs=epochs, save=path, quiet=True))
     print(f"# trained {path} on {backend_name}: {epochs} epochs, perplexity "
-          f"{metrics['perplexity']:.2f}, {seconds:.0f} s", file=sys.stderr)
+          f"{run.perplexity:.2f}, {seconds:.0f} s", file=sys.stderr)
 
 
 def run_rnnlm(folder, name, data, args):
@@ -141,7 +138,7 @@ def main():
     versions = [f"Python {platform.python_version()}", f"numpy {np.__version__}"]
     for b in backends:
         versions.append(f"{b} {load_backend(b).framework_version()}")
-    print(f"# {platform.processor() or platform.machine()}; {', '.join(versions)}")
+    print(f"# {cpu_name()}; {', '.join(versions)}")
     for note in notes:
         print(f"# note: {note}")
 
@@ -150,12 +147,9 @@ def main():
         checkpoints = {}
         for kind in ("book raw", "book cleaned"):
             train_text = data[f"{kind}, first 90%"].decode()
-            # raw: every character, ordered as the book's Vocab orders tokens, plus <unk>;
-            # cleaned: the book's vocabulary of the cleaned text
-            vocab = Vocab(list(train_text))
             for b in backends:
                 path = os.path.join(folder, f"{kind.split()[1]}-{b}.npz")
-                train_checkpoint(b, train_text, vocab, path, epochs)
+                train_checkpoint(b, train_text, folder, path, epochs)
                 checkpoints[kind, b] = path
         for name, blob in data.items():
             n_chars, n_bytes = len(blob.decode()), len(blob)

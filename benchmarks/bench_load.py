@@ -14,7 +14,6 @@ rnnlm's own choice reaches >= 80% of one pinned thread on an idle machine.
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -23,17 +22,10 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from benchmarks.machine import cpu_name  # noqa: E402
 from rnnlm.threads import available_cores  # noqa: E402
 
 BUSY_LOOP = "while True: pass"
-
-
-def cpu_name():
-    try:
-        with open("/proc/cpuinfo") as f:
-            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or "unknown CPU"
 
 
 def run_once(backend, epochs, threads):
@@ -78,7 +70,7 @@ def main():
                 results[(backend, load, name)] = statistics.median(values)
                 print(json.dumps({"backend": backend, "load": load, "threads": name,
                                   "tokens_per_sec": [round(v) for v in values]}), flush=True)
-    print(f"\n| backend | threads | idle tok/s | beside a busy core tok/s | busy / idle 1 thread |")
+    print("\n| backend | threads | idle tok/s | beside a busy core tok/s | busy / idle 1 thread |")
     print("|---|---|---|---|---|")
     for backend in args.backends.split(","):
         base = results[(backend, "idle", "1 thread")]

@@ -24,7 +24,8 @@ def cmd_train(mcfg, tcfg, dcfg, opts, backend=None, device="auto"):
         metrics = run.run(sample=lambda: model.predict(api.PROBE_PREFIXES[0]))
     except KeyboardInterrupt:
         saved = f"; checkpoint of epoch {len(run.history)} in {opts.save}" if run.save_path and run.history else ""
-        print(f"interrupted{saved}", file=sys.stderr)
+        if not os.environ.get(SUPERVISED):  # under `rnnlm launch`, the launcher says it once
+            print(f"interrupted{saved}", file=sys.stderr)
         return 130
     except TrainingDiverged as exc:
         kept = f"; last good checkpoint kept in {opts.save}" if run.save_path and run.history else ""

@@ -131,6 +131,13 @@ def _fingerprint(path):
     return st.st_ino, st.st_size, st.st_mtime_ns
 
 
+def _saved_epoch(save):
+    try:
+        return f"; checkpoint of epoch {read_meta(save)['epoch']} in {save}" if save and os.path.exists(save) else ""
+    except (UsageError, KeyError):
+        return ""
+
+
 def _resume_point(save):
     try:
         return f"resuming from epoch {read_meta(save)['epoch']}"
@@ -145,6 +152,9 @@ def run_group(engine, argv, workers, servers, max_restarts=0, save=None, resume_
     group_argv, restarts = list(argv), 0
     while True:
         rc, failure = supervise(*start_group(engine, group_argv, workers, servers))
+        if rc == 130:  # Ctrl-C: the workers saved their epoch and stayed silent
+            print(f"interrupted{_saved_epoch(save)}", file=sys.stderr)
+            return rc
         if failure is None:
             return rc
         label, proc = failure

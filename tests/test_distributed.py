@@ -146,3 +146,24 @@ def test_float64_sums_through_a_float32_transport_are_exact(workers):
     f32 = server_sum([p[0] for p in parts])
     exact0 = sum(p[0] for p in parts)
     assert np.abs(f32 - exact0).max() > 1e-9 * np.abs(exact0).max()
+
+
+@pytest.mark.slow
+def test_ctrl_c_on_a_launched_group_is_one_line(tmp_path):
+    """As a terminal's Ctrl-C: SIGINT to the launcher and its workers alike."""
+    from tests.conftest import load_or_skip
+    load_or_skip("torch")
+    ckpt = tmp_path / "c.npz"
+    launcher = subprocess.Popen([sys.executable, "-m", "rnnlm", "launch", "--workers", "2", "--", "train",
+                                 "--backend", "torch", "--epochs", "100000", "--num-hiddens", "16", "--quiet",
+                                 "--save", str(ckpt), "--save-every", "1"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.time() + 120
+    while not ckpt.exists() and time.time() < deadline and launcher.poll() is None:
+        time.sleep(0.05)
+    assert ckpt.exists(), launcher.communicate(timeout=30)
+    os.killpg(launcher.pid, signal.SIGINT)
+    _, err = launcher.communicate(timeout=60)
+    assert launcher.returncode == 130
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("interrupted; checkpoint of epoch "), err
