@@ -143,8 +143,8 @@ def resume_point(run_opts, epochs):
 # ---- the API ---------------------------------------------------------------------------
 
 def start_training(mcfg, tcfg, dcfg, run_opts, backend=None, device="auto"):
-    """A ready TrainingRun (data loaded, resumed if asked, every output path checked) and
-    its backend; `run()` it to train. The CLI and `train` share this."""
+    """A ready TrainingRun (every output path checked, resumed if asked, data loaded);
+    `run()` it to train. The CLI and `train` share this."""
     check_outputs(run_opts)
     backend_module = select_backend(backend, training=True)
     resumed = resume_point(run_opts, tcfg.epochs)

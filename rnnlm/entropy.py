@@ -13,14 +13,19 @@ import math
 
 import numpy as np
 
+from rnnlm.errors import UsageError
+from rnnlm.install import install_hint
+
 PROB_FLOOR = 1e-9        # no symbol gets less, so none is ever uncodable (constriction also ensures it)
 MAX_CODE_POINT = 0x110000  # exclusive; lone surrogates (U+DC80..U+DCFF) carry undecodable bytes
 FALLBACK_TABLE = 1024    # distinct escaped characters remembered; later new ones stay literal
 
 
 def _constriction():
-    import constriction  # imported on use: `import rnnlm` stays light
-
+    try:
+        import constriction  # imported on use: `import rnnlm` stays light
+    except ModuleNotFoundError:
+        raise UsageError(f"compress and decompress need constriction: {install_hint('compress')}") from None
     return constriction.stream
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from rnnlm.cli import main
+from tests.chaos import environ_of
 from tests.test_cli import assert_one_line_error, run_cli
 
 TEN_EPOCHS = ["--epochs", "10", "--dtype", "float64", "--quiet"]
@@ -71,14 +72,6 @@ def children(pid):
     try:
         with open(f"/proc/{pid}/task/{pid}/children") as f:
             return [int(p) for p in f.read().split()]
-    except OSError:
-        return []
-
-
-def environ_of(pid):
-    try:
-        with open(f"/proc/{pid}/environ", "rb") as f:
-            return f.read().decode(errors="replace").split("\0")
     except OSError:
         return []
 
