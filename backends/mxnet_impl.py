@@ -43,6 +43,7 @@ from rnnlm.errors import UsageError
 from rnnlm.weights import check_weights, rnn_weight_names
 
 NAME = "mxnet"
+TUNES_THREADS = False  # the operators' count is fixed when MXNet loads (see above)
 _CELLS = {"rnn": rnn.RNN, "gru": rnn.GRU, "lstm": rnn.LSTM}
 _LOSS = gluon.loss.SoftmaxCrossEntropyLoss()
 

@@ -16,6 +16,7 @@ from rnnlm.errors import UsageError
 from rnnlm.weights import check_weights
 
 NAME = "onnxruntime"
+TUNES_THREADS = False  # sessions keep ONNX Runtime's own thread pool
 _PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
 
 

@@ -21,6 +21,7 @@ from rnnlm.errors import UsageError
 from rnnlm.weights import check_weights, rnn_weight_names
 
 NAME = "torch"
+TUNES_THREADS = True  # torch.set_num_threads takes effect at once
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 _CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 

@@ -26,8 +26,11 @@ from rnnlm.weights import init_weights
 
 
 def thread_control(backend, device, requested=0):
-    """A fixed thread count when one is asked for (or on a GPU), else a ThreadTuner."""
+    """A fixed thread count when one is asked for (or on a GPU), else a ThreadTuner; None
+    for a backend whose thread count is fixed when its framework loads."""
     pinned = threads.pinned_threads(requested)
+    if not backend.TUNES_THREADS:
+        return None
     if pinned is None and backend.device_name(device).startswith("cpu"):
         return threads.ThreadTuner(backend.set_num_threads, threads.candidates(threads.available_cores()),
                                    sync=backend.synchronize)

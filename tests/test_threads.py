@@ -82,3 +82,17 @@ def test_backend_threads_pinned_give_the_same_run_twice(backend, threads):
     b = rnnlm.train(backend=backend.NAME, epochs=2, num_hiddens=16, max_tokens=3000, quiet=True, threads=threads)
     wa, wb = a.model.weights(), b.model.weights()
     assert all((wa[k] == wb[k]).all() for k in wa)
+
+
+def test_thread_control_tunes_only_where_the_count_can_change(backend):
+    from rnnlm import threads
+    from rnnlm.run import thread_control
+    control = thread_control(backend, backend.resolve_device("cpu"))
+    if not backend.TUNES_THREADS:
+        assert control is None  # MXNet: fixed when it loads, one thread unless OMP_NUM_THREADS says
+    elif threads.USER_OMP_NUM_THREADS:
+        assert isinstance(control, FixedThreads)
+    else:
+        assert isinstance(control, ThreadTuner)
+    pinned = thread_control(backend, backend.resolve_device("cpu"), requested=1)
+    assert pinned is None if not backend.TUNES_THREADS else pinned.current == 1
