@@ -2,6 +2,7 @@
 prints. Argument parsing is in cli.py."""
 
 import os
+import signal
 import sys
 
 import numpy as np
@@ -23,6 +24,9 @@ def cmd_train(mcfg, tcfg, dcfg, opts, backend=None, device="auto"):
     try:
         metrics = run.run(sample=lambda: model.predict(api.PROBE_PREFIXES[0]))
     except KeyboardInterrupt:
+        # the run has saved; a second SIGINT (a launcher passing the terminal's on) must not
+        # end the interpreter's exit in a traceback
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         saved = f"; checkpoint of epoch {len(run.history)} in {opts.save}" if run.save_path and run.history else ""
         if not os.environ.get(SUPERVISED):  # under `rnnlm launch`, the launcher says it once
             print(f"interrupted{saved}", file=sys.stderr)

@@ -40,8 +40,21 @@ def _positive(flag, value, kind=int):
         raise ConfigError(f"{flag} must be a positive {'integer' if kind is int else 'number'}, got {value!r}")
 
 
+def _non_negative(flag, value):
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ConfigError(f"{flag} must be a non-negative integer, got {value!r}")
+
+
+class _Settings:
+    @classmethod
+    def from_dict(cls, d):
+        """An instance from a dict (a checkpoint's), ignoring keys it does not know."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
 @dataclass(frozen=True)
-class ModelConfig:
+class ModelConfig(_Settings):
     vocab_size: int = 0          # 0 until the vocabulary is known
     num_hiddens: int = 256
     num_layers: int = 1
@@ -58,8 +71,7 @@ class ModelConfig:
         _positive("--num-layers", self.num_layers)
         if not isinstance(self.bidirectional, bool):
             raise ConfigError(f"bidirectional must be true or false, got {self.bidirectional!r}")
-        if not isinstance(self.vocab_size, int) or isinstance(self.vocab_size, bool) or self.vocab_size < 0:
-            raise ConfigError(f"vocab_size must be a non-negative integer, got {self.vocab_size!r}")
+        _non_negative("vocab_size", self.vocab_size)
 
     @property
     def num_directions(self):
@@ -68,14 +80,9 @@ class ModelConfig:
     def to_dict(self):
         return asdict(self)
 
-    @classmethod
-    def from_dict(cls, d):
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
-
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(_Settings):
     epochs: int = 500
     batch_size: int = 32
     num_steps: int = 35
@@ -92,16 +99,10 @@ class TrainConfig:
             _positive(flag, value)
         _positive("--lr", self.lr, float)
         _positive("--clip", self.clip, float)
-        for flag, value in (("--max-tokens", self.max_tokens), ("--seed", self.seed)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise ConfigError(f"{flag} must be a non-negative integer, got {value!r}")
+        _non_negative("--max-tokens", self.max_tokens)
+        _non_negative("--seed", self.seed)
         _choice("--iter", self.iter, ITERATORS)
         _choice("--dtype", self.dtype, DTYPES)
-
-    @classmethod
-    def from_dict(cls, d):
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
 
 
 @dataclass(frozen=True)
@@ -128,10 +129,8 @@ class RunOptions:
 
     def __post_init__(self):
         _choice("--resume", self.resume, RESUME_MODES)
-        if not isinstance(self.threads, int) or isinstance(self.threads, bool) or self.threads < 0:
-            raise ConfigError(f"--threads must be a non-negative integer, got {self.threads!r}")
-        if not isinstance(self.save_every, int) or self.save_every < 0:
-            raise ConfigError(f"--save-every must be a non-negative integer, got {self.save_every!r}")
+        _non_negative("--threads", self.threads)
+        _non_negative("--save-every", self.save_every)
         if self.resume != "no" and not self.save:
             raise ConfigError("--resume needs --save PATH (the checkpoint to continue)")
 

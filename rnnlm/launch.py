@@ -117,6 +117,7 @@ def supervise(workers, helpers):
                 return 0, None
             time.sleep(POLL_SECONDS)
     except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the stop short
         _stop(workers, signal.SIGINT)  # workers save their checkpoint and exit 130
         _stop(helpers)
         return 130, None

@@ -143,7 +143,7 @@ def test_float64_sums_through_a_float32_transport_are_exact(workers):
 
 @pytest.mark.slow
 def test_ctrl_c_on_a_launched_group_is_one_line(tmp_path):
-    """As a terminal's Ctrl-C: SIGINT to the launcher and its workers alike."""
+    """As a terminal's Ctrl-C, twice: SIGINT to the launcher and its workers alike."""
     from tests.conftest import load_or_skip
     load_or_skip("torch")
     ckpt = tmp_path / "c.npz"
@@ -156,6 +156,8 @@ def test_ctrl_c_on_a_launched_group_is_one_line(tmp_path):
         time.sleep(0.05)
     assert ckpt.exists(), launcher.communicate(timeout=30)
     os.killpg(launcher.pid, signal.SIGINT)
+    time.sleep(0.3)
+    os.killpg(launcher.pid, signal.SIGINT)  # pressed twice: still one line, no traceback
     _, err = launcher.communicate(timeout=60)
     assert launcher.returncode == 130
     lines = err.strip().splitlines()
