@@ -23,7 +23,7 @@ from rnnlm.batches import check_corpus_length
 from rnnlm.dataset import load_training_data
 from rnnlm.checkpoint import load_checkpoint, save_checkpoint
 from rnnlm.config import DataConfig, ModelConfig, RunOptions, TrainConfig
-from rnnlm.corpus import load_corpus
+from rnnlm.corpus import corpus_name, load_corpus
 from rnnlm.errors import UsageError
 from rnnlm.outputs import check_outputs
 from rnnlm.predict import predict as _predict
@@ -64,7 +64,7 @@ class LanguageModel:
 
     def perplexity_of(self, ids, batch_size=32, num_steps=35, what=None):
         """Perplexity (float) of token ids; `what` names the text in errors."""
-        check_corpus_length(len(ids), batch_size, num_steps, "eval", f"corpus '{what}'" if what else "the corpus")
+        check_corpus_length(len(ids), batch_size, num_steps, "eval", corpus_name(what))
         return _evaluate(self.backend, self.net, ids, batch_size, num_steps)
 
     def weights(self):

@@ -16,7 +16,7 @@ import numpy as np
 
 from rnnlm import checkpoint_schema as schema
 from rnnlm.errors import UsageError
-from rnnlm.outputs import atomic_write, remove_stale_temps  # noqa: F401 (re-exported)
+from rnnlm.outputs import atomic_write
 from rnnlm.vocab import Vocab
 
 FORMAT = "rnnlm-checkpoint"

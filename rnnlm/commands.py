@@ -13,6 +13,7 @@ from rnnlm.errors import TrainingDiverged
 from rnnlm.metrics import write_json
 from rnnlm.outputs import check_writable
 from rnnlm.plot import plot_history
+from rnnlm.predict import prefix_ids
 
 
 def cmd_train(mcfg, tcfg, dcfg, opts, backend=None, device="auto"):
@@ -58,7 +59,7 @@ def cmd_train(mcfg, tcfg, dcfg, opts, backend=None, device="auto"):
 
 def cmd_predict(args):
     model = api.load(args.checkpoint, backend=args.backend, device=args.device)
-    unknown = sorted({ch for ch in args.prefix if ch not in model.vocab.token_to_idx})
+    _, unknown = prefix_ids(model.vocab, args.prefix)
     if unknown:
         print(f"warning: characters not in the vocabulary map to <unk>: {''.join(unknown)!r}",
               file=sys.stderr)

@@ -14,8 +14,9 @@ from dataclasses import fields
 from rnnlm import compress as coding
 from rnnlm import codec_container as container
 from rnnlm.backend import load_backend, select_backend
-from rnnlm.checkpoint import atomic_write, load_checkpoint
+from rnnlm.checkpoint import load_checkpoint
 from rnnlm.errors import UsageError
+from rnnlm.outputs import atomic_write, check_writable
 from rnnlm.vocab import Vocab
 
 DEFAULT_SEGMENTS = {"checkpoint": 32, "online": 8}
@@ -62,13 +63,7 @@ def _read_input(path):
 
 
 def _check_output(path, input_path):
-    if os.path.isdir(path):
-        raise UsageError(f"output '{path}' is a directory")
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise UsageError(f"output folder '{folder}' does not exist")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise UsageError(f"output folder '{folder}' is not writable")
+    check_writable(path, "output")
     if os.path.exists(input_path) and os.path.exists(path) and os.path.samefile(path, input_path):
         raise UsageError(f"output '{path}' is the input file")
 

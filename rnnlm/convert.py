@@ -57,11 +57,6 @@ def check_source(path):
         raise UsageError(f"'{path}' is a directory, not a checkpoint")
 
 
-def check_out_path(path):
-    """Refuse an --out that cannot be written, before any work starts."""
-    check_writable(path, "--out")
-
-
 def write_bytes(path, data):
     """All of `data` at `path` or nothing: a temporary file renamed over any old one."""
     try:
@@ -116,7 +111,7 @@ def book_vocab(corpus_path):
 
 
 def cmd_import(args):
-    check_out_path(args.out)
+    check_writable(args.out, "--out")  # before any work starts
     fmt, weights, dtype, scheme = read_native(args.path, args.format)
     activation = args.activation or SOURCE_ACTIVATION[fmt]
     cfg = infer_config(weights, scheme, args.path, activation)
@@ -157,7 +152,7 @@ def book_constructor(fmt, cfg, dtype="float32"):
 
 
 def cmd_export(args):
-    check_out_path(args.out)
+    check_writable(args.out, "--out")  # before any work starts
     cfg, vocab, weights, meta = load_checkpoint(args.checkpoint)
     module = native_module(args.format)
     if args.format == "torch":

@@ -34,6 +34,11 @@ def read_raw_text(path=None):
         raise UsageError(f"corpus '{path}' is not UTF-8 text") from None
 
 
+def corpus_name(path):
+    """How messages name a corpus: its path, or the embedded book."""
+    return f"corpus '{path}'" if path else "the corpus"
+
+
 def preprocess_lines(text):
     """The book's cleaning: runs of non-letters become one space, strip, lower-case."""
     return [_NON_LETTERS.sub(" ", line).strip().lower() for line in text.splitlines()]

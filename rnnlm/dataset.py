@@ -1,7 +1,7 @@
 """The token streams a run trains and validates on: read, split, and checked once."""
 
 from rnnlm.batches import check_corpus_length
-from rnnlm.corpus import load_corpus
+from rnnlm.corpus import corpus_name, load_corpus
 from rnnlm.errors import UsageError
 
 
@@ -20,9 +20,8 @@ def load_training_data(dcfg, tcfg):
     at least one minibatch."""
     corpus, vocab = load_corpus(dcfg.corpus, tcfg.max_tokens, text=dcfg.text)
     train, val = split_validation(corpus, dcfg.val_fraction)
-    what = f"corpus '{dcfg.corpus}'" if dcfg.corpus else "the corpus"
     check_corpus_length(len(train), tcfg.batch_size, tcfg.num_steps, tcfg.iter,
-                        "the training split" if val is not None else what)
+                        "the training split" if val is not None else corpus_name(dcfg.corpus))
     if val is not None:
         check_corpus_length(len(val), tcfg.batch_size, tcfg.num_steps, "eval", "the validation split")
     return train, val, vocab

@@ -22,11 +22,12 @@ import sys
 import time
 
 from rnnlm.backend import load_engine, requested_name, select_backend
-from rnnlm.checkpoint import read_meta, remove_stale_temps
+from rnnlm.checkpoint import read_meta
 from rnnlm.dataset import load_training_data
 from rnnlm.distributed import SUPERVISED, check_divisible
 from rnnlm.threads import available_cores
 from rnnlm.errors import UsageError
+from rnnlm.outputs import remove_stale_temps
 
 POLL_SECONDS = 0.05
 GRACE_SECONDS = 5
@@ -132,18 +133,22 @@ def _fingerprint(path):
     return st.st_ino, st.st_size, st.st_mtime_ns
 
 
-def _saved_epoch(save):
+def _checkpoint_epoch(save):
+    """The epoch the checkpoint at `save` holds, or None (no file, or unreadable)."""
     try:
-        return f"; checkpoint of epoch {read_meta(save)['epoch']} in {save}" if save and os.path.exists(save) else ""
+        return read_meta(save)["epoch"] if save else None
     except (UsageError, KeyError):
-        return ""
+        return None
+
+
+def _saved_epoch(save):
+    epoch = _checkpoint_epoch(save)
+    return "" if epoch is None else f"; checkpoint of epoch {epoch} in {save}"
 
 
 def _resume_point(save):
-    try:
-        return f"resuming from epoch {read_meta(save)['epoch']}"
-    except (UsageError, KeyError):
-        return "resuming from its checkpoint"
+    epoch = _checkpoint_epoch(save)
+    return "resuming from its checkpoint" if epoch is None else f"resuming from epoch {epoch}"
 
 
 def run_group(engine, argv, workers, servers, max_restarts=0, save=None, resume_given=False):

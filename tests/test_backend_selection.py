@@ -39,23 +39,16 @@ def test_default_prefers_torch():
     assert select_backend(None, {}).NAME == "torch"
 
 
-def test_missing_framework_names_the_pip_extra():
-    # a fresh interpreter in which importing torch fails, as on a machine without it
-    code = ("import sys; sys.modules['torch'] = None\n"
+@pytest.mark.parametrize("framework, backend, extra", [("torch", "torch", "torch"),
+                                                     ("onnxruntime", "onnxruntime", "onnx")])
+def test_missing_framework_names_the_pip_extra(framework, backend, extra):
+    # a fresh interpreter in which importing the framework fails, as on a machine without it
+    code = (f"import sys; sys.modules[{framework!r}] = None\n"
             "from rnnlm.backend import load_backend\n"
             "from rnnlm.errors import UsageError\n"
-            "try:\n    load_backend('torch')\nexcept UsageError as e:\n    print(e)\n")
+            f"try:\n    load_backend({backend!r})\nexcept UsageError as e:\n    print(e)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     from rnnlm.install import install_hint
-    assert install_hint("torch") in out.stdout and "[torch]'" in out.stdout
+    assert f"needs {framework}" in out.stdout
+    assert install_hint(extra) in out.stdout and f"[{extra}]'" in out.stdout
     assert "pip install 'rnnlm[" not in out.stdout  # the index's rnnlm is another project
-
-
-def test_missing_onnxruntime_names_the_onnx_extra():
-    code = ("import sys; sys.modules['onnxruntime'] = None\n"
-            "from rnnlm.backend import load_backend\n"
-            "from rnnlm.errors import UsageError\n"
-            "try:\n    load_backend('onnxruntime')\nexcept UsageError as e:\n    print(e)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    from rnnlm.install import install_hint
-    assert "needs onnxruntime" in out.stdout and install_hint("onnx") in out.stdout

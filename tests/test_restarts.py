@@ -6,7 +6,8 @@ import subprocess
 import sys
 import types
 
-from rnnlm.checkpoint import load_checkpoint, remove_stale_temps, save_checkpoint
+from rnnlm.checkpoint import load_checkpoint, save_checkpoint
+from rnnlm.outputs import remove_stale_temps
 from rnnlm.config import ModelConfig
 from rnnlm.distributed import ProcessSpec
 from rnnlm.launch import run_group
@@ -98,7 +99,7 @@ def test_max_restarts_needs_save():
 
 KILLED_WRITER = """
 import os, signal, sys
-from rnnlm.checkpoint import atomic_write
+from rnnlm.outputs import atomic_write
 def write(f):
     f.write(b"PK half a checkpoint")
     f.flush()
