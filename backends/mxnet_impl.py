@@ -28,6 +28,7 @@ _ADDED = "OMP_NUM_THREADS" not in os.environ
 if _ADDED:
     os.environ["OMP_NUM_THREADS"] = "1"
 try:
+    from . import mxnet_compat  # noqa: F401  (np.bool for MXNet 1.9.1; before mxnet loads)
     import mxnet as mx
     from mxnet import autograd, gluon
     from mxnet.gluon import nn, rnn

@@ -7,6 +7,7 @@ Values cross as NumPy arrays; names are the caller's (see `rnnlm.native_names`).
 import os
 import tempfile
 
+from . import mxnet_compat  # noqa: F401  (np.bool for MXNet 1.9.1; before mxnet loads)
 import mxnet as mx
 import numpy as np
 

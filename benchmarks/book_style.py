@@ -66,6 +66,7 @@ def torch_epoch_fn(cfg, weights, lr):
 
 
 def mxnet_epoch_fn(cfg, weights, lr):
+    import rnnlm.backends.mxnet_compat  # noqa: F401  (np.bool, before mxnet)
     import mxnet as mx
     from mxnet import autograd, gluon
     from mxnet.gluon import nn, rnn

@@ -106,6 +106,7 @@ def torch_predict(prefix, num_preds, net, vocab):
 
 def mxnet_model(cell, vocab_size, num_hiddens, num_layers=1, bidirectional=False, activation=None):
     """The book's Gluon model. `activation=None` keeps rnn.RNN's own default (relu)."""
+    import rnnlm.backends.mxnet_compat  # noqa: F401  (np.bool, before mxnet)
     import mxnet as mx
     from mxnet import nd
     from mxnet.gluon import nn, rnn
@@ -137,6 +138,7 @@ def mxnet_model(cell, vocab_size, num_hiddens, num_layers=1, bidirectional=False
 
 
 def mxnet_train(net, corpus, steps=8, batch_size=8, num_steps=10, lr=1.0):
+    import rnnlm.backends.mxnet_compat  # noqa: F401  (np.bool, before mxnet)
     from mxnet import autograd, gluon, init, nd
 
     net.initialize(init.Normal(0.1), force_reinit=True)
@@ -152,6 +154,7 @@ def mxnet_train(net, corpus, steps=8, batch_size=8, num_steps=10, lr=1.0):
 
 
 def mxnet_perplexity(net, corpus, batch_size, num_steps):
+    import rnnlm.backends.mxnet_compat  # noqa: F401  (np.bool, before mxnet)
     from mxnet import gluon, nd
 
     loss = gluon.loss.SoftmaxCrossEntropyLoss()
@@ -166,6 +169,7 @@ def mxnet_perplexity(net, corpus, batch_size, num_steps):
 
 def mxnet_predict(prefix, num_preds, net, vocab):
     """The book's predict_ch8."""
+    import rnnlm.backends.mxnet_compat  # noqa: F401  (np.bool, before mxnet)
     from mxnet import nd
 
     state = net.begin_state(batch_size=1)
@@ -224,6 +228,8 @@ def mxnet_train_ch8(net, corpus, lr, num_epochs, batch_size=32, num_steps=35, se
     """The book's train_ch8 with MXNet Gluon (init Normal(0.01), as the book). Returns the last
     epoch's perplexity."""
     import math
+
+    import rnnlm.backends.mxnet_compat  # noqa: F401  (np.bool, before mxnet)
 
     from mxnet import autograd, gluon, init, nd
 
