@@ -4,7 +4,7 @@ would start that role)."""
 
 import sys
 
-from rnnlm.distributed import ProcessSpec
+from rnnlm.distributed.group import ProcessSpec
 
 
 def group_requested(environ):

@@ -3,7 +3,7 @@
 Mirrors `torch_impl` name for name. Two differences from the book's MXNet code make it the
 same model as the PyTorch one: the vanilla RNN uses tanh (Gluon's `rnn.RNN` defaults to
 ReLU), and the weights are PyTorch's default initialization drawn in NumPy
-(`rnnlm.weights.init_weights`), loaded through the canonical layout. MXNet's fused RNN
+(`rnnlm.model.weights.init_weights`), loaded through the canonical layout. MXNet's fused RNN
 operator stacks gates in PyTorch's order (GRU: reset, update, new; LSTM: input, forget,
 cell, output), so the mapping below only renames: `rnn.weight_ih_l{k}` <-> layer k's
 `l0_i2h_weight`, `..._reverse` <-> `r0_...`, `linear.*` <-> the Dense layer's weights.
@@ -41,7 +41,7 @@ import numpy as np  # noqa: E402
 from . import mxnet_exact_sum as exact_sum
 from .mxnet_engine import group_requested, restart_note  # noqa: F401 (part of the interface)
 from rnnlm.errors import UsageError
-from rnnlm.weights import check_weights, rnn_weight_names
+from rnnlm.model.weights import check_weights, rnn_weight_names
 
 NAME = "mxnet"
 TUNES_THREADS = False  # the operators' count is fixed when MXNet loads (see above)

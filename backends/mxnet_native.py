@@ -1,7 +1,7 @@
 """The book's MXNet checkpoints: a Gluon `.params` file, read with `mx.nd.load` and written with
 `mx.nd.save` (MXNet's own binary NDArray format, not a pickle).
 
-Values cross as NumPy arrays; names are the caller's (see `rnnlm.native_names`).
+Values cross as NumPy arrays; names are the caller's (see `rnnlm.interop.names`).
 """
 
 import os

@@ -18,7 +18,7 @@ r, z, n, and LSTM i, o, f, c against i, f, g, o. GRU needs linear_before_reset=1
 the reset gate after the recurrent matmul, as PyTorch and MXNet do.
 
 The config and vocabulary travel in the model's metadata (rnnlm.model, rnnlm.vocab), so an
-exported file is also an rnnlm checkpoint (`rnnlm.checkpoint.load_checkpoint` reads it).
+exported file is also an rnnlm checkpoint (`rnnlm.checkpoints.file.load_checkpoint` reads it).
 """
 
 import json
@@ -29,7 +29,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from rnnlm.config import ModelConfig
 from rnnlm.errors import UsageError
-from rnnlm.weights import canonical_shapes, rnn_weight_names
+from rnnlm.model.weights import canonical_shapes, rnn_weight_names
 
 OPSET = 21            # recent, and read by ONNX Runtime >= 1.18 (22 only added bfloat16 RNNs)
 IR_VERSION = 10       # what opset 21 needs; ONNX Runtime >= 1.18 reads it

@@ -13,7 +13,7 @@ import onnxruntime as ort
 
 from . import onnx_graph
 from rnnlm.errors import UsageError
-from rnnlm.weights import check_weights
+from rnnlm.model.weights import check_weights
 
 NAME = "onnxruntime"
 TUNES_THREADS = False  # sessions keep ONNX Runtime's own thread pool

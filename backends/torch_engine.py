@@ -8,7 +8,7 @@ supervise it beside MXNet's.
 
 import sys
 
-from rnnlm.distributed import ProcessSpec
+from rnnlm.distributed.group import ProcessSpec
 
 
 def group_requested(environ):

@@ -1,7 +1,7 @@
 """PyTorch backend: the book's concise `RNNModel` on `nn.RNN`/`nn.GRU`/`nn.LSTM`.
 
 Weights use PyTorch's own layout, which is the canonical one, so `get_weights` and
-`set_weights` copy names one to one. Initial values come from `rnnlm.weights.init_weights`
+`set_weights` copy names one to one. Initial values come from `rnnlm.model.weights.init_weights`
 (PyTorch's default initialization, drawn in NumPy), never from torch's RNG.
 """
 
@@ -18,7 +18,7 @@ from torch.nn import functional as F
 from .torch_rnn_kernel import FusedRNNLayer
 from .torch_engine import group_requested, restart_note  # noqa: F401 (part of the interface)
 from rnnlm.errors import UsageError
-from rnnlm.weights import check_weights, rnn_weight_names
+from rnnlm.model.weights import check_weights, rnn_weight_names
 
 NAME = "torch"
 TUNES_THREADS = True  # torch.set_num_threads takes effect at once

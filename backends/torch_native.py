@@ -1,7 +1,7 @@
 """The book's PyTorch checkpoints: a `state_dict` file, read with `torch.load(weights_only=True)`
 (so no arbitrary object is ever unpickled) and written with `torch.save`.
 
-Values cross as NumPy arrays; names are the caller's (see `rnnlm.native_names`).
+Values cross as NumPy arrays; names are the caller's (see `rnnlm.interop.names`).
 """
 
 import io

@@ -28,8 +28,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.machine import cpu_name  # noqa: E402
 from rnnlm.backend import load_backend  # noqa: E402
-from rnnlm.cli import main as rnnlm_main  # noqa: E402
-from rnnlm.corpus import preprocess_lines, read_raw_text  # noqa: E402
+from rnnlm.cli.main import main as rnnlm_main  # noqa: E402
+from rnnlm.data.corpus import preprocess_lines, read_raw_text  # noqa: E402
 
 OTHER_CHARS = 100_000
 

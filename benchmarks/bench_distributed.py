@@ -20,7 +20,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from rnnlm.config import ModelConfig  # noqa: E402
-from rnnlm.weights import canonical_shapes  # noqa: E402
+from rnnlm.model.weights import canonical_shapes  # noqa: E402
 
 BYTES = {"float32": 4, "float64": 8}
 

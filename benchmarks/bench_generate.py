@@ -18,10 +18,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from rnnlm.backend import BACKENDS, load_backend  # noqa: E402
 from rnnlm.config import ModelConfig  # noqa: E402
-from rnnlm.corpus import load_corpus  # noqa: E402
+from rnnlm.data.corpus import load_corpus  # noqa: E402
 from rnnlm.errors import UsageError  # noqa: E402
-from rnnlm.predict import predict  # noqa: E402
-from rnnlm.weights import init_weights  # noqa: E402
+from rnnlm.model.generate import predict  # noqa: E402
+from rnnlm.model.weights import init_weights  # noqa: E402
 
 PREFIX = "time traveller "
 

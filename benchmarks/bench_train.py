@@ -22,12 +22,12 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks import book_style  # noqa: E402
 from rnnlm.backend import BACKENDS, load_backend  # noqa: E402
-from rnnlm.batches import make_batches  # noqa: E402
+from rnnlm.data.batches import make_batches  # noqa: E402
 from rnnlm.config import ModelConfig  # noqa: E402
-from rnnlm.corpus import load_corpus  # noqa: E402
+from rnnlm.data.corpus import load_corpus  # noqa: E402
 from rnnlm.errors import UsageError  # noqa: E402
-from rnnlm.training import train_epoch  # noqa: E402
-from rnnlm.weights import init_weights  # noqa: E402
+from rnnlm.training.loop import train_epoch  # noqa: E402
+from rnnlm.model.weights import init_weights  # noqa: E402
 
 
 def rnnlm_epoch_fn(backend, cfg, weights, lr):

@@ -21,8 +21,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from rnnlm.cli import main  # noqa: E402
-from rnnlm.corpus import load_corpus  # noqa: E402
+from rnnlm.cli.main import main  # noqa: E402
+from rnnlm.data.corpus import load_corpus  # noqa: E402
 from tests import book_models as book  # noqa: E402
 
 BATCH, STEPS, PREFIX, CHARS = 32, 35, "time traveller", 50

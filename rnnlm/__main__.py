@@ -2,6 +2,6 @@
 
 import sys
 
-from rnnlm.cli import main
+from rnnlm.cli.main import main
 
 sys.exit(main())

@@ -19,16 +19,16 @@ from typing import Any, Dict, List
 import numpy as np
 
 from rnnlm.backend import BACKENDS, build_model, load_backend, select_backend
-from rnnlm.batches import check_corpus_length
-from rnnlm.dataset import load_training_data
-from rnnlm.checkpoint import load_checkpoint, save_checkpoint
+from rnnlm.data.batches import check_corpus_length
+from rnnlm.data.dataset import load_training_data
+from rnnlm.checkpoints.file import load_checkpoint, save_checkpoint
 from rnnlm.config import DataConfig, ModelConfig, RunOptions, TrainConfig
-from rnnlm.corpus import corpus_name, load_corpus
+from rnnlm.data.corpus import corpus_name, load_corpus
 from rnnlm.errors import UsageError
-from rnnlm.outputs import check_outputs
-from rnnlm.predict import predict as _predict
-from rnnlm.run import Resumed, TrainingRun
-from rnnlm.training import EpochStats, evaluate as _evaluate
+from rnnlm.checkpoints.outputs import check_outputs
+from rnnlm.model.generate import predict as _predict
+from rnnlm.training.run import Resumed, TrainingRun
+from rnnlm.training.loop import EpochStats, evaluate as _evaluate
 
 PROBE_PREFIXES = ("time traveller", "traveller")  # what the book prints after training
 
@@ -38,7 +38,7 @@ class LanguageModel:
     """A trained model on one backend, with its vocabulary."""
     backend: Any                 # the backend module (rnnlm.backends.torch_impl, ...)
     net: Any                     # the framework's model object
-    vocab: Any                   # rnnlm.vocab.Vocab
+    vocab: Any                   # rnnlm.data.vocab.Vocab
     config: ModelConfig
     dtype: str = "float32"
     text: str = "book"           # how its training text was read (DataConfig.text)

@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from rnnlm.checkpoint import META_KEY
+from rnnlm.checkpoints.file import META_KEY
 
 
 def descendants(pid):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import rnnlm
-from rnnlm.cli import main
+from rnnlm.cli.main import main
 from rnnlm.errors import UsageError
 
 README = Path(__file__).resolve().parent.parent / "README.md"

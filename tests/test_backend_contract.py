@@ -7,7 +7,7 @@ import pytest
 
 from rnnlm.backend import Backend
 from rnnlm.config import ModelConfig
-from rnnlm.weights import canonical_shapes, init_weights
+from rnnlm.model.weights import canonical_shapes, init_weights
 
 PROTOCOL_MEMBERS = sorted(n for n in vars(Backend) if not n.startswith("_"))
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from rnnlm.batches import check_corpus_length, make_batches, seq_data_iter_random, seq_data_iter_sequential
+from rnnlm.data.batches import check_corpus_length, make_batches, seq_data_iter_random, seq_data_iter_sequential
 from rnnlm.errors import UsageError
 
 CORPUS = np.arange(1000, dtype=np.int64)  # token id == position, so shifts are visible

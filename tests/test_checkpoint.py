@@ -4,11 +4,11 @@ import zipfile
 import numpy as np
 import pytest
 
-from rnnlm.checkpoint import META_KEY, load_checkpoint, save_checkpoint
+from rnnlm.checkpoints.file import META_KEY, load_checkpoint, save_checkpoint
 from rnnlm.config import ModelConfig
 from rnnlm.errors import UsageError
-from rnnlm.vocab import Vocab
-from rnnlm.weights import init_weights
+from rnnlm.data.vocab import Vocab
+from rnnlm.model.weights import init_weights
 
 CFG = ModelConfig(vocab_size=5, num_hiddens=4, cell="gru", num_layers=2, bidirectional=True)
 VOCAB = Vocab.from_tokens_list(["<unk>", "a", "b", " ", "c"])

@@ -11,8 +11,8 @@ import sys
 import numpy as np
 import pytest
 
-from rnnlm.checkpoint import META_KEY, load_checkpoint
-from rnnlm.cli import main
+from rnnlm.checkpoints.file import META_KEY, load_checkpoint
+from rnnlm.cli.main import main
 from rnnlm.errors import UsageError
 
 CASES = 300

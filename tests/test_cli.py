@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from rnnlm.cli import main
+from rnnlm.cli.main import main
 
 SMALL = ["--epochs", "2", "--num-hiddens", "16", "--max-tokens", "2000", "--quiet"]
 

@@ -6,13 +6,13 @@ import zlib
 import numpy as np
 import pytest
 
-from rnnlm import codec_container as container
-from rnnlm.checkpoint import save_checkpoint
-from rnnlm.cli import main
+from rnnlm.compression import container
+from rnnlm.checkpoints.file import save_checkpoint
+from rnnlm.cli.main import main
 from rnnlm.config import ModelConfig
-from rnnlm.corpus import preprocess_lines, read_raw_text
-from rnnlm.vocab import Vocab
-from rnnlm.weights import init_weights
+from rnnlm.data.corpus import preprocess_lines, read_raw_text
+from rnnlm.data.vocab import Vocab
+from rnnlm.model.weights import init_weights
 
 ONLINE = ["--online", "--model", "gru", "--num-hiddens", "16"]
 TEXTS = {
@@ -72,7 +72,7 @@ def test_short_last_segment_and_one_segment(backend, mode, checkpoint, tmp_path)
 
 def test_online_replay_round_trip(backend):
     """Replay steps (windows of the coded history) run once the history is long enough."""
-    from rnnlm import compress
+    from rnnlm.compression import coder as compress
     ocfg = compress.OnlineConfig(cell="gru", num_hiddens=16, replay=2, replay_batch=4, replay_len=8,
                                  chunk=4)
     text = "".join(preprocess_lines(read_raw_text()))[:600] + "Ü!"
@@ -235,7 +235,7 @@ def test_missing_constriction_names_the_extra(tmp_path):
     src = tmp_path / "a.txt"
     src.write_text("hello", encoding="utf-8")
     code = ("import sys; sys.modules['constriction'] = None\n"
-            "from rnnlm.cli import main\n"
+            "from rnnlm.cli.main import main\n"
             f"sys.exit(main(['compress', {str(src)!r}, '-o', {str(tmp_path / 'a.rz')!r}, '--online']))\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-1000:]

@@ -3,7 +3,7 @@ from importlib import resources
 
 import pytest
 
-from rnnlm.corpus import load_corpus, load_lines, preprocess_lines, read_raw_text, tokenize
+from rnnlm.data.corpus import load_corpus, load_lines, preprocess_lines, read_raw_text, tokenize
 from rnnlm.errors import UsageError
 
 BOOK_SHA1 = "090b5e7e70c295757f55df93cb0a180b9691891a"

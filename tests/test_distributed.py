@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from rnnlm.cli import main
+from rnnlm.cli.main import main
 from tests.chaos import environ_of
 from tests.test_cli import assert_one_line_error, run_cli
 

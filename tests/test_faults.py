@@ -14,7 +14,7 @@ import time
 import numpy as np
 import pytest
 
-from rnnlm.cli import main
+from rnnlm.cli.main import main
 from tests.chaos import assert_bitwise_equal, descendants, kill_workers
 
 pytestmark = [pytest.mark.slow,

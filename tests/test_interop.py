@@ -12,12 +12,12 @@ import sys
 import numpy as np
 import pytest
 
-from rnnlm.checkpoint import load_checkpoint, save_checkpoint
-from rnnlm.cli import main
+from rnnlm.checkpoints.file import load_checkpoint, save_checkpoint
+from rnnlm.cli.main import main
 from rnnlm.config import ModelConfig
-from rnnlm.corpus import load_corpus, load_lines, tokenize
-from rnnlm.vocab import Vocab
-from rnnlm.weights import init_weights
+from rnnlm.data.corpus import load_corpus, load_lines, tokenize
+from rnnlm.data.vocab import Vocab
+from rnnlm.model.weights import init_weights
 from tests import book_models as book
 from tests.conftest import load_or_skip
 from tests.test_cli import assert_one_line_error, run_cli
@@ -316,7 +316,7 @@ def test_onnxruntime_runs_with_neither_torch_nor_mxnet(tmp_path, capsys):
     ck, _, _ = rnnlm_checkpoint(tmp_path, "rnn", 1, False, seed=7)
     expected = rnnlm_predict(capsys, ck, "torch")
     code = ("import sys; sys.modules['torch'] = None; sys.modules['mxnet'] = None\n"
-            "from rnnlm.cli import main\n"
+            "from rnnlm.cli.main import main\n"
             f"sys.exit(main(['predict', {PREFIX!r}, '--checkpoint', {str(ck)!r}, '--num-chars', '{NUM_CHARS}']))\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                           env={**os.environ, "RNNLM_BACKEND": "onnxruntime"})

@@ -11,10 +11,10 @@ import pytest
 
 from rnnlm.backend import build_model
 from rnnlm.config import ModelConfig, TrainConfig
-from rnnlm.corpus import load_corpus
-from rnnlm.training import train, train_epoch
-from rnnlm.batches import make_batches
-from rnnlm.weights import init_weights
+from rnnlm.data.corpus import load_corpus
+from rnnlm.training.loop import train, train_epoch
+from rnnlm.data.batches import make_batches
+from rnnlm.model.weights import init_weights
 
 ARCHS = [(cell, layers, bi) for cell in ("rnn", "gru", "lstm") for layers in (1, 2) for bi in (False, True)]
 ARCH_IDS = [f"{c}-{n}layer{'-bi' if b else ''}" for c, n, b in ARCHS]

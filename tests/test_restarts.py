@@ -6,13 +6,13 @@ import subprocess
 import sys
 import types
 
-from rnnlm.checkpoint import load_checkpoint, save_checkpoint
-from rnnlm.outputs import remove_stale_temps
+from rnnlm.checkpoints.file import load_checkpoint, save_checkpoint
+from rnnlm.checkpoints.outputs import remove_stale_temps
 from rnnlm.config import ModelConfig
-from rnnlm.distributed import ProcessSpec
-from rnnlm.launch import run_group
-from rnnlm.vocab import Vocab
-from rnnlm.weights import init_weights
+from rnnlm.distributed.group import ProcessSpec
+from rnnlm.distributed.launch import run_group
+from rnnlm.data.vocab import Vocab
+from rnnlm.model.weights import init_weights
 from tests.test_cli import assert_one_line_error, run_cli
 
 CFG = ModelConfig(vocab_size=3, num_hiddens=4)
@@ -99,7 +99,7 @@ def test_max_restarts_needs_save():
 
 KILLED_WRITER = """
 import os, signal, sys
-from rnnlm.outputs import atomic_write
+from rnnlm.checkpoints.outputs import atomic_write
 def write(f):
     f.write(b"PK half a checkpoint")
     f.flush()

@@ -10,8 +10,8 @@ import time
 import numpy as np
 import pytest
 
-from rnnlm.checkpoint import load_checkpoint
-from rnnlm.cli import main
+from rnnlm.checkpoints.file import load_checkpoint
+from rnnlm.cli.main import main
 from rnnlm.errors import TrainingDiverged
 from tests.test_cli import assert_one_line_error, run_cli
 
@@ -132,8 +132,8 @@ class NaNAfter:
 
 def test_divergence_stops_and_keeps_the_last_good_checkpoint(backend, tmp_path):
     from rnnlm.config import DataConfig, ModelConfig, RunOptions, TrainConfig
-    from rnnlm.corpus import load_corpus
-    from rnnlm.run import TrainingRun
+    from rnnlm.data.corpus import load_corpus
+    from rnnlm.training.run import TrainingRun
     corpus, vocab = load_corpus(max_tokens=2000)
     path = tmp_path / "d.npz"
     per_epoch = len(corpus) // (32 * 35)  # 1 minibatch an epoch
@@ -261,8 +261,8 @@ class FakeTerminal:
 
 
 def test_progress_is_a_bar_on_a_terminal_and_lines_elsewhere(capsys):
-    from rnnlm.progress import Progress
-    from rnnlm.training import EpochStats
+    from rnnlm.training.progress import Progress
+    from rnnlm.training.loop import EpochStats
     terminal = FakeTerminal()
     bar = Progress(20, stream=terminal, sample=lambda: "time traveller x")
     for epoch in range(1, 21):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from rnnlm.threads import FixedThreads, ThreadTuner, candidates, pinned_threads
+from rnnlm.training.threads import FixedThreads, ThreadTuner, candidates, pinned_threads
 
 
 class Simulated:
@@ -85,8 +85,8 @@ def test_backend_threads_pinned_give_the_same_run_twice(backend, threads):
 
 
 def test_thread_control_tunes_only_where_the_count_can_change(backend):
-    from rnnlm import threads
-    from rnnlm.run import thread_control
+    from rnnlm.training import threads
+    from rnnlm.training.run import thread_control
     control = thread_control(backend, backend.resolve_device("cpu"))
     if not backend.TUNES_THREADS:
         assert control is None  # MXNet: fixed when it loads, one thread unless OMP_NUM_THREADS says

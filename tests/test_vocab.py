@@ -1,4 +1,4 @@
-from rnnlm.vocab import Vocab
+from rnnlm.data.vocab import Vocab
 
 
 def test_unk_first_then_descending_frequency_ties_by_token():

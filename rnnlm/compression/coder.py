@@ -27,10 +27,10 @@ import numpy as np
 
 from rnnlm.backend import build_model
 from rnnlm.config import ModelConfig
-from rnnlm.entropy import SymbolDecoder, SymbolEncoder, model_probs
+from rnnlm.compression.entropy import SymbolDecoder, SymbolEncoder, model_probs
 from rnnlm.errors import UsageError
-from rnnlm.vocab import Vocab
-from rnnlm.weights import init_weights
+from rnnlm.data.vocab import Vocab
+from rnnlm.model.weights import init_weights
 
 CODING_REVISION = 1      # bump whenever the computation that produces probabilities changes
 THREADS = 1              # pinned while coding: results must not depend on the machine's load

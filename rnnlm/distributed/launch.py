@@ -22,12 +22,12 @@ import sys
 import time
 
 from rnnlm.backend import load_engine, requested_name, select_backend
-from rnnlm.checkpoint import read_meta
-from rnnlm.dataset import load_training_data
-from rnnlm.distributed import SUPERVISED, check_divisible
-from rnnlm.threads import available_cores
+from rnnlm.checkpoints.file import read_meta
+from rnnlm.data.dataset import load_training_data
+from rnnlm.distributed.group import SUPERVISED, check_divisible
+from rnnlm.training.threads import available_cores
 from rnnlm.errors import UsageError
-from rnnlm.outputs import remove_stale_temps
+from rnnlm.checkpoints.outputs import remove_stale_temps
 
 POLL_SECONDS = 0.05
 GRACE_SECONDS = 5

@@ -31,7 +31,7 @@ def check_outputs(run_opts):
         if path:
             check_writable(path, what)
     if run_opts.plot:
-        from rnnlm.plot import require_matplotlib
+        from rnnlm.training.plot import require_matplotlib
         require_matplotlib()
 
 

@@ -8,12 +8,12 @@ import sys
 import numpy as np
 
 from rnnlm import api
-from rnnlm.distributed import SUPERVISED
+from rnnlm.distributed.group import SUPERVISED
 from rnnlm.errors import TrainingDiverged
-from rnnlm.metrics import write_json
-from rnnlm.outputs import check_writable
-from rnnlm.plot import plot_history
-from rnnlm.predict import prefix_ids
+from rnnlm.training.metrics import write_json
+from rnnlm.checkpoints.outputs import check_writable
+from rnnlm.training.plot import plot_history
+from rnnlm.model.generate import prefix_ids
 
 
 def cmd_train(mcfg, tcfg, dcfg, opts, backend=None, device="auto"):

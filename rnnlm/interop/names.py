@@ -23,7 +23,7 @@ import numpy as np
 
 from rnnlm.config import GATES, ModelConfig
 from rnnlm.errors import UsageError
-from rnnlm.weights import canonical_shapes
+from rnnlm.model.weights import canonical_shapes
 
 _CELL_BY_GATES = {gates: cell for cell, gates in GATES.items()}
 _CANONICAL = re.compile(r"rnn\.(weight_ih|weight_hh|bias_ih|bias_hh)_l(\d+)(_reverse)?")

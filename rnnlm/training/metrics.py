@@ -2,9 +2,9 @@
 
 import json
 
-from rnnlm.outputs import atomic_write
+from rnnlm.checkpoints.outputs import atomic_write
 from rnnlm.errors import UsageError
-from rnnlm.training import history_dicts
+from rnnlm.training.loop import history_dicts
 
 
 def train_metrics(backend_name, device_name, mcfg, tcfg, history, train_seconds, workers=1):

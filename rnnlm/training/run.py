@@ -14,15 +14,17 @@ from typing import Any, Dict
 
 import numpy as np
 
-from rnnlm import distributed, threads
+from rnnlm.distributed import group as distributed
+
+from rnnlm.training import threads
 from rnnlm.backend import build_model
-from rnnlm.checkpoint import save_checkpoint
+from rnnlm.checkpoints.file import save_checkpoint
 from rnnlm.config import DataConfig, ModelConfig, TrainConfig
 from rnnlm.errors import TrainingDiverged, UsageError
-from rnnlm.metrics import train_metrics
-from rnnlm.progress import Progress
-from rnnlm.training import EpochStats, train
-from rnnlm.weights import init_weights
+from rnnlm.training.metrics import train_metrics
+from rnnlm.training.progress import Progress
+from rnnlm.training.loop import EpochStats, train
+from rnnlm.model.weights import init_weights
 
 
 def thread_control(backend, device, requested=0):
@@ -50,7 +52,7 @@ class Resumed:
 class TrainingRun:
     def __init__(self, backend, device, mcfg, tcfg, dcfg, run_opts, vocab, corpus, val_corpus=None,
                  resumed=None):
-        """`corpus`, `val_corpus`: token ids (see rnnlm.dataset); `resumed`: the saved run to
+        """`corpus`, `val_corpus`: token ids (see rnnlm.data.dataset); `resumed`: the saved run to
         continue (whose configs the others already are), or None."""
         self.backend, self.device, self.vocab = backend, device, vocab
         self.mcfg, self.tcfg, self.dcfg, self.opts = mcfg, tcfg, dcfg, run_opts

@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from rnnlm.config import DTYPES, TEXT_MODES, ConfigError, ModelConfig, TrainConfig
-from rnnlm.weights import canonical_shapes
+from rnnlm.model.weights import canonical_shapes
 
 _MODEL_FIELDS = {"vocab_size": int, "num_hiddens": int, "num_layers": int, "cell": str,
                  "bidirectional": bool, "activation": str}

@@ -13,8 +13,8 @@ from typing import Optional
 
 import numpy as np
 
-from rnnlm.batches import make_batches, seq_data_iter_sequential
-from rnnlm.distributed import SINGLE, shard_rows
+from rnnlm.data.batches import make_batches, seq_data_iter_sequential
+from rnnlm.distributed.group import SINGLE, shard_rows
 from rnnlm.errors import TrainingDiverged
 
 
@@ -29,7 +29,7 @@ class EpochStats:
 
 def train_epoch(backend, model, optimizer, batches, clip, random_iter, threads=None):
     """One pass over `batches`; returns (perplexity, tokens/sec, seconds). `threads`
-    (rnnlm.threads) is told of every minibatch, to keep the thread count fast."""
+    (rnnlm.training.threads) is told of every minibatch, to keep the thread count fast."""
     start = time.perf_counter()
     state, total, tokens = None, 0.0, 0
     for X, Y in batches:
@@ -83,8 +83,8 @@ def train(backend, model, corpus, tcfg, rng=None, history=None, on_epoch=None, v
     is called after each epoch with (stats, history, rng). With `val_corpus`, each epoch
     also reports its perplexity (one sequential pass, no gradient). A non-finite loss
     raises TrainingDiverged before `on_epoch` sees the epoch. In a `group` of workers each
-    trains on its share of every minibatch's rows (see rnnlm.distributed). `threads`: the
-    run's thread control (rnnlm.threads), told of every minibatch.
+    trains on its share of every minibatch's rows (see rnnlm.distributed.group). `threads`: the
+    run's thread control (rnnlm.training.threads), told of every minibatch.
     """
     rng = np.random.default_rng(tcfg.seed) if rng is None else rng
     history = [] if history is None else history

@@ -10,7 +10,9 @@ import math
 import os
 import sys
 
-from rnnlm import __version__, convert
+from rnnlm import __version__
+
+from rnnlm.interop import convert
 from rnnlm.backend import BACKENDS
 from rnnlm.config import (ACTIVATIONS, CELLS, DTYPES, ITERATORS, TEXT_MODES, DataConfig, ModelConfig,
                           RunOptions, TrainConfig, TrainJob)
@@ -156,7 +158,7 @@ def build_parser():
     p.add_argument("--quiet", action="store_true", help="accepted for symmetry with train: compare "
                                                         "shows no per-epoch progress anyway")
     convert.add_parsers(sub)
-    from rnnlm import compress_cli
+    from rnnlm.cli import compress as compress_cli
     compress_cli.add_parsers(sub, positive_int, "one of: " + ", ".join(BACKENDS))
     return parser
 
@@ -185,7 +187,7 @@ def _check_predict(args):
 
 
 def dispatch(parser, args):
-    from rnnlm import commands
+    from rnnlm.cli import commands
 
     if args.command == "train":
         job = train_job(args)
@@ -194,7 +196,7 @@ def dispatch(parser, args):
         job = train_job(args)
         return commands.cmd_compare(job.model, job.train, job.data, job.run, job.device)
     if args.command == "launch":
-        from rnnlm.launch import cmd_launch
+        from rnnlm.distributed.launch import cmd_launch
         return cmd_launch(args, lambda argv: train_job(parser.parse_args(argv)))
     if args.command == "predict":
         _check_predict(args)
@@ -202,7 +204,7 @@ def dispatch(parser, args):
     if args.command == "eval":
         return commands.cmd_eval(args)
     if args.command in ("compress", "decompress"):
-        from rnnlm import compress_cli
+        from rnnlm.cli import compress as compress_cli
         return getattr(compress_cli, f"cmd_{args.command}")(args)
     return {"import": convert.cmd_import, "export": convert.cmd_export}[args.command](args)
 

@@ -1,7 +1,7 @@
 """The token streams a run trains and validates on: read, split, and checked once."""
 
-from rnnlm.batches import check_corpus_length
-from rnnlm.corpus import corpus_name, load_corpus
+from rnnlm.data.batches import check_corpus_length
+from rnnlm.data.corpus import corpus_name, load_corpus
 from rnnlm.errors import UsageError
 
 

@@ -16,7 +16,7 @@ def read_raw_text(path=None):
     """The text of `path`, or of the embedded Time Machine when `path` is None."""
     if path is None:
         # bytes, then decode: text mode would turn CRLF into LF, and raw text keeps every character
-        return resources.files("rnnlm").joinpath("data").joinpath(EMBEDDED_NAME).read_bytes().decode("utf-8")
+        return resources.files("rnnlm.data").joinpath(EMBEDDED_NAME).read_bytes().decode("utf-8")
     p = Path(path)
     if not p.exists():
         raise UsageError(f"corpus '{path}' does not exist")
@@ -69,7 +69,7 @@ def load_corpus(path=None, max_tokens=10000, token="char", text="book"):
     `max_tokens` > 0 keeps only the first `max_tokens` ids (the vocabulary still comes
     from the whole text).
     """
-    from rnnlm.vocab import Vocab
+    from rnnlm.data.vocab import Vocab
 
     if text == "raw":
         if token != "char":

@@ -14,14 +14,14 @@ import os
 import zipfile
 
 from rnnlm.backend import native_module
-from rnnlm.checkpoint import load_checkpoint, save_checkpoint
+from rnnlm.checkpoints.file import load_checkpoint, save_checkpoint
 from rnnlm.config import ACTIVATIONS
-from rnnlm.corpus import load_lines, tokenize
+from rnnlm.data.corpus import load_lines, tokenize
 from rnnlm.errors import UsageError
-from rnnlm.outputs import atomic_write, check_writable
-from rnnlm.native_names import MXNetNames, TorchNames, check_values, describe, infer_config, to_canonical
-from rnnlm.vocab import Vocab
-from rnnlm.weights import canonical_shapes
+from rnnlm.checkpoints.outputs import atomic_write, check_writable
+from rnnlm.interop.names import MXNetNames, TorchNames, check_values, describe, infer_config, to_canonical
+from rnnlm.data.vocab import Vocab
+from rnnlm.model.weights import canonical_shapes
 
 IMPORT_FORMATS = ("auto", "torch", "mxnet")
 EXPORT_FORMATS = ("torch", "mxnet", "onnx")

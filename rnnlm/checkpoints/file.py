@@ -5,7 +5,7 @@ plus `__meta__`, a JSON string: {"format": "rnnlm-checkpoint", "version": 1,
 "model": ModelConfig, "vocab": idx_to_token, "dtype": ..., ...extra}. Writes are atomic:
 a temporary file in the same folder, flushed and fsynced, then renamed over the target,
 so a crash leaves either the old checkpoint or the new one, never half of one (see
-rnnlm.outputs for the temporary files of a writer killed mid-write).
+rnnlm.checkpoints.outputs for the temporary files of a writer killed mid-write).
 """
 
 import json
@@ -14,10 +14,10 @@ import zipfile
 
 import numpy as np
 
-from rnnlm import checkpoint_schema as schema
+from rnnlm.checkpoints import schema
 from rnnlm.errors import UsageError
-from rnnlm.outputs import atomic_write
-from rnnlm.vocab import Vocab
+from rnnlm.checkpoints.outputs import atomic_write
+from rnnlm.data.vocab import Vocab
 
 FORMAT = "rnnlm-checkpoint"
 VERSION = 1

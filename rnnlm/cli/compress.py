@@ -1,6 +1,6 @@
 """`rnnlm compress` and `rnnlm decompress`: paths, settings, checks and the report line.
 
-The coding itself is in `rnnlm.compress`, the file format in `rnnlm.codec_container`.
+The coding itself is in `rnnlm.compression.coder`, the file format in `rnnlm.compression.container`.
 Every path is checked before coding starts; outputs are written atomically, and a decoded
 text is checked against the original's length and CRC32 before it is renamed into place.
 """
@@ -11,13 +11,13 @@ import time
 import zlib
 from dataclasses import fields
 
-from rnnlm import compress as coding
-from rnnlm import codec_container as container
+from rnnlm.compression import coder as coding
+from rnnlm.compression import container
 from rnnlm.backend import load_backend, select_backend
-from rnnlm.checkpoint import load_checkpoint
+from rnnlm.checkpoints.file import load_checkpoint
 from rnnlm.errors import UsageError
-from rnnlm.outputs import atomic_write, check_writable
-from rnnlm.vocab import Vocab
+from rnnlm.checkpoints.outputs import atomic_write, check_writable
+from rnnlm.data.vocab import Vocab
 
 DEFAULT_SEGMENTS = {"checkpoint": 32, "online": 8}
 MAX_SEGMENTS = 1 << 16

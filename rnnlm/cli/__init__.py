@@ -1,0 +1,1 @@
+"""The `rnnlm` command line: one module per command, each adding its own parser."""

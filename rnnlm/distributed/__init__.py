@@ -1,0 +1,1 @@
+"""Distributed training: worker groups (sharding, checks) and the local launcher."""
