@@ -11,6 +11,6 @@ mxnet is first imported: the backend, its file readers, the ps-lite role process
 import numpy
 
 if "bool" not in vars(numpy):  # (hasattr would warn on NumPy 1.24-1.26)
-    numpy.bool = numpy.bool_  # NumPy 2's own definition
+    numpy.bool = numpy.bool_  # type: ignore[attr-defined,unused-ignore]  # NumPy 2's own definition
 
 import mxnet  # noqa: E402,F401  (imported here, after the alias, for whoever imports this)

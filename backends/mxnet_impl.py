@@ -16,7 +16,7 @@ gradients for the lower layers (apache/mxnet#17898 and kin; measured here: 1e-2 
 import ctypes
 import os
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 # MXNet fixes its operators' OpenMP thread count when it loads (its engine's worker threads
 # keep it; setting it later reaches BLAS alone). Two threads measured no faster than one on
@@ -40,6 +40,7 @@ import numpy as np  # noqa: E402
 
 from . import mxnet_exact_sum as exact_sum
 from .mxnet_engine import group_requested, restart_note  # noqa: F401 (part of the interface)
+from . import base
 from rnnlm.errors import UsageError
 from rnnlm.model.weights import check_weights, rnn_weight_names
 
@@ -78,14 +79,7 @@ def try_all_gpus():
 
 
 def resolve_device(spec):
-    if spec == "cpu":
-        return mx.cpu()
-    if spec in ("auto", "gpu"):
-        device = try_gpu()
-        if spec == "gpu" and device.device_type != "gpu":
-            raise UsageError("--device gpu: mxnet sees no GPU (use --device cpu or auto)")
-        return device
-    raise UsageError(f"unknown device '{spec}' (choose from: auto, cpu, gpu)")
+    return base.resolve_device(spec, try_gpu, lambda d: d.device_type == "gpu", mx.cpu, NAME)
 
 
 def device_name(device):
@@ -95,7 +89,9 @@ def device_name(device):
 # ---- the model -------------------------------------------------------------------------
 
 def one_hot(indices, depth, dtype="float32"):
-    return mx.nd.one_hot(indices, depth, dtype=dtype)
+    """The book's `npx.one_hot(inputs.T, vocab_size)`, of an NDArray or a NumPy array."""
+    return mx.nd.one_hot(mx.nd.array(indices, dtype="int64") if isinstance(indices, np.ndarray) else indices,
+                         depth, dtype=dtype)
 
 
 class RNNModel(gluon.HybridBlock):
@@ -130,7 +126,7 @@ class RNNModel(gluon.HybridBlock):
     def hybrid_forward(self, F, inputs, state):
         Y = F.one_hot(F.transpose(inputs), self.cfg.vocab_size, dtype=self.dtype_name)
         d = self.cfg.num_directions
-        new_state = [[] for _ in state]
+        new_state: List[List[Any]] = [[] for _ in state]
         for layer, block in enumerate(self.layers):
             # rows layer*d .. layer*d+d-1 of each state tensor belong to this layer
             own = [F.slice_axis(s, axis=0, begin=layer * d, end=(layer + 1) * d) for s in state]
@@ -142,10 +138,8 @@ class RNNModel(gluon.HybridBlock):
 
 
 def begin_state(model, batch_size):
-    cfg = model.cfg
-    shape = (cfg.num_directions * cfg.num_layers, batch_size, cfg.num_hiddens)
-    n = 2 if cfg.cell == "lstm" else 1
-    return [mx.nd.zeros(shape, ctx=model.device, dtype=model.dtype_name) for _ in range(n)]
+    shape = base.state_shape(model.cfg, batch_size)
+    return [mx.nd.zeros(shape, ctx=model.device, dtype=model.dtype_name) for _ in range(base.state_count(model.cfg))]
 
 
 def detach_state(state):
@@ -272,7 +266,7 @@ def _kv_sum(model, purpose, segments):
 def all_reduce_sum(model, values):
     """Sum each float over the group's workers (the values themselves when alone)."""
     if model.group is None:
-        return [float(v) for v in values]
+        return base.alone_sum(values)
     return _kv_sum(model, "metrics", [np.array([float(v) for v in values])])[0].tolist()
 
 

@@ -23,6 +23,8 @@ exported file is also an rnnlm checkpoint (`rnnlm.checkpoints.file.load_checkpoi
 
 import json
 
+from typing import Dict, List, Tuple
+
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
@@ -63,7 +65,7 @@ def build_model(cfg, weights, vocab=None):
              numpy_helper.from_array(np.array([0], dtype=np.int64), "axis0")]
     nodes = [helper.make_node("Transpose", ["tokens"], ["tokens_tn"], perm=[1, 0]),
              helper.make_node("Gather", ["one_hot_table", "tokens_tn"], ["x0"], axis=0)]
-    x, finals = "x0", {s: [] for s in state_names(cfg)}
+    x, finals = "x0", {s: [] for s in state_names(cfg)}  # type: Tuple[str, Dict[str, List[str]]]
     for layer in range(cfg.num_layers):
         W, R, B = [], [], []
         for _, _, (w_ih, w_hh, b_ih, b_hh) in rnn_weight_names(cfg)[layer * D:(layer + 1) * D]:

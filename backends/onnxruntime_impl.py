@@ -1,27 +1,22 @@
 """ONNX Runtime backend: inference only (`predict`, `eval`), with neither torch nor mxnet.
 
-Mirrors the inference half of `torch_impl`/`mxnet_impl`. `set_weights` builds the graph of
+Mirrors the inference half of the training backends. `set_weights` builds the graph of
 `rnnlm.backends.onnx_graph` from canonical weights and opens a session on it, so any rnnlm
 checkpoint runs here, converted on the fly; an exported `.onnx` file is read back into
 canonical weights by `load_checkpoint` and rebuilt the same way. Computation is float32
-(the ONNX Runtime RNN kernels are); the loss is summed in float64 NumPy. Training calls
-raise a UsageError.
+(the ONNX Runtime RNN kernels are); the loss is summed in float64 NumPy. It implements the
+`InferenceBackend` part of `rnnlm.backends.base` alone: the registry marks it as not
+training, so the core never asks it to.
 """
 
 import numpy as np
 import onnxruntime as ort
 
-from . import onnx_graph
-from rnnlm.errors import UsageError
+from . import base, onnx_graph
 from rnnlm.model.weights import check_weights
 
 NAME = "onnxruntime"
-TUNES_THREADS = False  # sessions keep ONNX Runtime's own thread pool
 _PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
-
-
-def _inference_only():
-    raise UsageError("onnxruntime runs predict and eval only; train with --backend torch or mxnet")
 
 
 # ---- devices ---------------------------------------------------------------------------
@@ -36,14 +31,7 @@ def try_all_gpus():
 
 
 def resolve_device(spec):
-    if spec == "cpu":
-        return "cpu"
-    if spec in ("auto", "gpu"):
-        device = try_gpu()
-        if spec == "gpu" and device != "cuda":
-            raise UsageError("--device gpu: onnxruntime has no CUDA provider (use --device cpu or auto)")
-        return device
-    raise UsageError(f"unknown device '{spec}' (choose from: auto, cpu, gpu)")
+    return base.resolve_device(spec, try_gpu, lambda d: d == "cuda", lambda: "cpu", NAME)
 
 
 def device_name(device):
@@ -67,13 +55,7 @@ class RNNModel:
 
 
 def begin_state(model, batch_size):
-    cfg = model.cfg
-    shape = (cfg.num_directions * cfg.num_layers, batch_size, cfg.num_hiddens)
-    return [np.zeros(shape, dtype=np.float32) for _ in model.state_names]
-
-
-def detach_state(state):
-    return state
+    return [np.zeros(base.state_shape(model.cfg, batch_size), dtype=np.float32) for _ in model.state_names]
 
 
 def state_to_numpy(state):
@@ -124,53 +106,5 @@ def to_float(x):
     return float(x)
 
 
-# ---- training: not here ----------------------------------------------------------------
-
-def grad_clipping(model, theta):
-    _inference_only()
-
-
-def make_optimizer(model, lr, kind="sgd"):
-    _inference_only()
-
-
-def train_step(model, optimizer, state, X, Y, clip):
-    _inference_only()
-
-
-def loss_and_grads(model, state, X, Y):
-    _inference_only()
-
-
-def init_distributed(model):
-    _inference_only()
-
-
-def all_reduce_sum(model, values):
-    return [float(v) for v in values]
-
-
-def finish_distributed(model):
-    return None
-
-
-# ---- what training and worker groups need: not here --------------------------------------
-
-def group_requested(environ):
-    return False
-
-
-def set_num_threads(n):
-    """Sessions use ONNX Runtime's own thread pool; rnnlm does not tune it."""
-
-
-def synchronize():
-    """Sessions return when their outputs are ready: nothing is queued."""
-
-
 def framework_version():
     return ort.__version__
-
-
-def restart_note(environ):
-    return None

@@ -8,7 +8,7 @@ Weights use PyTorch's own layout, which is the canonical one, so `get_weights` a
 import gc
 import os
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, List, Optional
 
 import numpy as np
 import torch
@@ -17,6 +17,7 @@ from torch.nn import functional as F
 
 from .torch_rnn_kernel import FusedRNNLayer
 from .torch_engine import group_requested, restart_note  # noqa: F401 (part of the interface)
+from . import base
 from rnnlm.errors import UsageError
 from rnnlm.model.weights import check_weights, rnn_weight_names
 
@@ -54,14 +55,9 @@ def try_all_gpus():
 
 
 def resolve_device(spec):
-    if spec == "cpu":
-        return torch.device("cpu")
-    if spec in ("auto", "gpu"):
-        device = try_gpu(int(os.environ.get("LOCAL_RANK", "0") or 0))  # torchrun: one GPU a worker
-        if spec == "gpu" and device.type != "cuda":
-            raise UsageError("--device gpu: torch sees no CUDA GPU (use --device cpu or auto)")
-        return device
-    raise UsageError(f"unknown device '{spec}' (choose from: auto, cpu, gpu)")
+    local_rank = int(os.environ.get("LOCAL_RANK", "0") or 0)  # torchrun: one GPU a worker
+    return base.resolve_device(spec, lambda: try_gpu(local_rank), lambda d: d.type == "cuda",
+                               lambda: torch.device("cpu"), NAME)
 
 
 def device_name(device):
@@ -71,7 +67,8 @@ def device_name(device):
 # ---- the model -------------------------------------------------------------------------
 
 def one_hot(indices, depth, dtype="float32"):
-    return F.one_hot(indices, depth).to(_DTYPES[dtype])
+    """The book's `F.one_hot(X.T.long(), vocab_size)`, of a tensor or a NumPy array."""
+    return F.one_hot(torch.as_tensor(indices, dtype=torch.long), depth).to(_DTYPES[dtype])
 
 
 class RNNModel(nn.Module):
@@ -105,7 +102,9 @@ class RNNModel(nn.Module):
 
     def _fused_rnn(self, X, state):
         """The vanilla RNN through FusedRNNLayer, on nn.RNN's own parameters."""
-        cfg, layer_in, finals, outs = self.cfg, None, [], []
+        cfg, layer_in = self.cfg, None  # type: Any, Any
+        finals: List[torch.Tensor] = []
+        outs: List[torch.Tensor] = []
         for layer, suffix, names in rnn_weight_names(cfg):
             w_ih, w_hh, b_ih, b_hh = (getattr(self.rnn, n.split(".", 1)[1]) for n in names)
             if layer == 0:
@@ -124,7 +123,7 @@ class RNNModel(nn.Module):
 
 def begin_state(model, batch_size):
     cfg = model.cfg
-    shape = (cfg.num_directions * cfg.num_layers, batch_size, cfg.num_hiddens)
+    shape = base.state_shape(cfg, batch_size)
     zeros = lambda: torch.zeros(shape, device=model.device, dtype=_DTYPES[model.dtype_name])  # noqa: E731
     return (zeros(), zeros()) if cfg.cell == "lstm" else zeros()
 
@@ -166,7 +165,7 @@ def grad_clipping(model, theta):
     `if norm > theta: grad *= theta / norm`.
     """
     grads = [p.grad for p in model.parameters() if p.grad is not None]
-    norm = torch.sqrt(sum(torch.sum(g * g) for g in grads))
+    norm = torch.sqrt(torch.stack([torch.sum(g * g) for g in grads]).sum())
     scale = torch.clamp(theta / norm, max=1.0)
     torch._foreach_mul_(grads, scale)
     return norm
@@ -218,7 +217,7 @@ def finish_distributed(model):
 def all_reduce_sum(model, values):
     """Sum each float over the group's workers (the values themselves when alone)."""
     if model.group is None:
-        return [float(v) for v in values]
+        return base.alone_sum(values)
     import torch.distributed as dist
     t = torch.tensor([float(v) for v in values], dtype=torch.float64,
                      device=model.device if model.device.type == "cuda" else "cpu")
@@ -272,7 +271,7 @@ def greedy_continue(model, state, last, num_chars):
     if cfg.cell == "rnn":
         return _greedy_vanilla(layers, model.linear, cfg.activation, state, last, num_chars)
     w_out, b_out = model.linear.weight.t(), model.linear.bias.unsqueeze(0)
-    step = _CELL_STEPS[cfg.cell]
+    step: Any = _CELL_STEPS[cfg.cell]
     eye = torch.eye(cfg.vocab_size, dtype=w_out.dtype, device=model.device)
     hs = list((state[0] if cfg.cell == "lstm" else state).unbind(0))
     cs = list(state[1].unbind(0)) if cfg.cell == "lstm" else None

@@ -12,13 +12,14 @@ Keyword settings take the command line's names (`model` is the cell, as `--model
 settings raise `rnnlm.UsageError` (a ValueError for configs) with the CLI's message.
 """
 
+import itertools
 import os
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from rnnlm.backend import BACKENDS, build_model, load_backend, select_backend
+from rnnlm.backend import BACKENDS, build_model, check_name, installed_training_backends, load_backend, select_backend
 from rnnlm.data.batches import check_corpus_length
 from rnnlm.data.dataset import load_training_data
 from rnnlm.checkpoints.file import load_checkpoint, save_checkpoint
@@ -93,16 +94,34 @@ class TrainResult:
 
 @dataclass
 class Comparison:
-    """Both backends trained from the same weights on the same batches."""
-    runs: Dict[str, Dict[str, Any]]      # backend name -> metrics
-    rel_diffs: List[float]               # per epoch, |ppl_a - ppl_b| / ppl_b
+    """Several backends trained from the same weights on the same batches."""
+    runs: Dict[str, Dict[str, Any]]      # backend name -> metrics, in the order asked for
 
     @property
-    def max_rel_diff(self):
-        return max(self.rel_diffs)
+    def names(self) -> List[str]:
+        return list(self.runs)
 
-    def first_epoch_above(self, threshold):
-        """The first epoch whose relative difference exceeds `threshold`, or None."""
+    def pairs(self) -> List[Tuple[str, str]]:
+        """Every pair of backends, in the order asked for."""
+        return list(itertools.combinations(self.names, 2))
+
+    def rel_diffs_of(self, a: str, b: str) -> List[float]:
+        """Per epoch, |ppl_a - ppl_b| / ppl_b."""
+        return [abs(x["perplexity"] - y["perplexity"]) / abs(y["perplexity"])
+                for x, y in zip(self.runs[a]["history"], self.runs[b]["history"])]
+
+    @property
+    def rel_diffs(self) -> List[float]:
+        """Per epoch, the largest relative difference over all pairs."""
+        per_pair = [self.rel_diffs_of(a, b) for a, b in self.pairs()]
+        return [max(epoch) for epoch in zip(*per_pair)] if per_pair else []
+
+    @property
+    def max_rel_diff(self) -> float:
+        return max(self.rel_diffs, default=0.0)
+
+    def first_epoch_above(self, threshold: float) -> Optional[int]:
+        """The first epoch at which some pair differs by more than `threshold`, or None."""
         return next((i + 1 for i, d in enumerate(self.rel_diffs) if d > threshold), None)
 
 
@@ -114,7 +133,7 @@ _MODEL_NAMES = {"model": "cell", **{f.name: f.name for f in fields(ModelConfig) 
 def configs_from_settings(settings):
     """(ModelConfig, TrainConfig, DataConfig, RunOptions) from keyword settings named as the
     command line's flags; an unknown name is a UsageError listing the known ones."""
-    groups = {"model": {}, "train": {}, "data": {}, "run": {}}
+    groups: Dict[str, Dict[str, Any]] = {"model": {}, "train": {}, "data": {}, "run": {}}
     known = {**{k: "model" for k in _MODEL_NAMES}, **{f.name: "train" for f in fields(TrainConfig)},
              **{f.name: "data" for f in fields(DataConfig)}, **{f.name: "run" for f in fields(RunOptions)}}
     for name, value in settings.items():
@@ -168,7 +187,8 @@ def train(backend=None, device="auto", **settings):
     `resume="auto"`, `quiet=True`, ...); defaults are the book's. Progress prints unless
     `quiet=True`. Ctrl-C raises KeyboardInterrupt after saving the last epoch (with `save`).
     """
-    run = start_training(*configs_from_settings(settings), backend=backend, device=device)
+    mcfg, tcfg, dcfg, opts = configs_from_settings(settings)
+    run = start_training(mcfg, tcfg, dcfg, opts, backend=backend, device=device)
     model = model_of(run)
     metrics = run.run(sample=lambda: model.predict(PROBE_PREFIXES[0]))
     return TrainResult(model, run.history, metrics)
@@ -184,24 +204,36 @@ def load(path, backend=None, device="auto"):
     return LanguageModel(backend_module, net, vocab, mcfg, dtype, meta.get("text", "book"), keep)
 
 
-def compare(device="auto", **settings):
-    """Train every backend from the same initial weights on the same batches; returns a
-    Comparison of their per-epoch perplexities. Takes `train`'s model, training and data
-    settings."""
+def compare(backends=None, device="auto", **settings):
+    """Train each of `backends` (default: every installed training backend) from the same
+    initial weights on the same batches; returns a Comparison of their per-epoch
+    perplexities. Takes `train`'s model, training and data settings."""
     mcfg, tcfg, dcfg, _ = configs_from_settings(settings)
-    return compare_configs(mcfg, tcfg, dcfg, device)
+    return compare_configs(mcfg, tcfg, dcfg, device, backends=backends)
 
 
-def compare_configs(mcfg, tcfg, dcfg, device="auto", on_start=None):
+def compare_backends(names=None):
+    """The backends a comparison trains: `names` checked and imported, or every installed
+    training backend; at least two, before any work starts."""
+    if names is None:
+        names = installed_training_backends()
+        if len(names) < 2:
+            raise UsageError(f"compare needs two training backends; installed: {', '.join(names) or 'none'} "
+                             f"(of {', '.join(BACKENDS)})")
+    names = tuple(check_name(n, training=True) for n in names)
+    if len(names) < 2 or len(set(names)) != len(names):
+        raise UsageError(f"compare needs two or more different backends, got {', '.join(names)}")
+    return [load_backend(name) for name in names]
+
+
+def compare_configs(mcfg, tcfg, dcfg, device="auto", on_start=None, backends=None):
     """`compare` on typed configs; `on_start(name)` is called before each backend trains."""
-    backends = [load_backend(name) for name in BACKENDS]  # both installed, before any work
+    modules = compare_backends(backends)  # every one installed, before any work
     runs = {}
-    for backend_module in backends:
+    for backend_module in modules:
         if on_start is not None:
             on_start(backend_module.NAME)
         run = start_training(mcfg, tcfg, dcfg, RunOptions(quiet=True), backend=backend_module.NAME,
                              device=device)
         runs[backend_module.NAME] = run.run()
-    a, b = (runs[name]["history"] for name in BACKENDS)
-    rel = [abs(x["perplexity"] - y["perplexity"]) / abs(y["perplexity"]) for x, y in zip(a, b)]
-    return Comparison(runs, rel)
+    return Comparison(runs)

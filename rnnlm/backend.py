@@ -1,147 +1,117 @@
-"""The backend interface, written down, and the choice of backend.
+"""Choosing and loading backends and file formats, from what `rnnlm.backends.registry`
+declares. Names no framework: every backend, its extra and its modules come from there.
 
-A backend `NAME` is two modules in `rnnlm.backends`:
-- `NAME_impl`, the only one that imports the framework: the names of `Backend` below;
-- `NAME_engine`, which imports no framework: how its processes form a worker group
-  (`group_requested`, `group_processes`, `restart_note`), for the launcher and the workers.
-The inference-only backend `onnxruntime` has the same names (its training calls refuse)
-and no engine.
-
-The boundary is NumPy-shaped: the core hands in int64 token arrays of shape (batch, steps)
-and weights as {canonical name: ndarray}; it gets back device scalars (to be summed, then
-read once with `to_float`) or NumPy arrays. States and optimizers are opaque framework
-objects the core only passes back; of a model it reads the attributes of `Model`.
+The backend interface itself is written down in `rnnlm.backends.base` (an inference part,
+and a training part on top of it).
 """
 
 import importlib
 import os
 from types import ModuleType
-from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol, Tuple
+from typing import Any, Dict, Optional, Tuple
 
-import numpy as np
-
-from rnnlm.config import ModelConfig
+from rnnlm.backends import registry
+from rnnlm.backends.registry import BackendSpec, FormatSpec
 from rnnlm.errors import UsageError
 from rnnlm.install import install_hint
 
-BACKENDS = ("torch", "mxnet")              # train and compare; the default, in this order
-INFERENCE_BACKENDS = ("onnxruntime",)      # predict and eval only, chosen by name
 ENV_VAR = "RNNLM_BACKEND"
-_NEEDS = {"torch": ("torch",), "mxnet": ("mxnet",), "onnxruntime": ("onnxruntime", "onnx")}
-_EXTRAS = {"torch": "torch", "mxnet": "mxnet", "onnxruntime": "onnx"}
-# file formats: the backends module that reads and writes each, its framework, its pip extra
-_FORMATS = {"torch": ("torch_native", "torch", "torch"), "mxnet": ("mxnet_native", "mxnet", "mxnet"),
-            "onnx": ("onnx_graph", "onnx", "onnx")}
+SPECS: Dict[str, BackendSpec] = {s.name: s for s in registry.BACKENDS}
+FORMATS: Dict[str, FormatSpec] = {f.name: f for f in registry.FORMATS}
+BACKENDS: Tuple[str, ...] = tuple(s.name for s in registry.BACKENDS if s.trains)       # in default order
+INFERENCE_BACKENDS: Tuple[str, ...] = tuple(s.name for s in registry.BACKENDS if not s.trains)
+IMPORT_FORMATS: Tuple[str, ...] = tuple(f.name for f in registry.FORMATS if f.imports)
+EXPORT_FORMATS: Tuple[str, ...] = tuple(f.name for f in registry.FORMATS)
 
 
-class Model(Protocol):
-    """What the core reads from a backend's model."""
-    cfg: ModelConfig
-    device: Any
-    dtype_name: str            # "float32" | "float64"
-    group: Optional[Any]       # the engine's handle on its worker group; None alone
-
-
-class Backend(Protocol):
-    @property
-    def NAME(self) -> str: ...
-    @property
-    def RNNModel(self) -> Callable[[ModelConfig, Any, str], Model]: ...
-    @property
-    def TUNES_THREADS(self) -> bool: ...  # can set_num_threads change the count while training?
-
-    def try_gpu(self, i: int = 0) -> Any: ...
-    def try_all_gpus(self) -> List[Any]: ...
-    def resolve_device(self, spec: str) -> Any: ...
-    def device_name(self, device: Any) -> str: ...
-    def begin_state(self, model: Any, batch_size: int) -> Any: ...
-    def detach_state(self, state: Any) -> Any: ...
-    def state_to_numpy(self, state: Any) -> List[np.ndarray]: ...
-    def one_hot(self, indices: Any, depth: int, dtype: str = "float32") -> Any: ...
-    def grad_clipping(self, model: Any, theta: float) -> Any: ...
-    def make_optimizer(self, model: Any, lr: float, kind: str = "sgd") -> Any: ...
-    def framework_version(self) -> str: ...
-    def train_step(self, model: Any, optimizer: Any, state: Any, X: np.ndarray, Y: np.ndarray,
-                   clip: float) -> Tuple[Any, Any]: ...
-    def eval_step(self, model: Any, state: Any, X: np.ndarray, Y: np.ndarray) -> Tuple[Any, Any]: ...
-    def forward(self, model: Any, X: np.ndarray, state: Any) -> Tuple[np.ndarray, Any]: ...
-    def greedy_continue(self, model: Any, state: Any, last: int, num_chars: int
-                        ) -> Tuple[np.ndarray, Any]: ...
-    def loss_and_grads(self, model: Any, state: Any, X: np.ndarray, Y: np.ndarray
-                       ) -> Tuple[float, Dict[str, np.ndarray]]: ...
-    def to_float(self, x: Any) -> float: ...
-    def set_num_threads(self, n: int) -> None: ...
-    def synchronize(self) -> None: ...
-    def group_requested(self, environ: Mapping[str, str]) -> bool: ...
-    def restart_note(self, environ: Mapping[str, str]) -> Optional[str]: ...
-    def init_distributed(self, model: Any) -> Tuple[int, int]: ...
-    def all_reduce_sum(self, model: Any, values: List[float]) -> List[float]: ...
-    def finish_distributed(self, model: Any) -> None: ...
-    def get_weights(self, model: Any) -> Dict[str, np.ndarray]: ...
-    def set_weights(self, model: Any, weights: Dict[str, np.ndarray]) -> None: ...
-
-
-def build_model(backend, mcfg, device, dtype, weights):
+def build_model(backend: Any, mcfg: Any, device: Any, dtype: str, weights: Dict[str, Any]) -> Any:
     """A backend's model of config `mcfg` on `device`, holding `weights` (canonical layout)."""
     model = backend.RNNModel(mcfg, device, dtype)
     backend.set_weights(model, weights)
     return model
 
 
-def check_name(name, training=False):
+def trains(backend: Any) -> bool:
+    """Whether a loaded backend module trains (else it runs predict and eval only)."""
+    return SPECS[backend.NAME].trains
+
+
+def check_name(name: str, training: bool = False) -> str:
     """`name` if it names a backend (one that trains, with `training`); else a UsageError."""
-    if name in INFERENCE_BACKENDS and training:
+    if name not in SPECS:
+        raise UsageError(f"unknown backend '{name}' (choose from: {', '.join(SPECS)})")
+    if training and not SPECS[name].trains:
         raise UsageError(f"{name} runs predict and eval only; train with --backend {' or '.join(BACKENDS)}")
-    if name not in BACKENDS + INFERENCE_BACKENDS:
-        raise UsageError(f"unknown backend '{name}' (choose from: {', '.join(BACKENDS + INFERENCE_BACKENDS)})")
     return name
 
 
-def load_engine(name) -> ModuleType:
-    """The engine module of training backend `name` (imports no framework)."""
-    return importlib.import_module(f"rnnlm.backends.{check_name(name, training=True)}_engine")
+def parse_names(text: str, training: bool = True) -> Tuple[str, ...]:
+    """'a,b,c' -> ('a', 'b', 'c'), each checked, none twice."""
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not names:
+        raise UsageError("--backends needs at least one backend name")
+    for name in names:
+        check_name(name, training)
+    if len(set(names)) != len(names):
+        raise UsageError(f"--backends names a backend twice: {text}")
+    return names
 
 
-def load_backend(name):
-    """Import the backend module `name`; a missing framework is a UsageError naming the extra."""
-    check_name(name)
-    try:
-        return importlib.import_module(f"rnnlm.backends.{name}_impl")
-    except ModuleNotFoundError as exc:
-        missing = (exc.name or name).split(".")[0]
-        if missing not in _NEEDS[name]:
-            raise
-        raise UsageError(f"backend '{name}' needs {missing}, which is not installed: "
-                         f"{install_hint(_EXTRAS[name])}") from None
-    except (ImportError, AttributeError, OSError) as exc:
-        # e.g. mxnet 1.9.1 under numpy>=1.24 fails on np.bool
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise UsageError(f"backend '{name}' could not import {name} ({first}); "
-                         f"reinstall with: {install_hint(_EXTRAS[name])}") from None
-
-
-def native_module(fmt):
-    """The module of `rnnlm.backends` that reads and writes file format `fmt` (torch,
-    mxnet, onnx); a missing framework is a UsageError naming the extra."""
-    module, framework, extra = _FORMATS[fmt]
+def _import(module: str, needs: Tuple[str, ...], extra: str, what: str) -> ModuleType:
+    """Import `rnnlm.backends.<module>`; a missing or broken framework is a UsageError."""
     try:
         return importlib.import_module(f"rnnlm.backends.{module}")
     except ModuleNotFoundError as exc:
-        if (exc.name or "").split(".")[0] not in (framework, "onnx", "onnxruntime"):
+        missing = (exc.name or "").split(".")[0]
+        if missing not in needs:
             raise
-        raise UsageError(f"{fmt} files need {framework}, which is not installed: {install_hint(extra)}") from None
+        raise UsageError(f"{what} needs {missing}, which is not installed: {install_hint(extra)}") from None
+    except (ImportError, AttributeError, OSError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UsageError(f"{what} could not import {needs[0]} ({first}); "
+                         f"reinstall with: {install_hint(extra)}") from None
 
 
-def requested_name(flag=None, environ=None, training=False):
+def load_backend(name: str) -> ModuleType:
+    """The implementation module of backend `name` (this imports its framework)."""
+    spec = SPECS[check_name(name)]
+    return _import(spec.impl, spec.needs, spec.extra, f"backend '{name}'")
+
+
+def load_engine(name: str) -> ModuleType:
+    """The engine module of training backend `name` (imports no framework)."""
+    spec = SPECS[check_name(name, training=True)]
+    assert spec.engine is not None, f"registry: training backend {name} declares no engine"
+    return importlib.import_module(f"rnnlm.backends.{spec.engine}")
+
+
+def load_format(name: str) -> ModuleType:
+    """The description module of file format `name` (imports no framework itself)."""
+    return importlib.import_module(f"rnnlm.backends.{FORMATS[name].module}")
+
+
+def format_call(name: str, function: str, *args: Any) -> Any:
+    """`function(*args)` of format `name`'s module; a missing framework is a UsageError."""
+    spec = FORMATS[name]
+    try:
+        return getattr(load_format(name), function)(*args)
+    except ModuleNotFoundError as exc:
+        missing = (exc.name or "").split(".")[0]
+        if missing not in spec.needs:
+            raise
+        raise UsageError(f"{name} files need {missing}, which is not installed: {install_hint(spec.extra)}") from None
+
+
+def requested_name(flag: Optional[str] = None, environ: Any = None, training: bool = False) -> Optional[str]:
     """--backend, else $RNNLM_BACKEND (empty = unset); None when neither names one."""
     environ = os.environ if environ is None else environ
     name = flag or environ.get(ENV_VAR) or None
     return None if name is None else check_name(name, training)
 
 
-def select_backend(flag=None, environ=None, training=False):
-    """--backend, else $RNNLM_BACKEND (empty = unset), else torch if it imports, else mxnet.
-    With `training`, an inference-only backend is refused before anything is imported."""
+def select_backend(flag: Optional[str] = None, environ: Any = None, training: bool = False) -> ModuleType:
+    """--backend, else $RNNLM_BACKEND (empty = unset), else the first training backend that
+    imports. With `training`, an inference-only backend is refused before anything is imported."""
     name = requested_name(flag, environ, training)
     if name is not None:
         return load_backend(name)
@@ -150,5 +120,19 @@ def select_backend(flag=None, environ=None, training=False):
             return load_backend(candidate)
         except UsageError:
             continue
-    hint = "" if training else f" (predict and eval: or {install_hint('onnx')} and --backend onnxruntime)"
-    raise UsageError(f"no backend is installed: {install_hint('torch')} or {install_hint('mxnet')}{hint}")
+    hints = " or ".join(install_hint(SPECS[n].extra) for n in BACKENDS)
+    others = "" if training else "".join(f" (predict and eval: or {install_hint(SPECS[n].extra)} and --backend {n})"
+                                         for n in INFERENCE_BACKENDS)
+    raise UsageError(f"no backend is installed: {hints}{others}")
+
+
+def installed_training_backends() -> Tuple[str, ...]:
+    """The training backends whose framework imports here, in default order."""
+    found = []
+    for name in BACKENDS:
+        try:
+            load_backend(name)
+        except UsageError:
+            continue
+        found.append(name)
+    return tuple(found)

@@ -49,7 +49,7 @@ class _Settings:
     @classmethod
     def from_dict(cls, d):
         """An instance from a dict (a checkpoint's), ignoring keys it does not know."""
-        names = {f.name for f in fields(cls)}
+        names = {f.name for f in fields(cls)}  # type: ignore[arg-type]  # every subclass is a dataclass
         return cls(**{k: v for k, v in d.items() if k in names})
 
 
@@ -133,6 +133,58 @@ class RunOptions:
         _non_negative("--save-every", self.save_every)
         if self.resume != "no" and not self.save:
             raise ConfigError("--resume needs --save PATH (the checkpoint to continue)")
+
+
+def _non_negative_number(flag, value):
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value < float("inf"):
+        raise ConfigError(f"{flag} must be a non-negative number, got {value!r}")
+
+
+@dataclass(frozen=True)
+class GenerateConfig:
+    """How `predict` continues a prefix."""
+    num_chars: int = 50
+    temperature: float = 0.0     # 0: greedy, as the book; above 0: sample from softmax(logits / T)
+    top_k: int = 0               # with a temperature: sample from the k likeliest (0: all)
+    seed: int = 0                # sampling seed
+    num_samples: int = 1
+
+    def __post_init__(self):
+        _non_negative("--num-chars", self.num_chars)
+        _non_negative_number("--temperature", self.temperature)
+        _non_negative("--top-k", self.top_k)
+        _non_negative("--seed", self.seed)
+        _positive("--num-samples", self.num_samples)
+        if self.top_k and self.temperature == 0:
+            raise ConfigError("--top-k samples from the k likeliest characters: give a --temperature "
+                              "above 0 as well (0 is greedy)")
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Which text `eval` scores, and in what minibatches."""
+    corpus: Optional[str] = None
+    max_tokens: int = 10000
+    batch_size: int = 32
+    num_steps: int = 35
+
+    def __post_init__(self):
+        _non_negative("--max-tokens", self.max_tokens)
+        _positive("--batch-size", self.batch_size)
+        _positive("--num-steps", self.num_steps)
+
+
+@dataclass(frozen=True)
+class LaunchConfig:
+    """The shape of a local worker group."""
+    workers: int = 1
+    servers: int = 1             # MXNet-style parameter servers, for engines that use them
+    max_restarts: int = 0
+
+    def __post_init__(self):
+        _positive("--workers", self.workers)
+        _positive("--servers", self.servers)
+        _non_negative("--max-restarts", self.max_restarts)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,11 @@
-"""Backend fixtures: parametrized over the installed backends, each skipped with a reason.
+"""Backend fixtures, parametrized over the registry (rnnlm.backends.registry), so a new
+backend is tested by every test that takes one; each is skipped with a visible reason when
+its framework is missing.
 
-RNNLM_TEST_BACKENDS=torch (or "torch,mxnet,onnxruntime") restricts the run; the `backend`
-fixtures cover the training backends, onnxruntime is asked for by name; an unknown name stops
-the session loudly rather than silently testing nothing.
+RNNLM_TEST_BACKENDS=torch (or "torch,mxnet,onnxruntime") restricts the run; `backend` covers
+the training backends, `backend_pair` each training backend against the first one, and an
+inference-only backend is asked for by name; an unknown name stops the session loudly rather
+than silently testing nothing.
 """
 
 import os
@@ -44,7 +47,25 @@ def backend(request):
     return load_or_skip(request.param)
 
 
+# parity: every training backend against the first (the reference), one test id per pair
+PAIRS = [(BACKENDS[0], other) for other in BACKENDS[1:]]
+
+
+@pytest.fixture(params=PAIRS, ids=[f"{a}-{b}" for a, b in PAIRS])
+def backend_pair(request):
+    """(reference, other) backend modules, for parity tests; skipped unless both are installed."""
+    return tuple(load_or_skip(name) for name in request.param)
+
+
 @pytest.fixture
-def both_backends():
-    """(torch_impl, mxnet_impl), for parity tests; skipped unless both are installed."""
-    return tuple(load_or_skip(name) for name in BACKENDS)
+def training_backends():
+    """Every requested training backend that is installed (skipped when fewer than two)."""
+    found = []
+    for name in requested_backends():
+        try:
+            found.append(load_backend(name))
+        except UsageError:
+            continue
+    if len(found) < 2:
+        pytest.skip(f"needs two training backends, found {[b.NAME for b in found]}")
+    return tuple(found)

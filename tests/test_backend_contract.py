@@ -1,24 +1,11 @@
-"""Both backend modules expose the same interface and the same shapes."""
-
-import inspect
+"""Every backend returns what its interface says, in the same shapes (the interface itself
+is checked by tests/test_architecture.py on every registered backend)."""
 
 import numpy as np
 import pytest
 
-from rnnlm.backend import Backend
 from rnnlm.config import ModelConfig
 from rnnlm.model.weights import canonical_shapes, init_weights
-
-PROTOCOL_MEMBERS = sorted(n for n in vars(Backend) if not n.startswith("_"))
-
-
-def test_backend_has_every_protocol_member_with_its_parameters(backend):
-    for name in PROTOCOL_MEMBERS:
-        assert hasattr(backend, name), name
-        declared = vars(Backend)[name]
-        if inspect.isfunction(declared):
-            want = [p for p in inspect.signature(declared).parameters if p != "self"]
-            assert list(inspect.signature(getattr(backend, name)).parameters) == want, name
 
 
 def test_backend_returns_what_the_protocol_says_on_a_tiny_model(backend):
@@ -47,18 +34,6 @@ def test_backend_returns_what_the_protocol_says_on_a_tiny_model(backend):
     assert backend.group_requested({}) is False
 
 
-def test_backends_mirror_each_other_name_for_name(both_backends):
-    torch_impl, mxnet_impl = both_backends
-    public = lambda m: {n for n, v in vars(m).items()  # noqa: E731
-                        if not n.startswith("_") and (inspect.isfunction(v) or inspect.isclass(v))
-                        and getattr(v, "__module__", None) == m.__name__}
-    assert public(torch_impl) == public(mxnet_impl)
-    for name in public(torch_impl):
-        a, b = getattr(torch_impl, name), getattr(mxnet_impl, name)
-        if inspect.isfunction(a):
-            assert list(inspect.signature(a).parameters) == list(inspect.signature(b).parameters), name
-
-
 @pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
 @pytest.mark.parametrize("layers, bidirectional", [(1, False), (2, True)])
 def test_shapes(backend, cell, layers, bidirectional):
@@ -75,21 +50,24 @@ def test_shapes(backend, cell, layers, bidirectional):
     assert {k: v.shape for k, v in weights.items()} == dict(canonical_shapes(cfg))
 
 
-def test_one_hot(backend):
-    import importlib
-    framework = importlib.import_module(backend.NAME)
-    idx = framework.tensor([2, 0]) if backend.NAME == "torch" else framework.nd.array([2, 0])
-    out = backend.one_hot(idx, 4)
-    arr = out.numpy() if backend.NAME == "torch" else out.asnumpy()
-    assert (arr == np.eye(4, dtype=np.float32)[[2, 0]]).all()
+def _to_numpy(x):
+    return x.asnumpy() if hasattr(x, "asnumpy") else np.asarray(x)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_one_hot(backend, dtype):
+    out = _to_numpy(backend.one_hot(np.array([2, 0, 3]), 4, dtype))
+    assert out.dtype == np.dtype(dtype)
+    assert (out == np.eye(4)[[2, 0, 3]]).all()
 
 
 def test_device_handling(backend):
     cpu = backend.resolve_device("cpu")
     assert backend.device_name(cpu) in ("cpu", "cpu(0)")
     assert backend.device_name(backend.resolve_device("auto")) == backend.device_name(backend.try_gpu())
-    assert len(backend.try_all_gpus()) >= 1
-    if backend.device_name(backend.try_gpu()) == backend.device_name(cpu):
+    devices = [backend.device_name(d) for d in backend.try_all_gpus()]
+    if backend.device_name(backend.try_gpu()) == backend.device_name(cpu):  # no GPU: the CPU alone, as d2l's
+        assert devices == [backend.device_name(cpu)]
         from rnnlm.errors import UsageError
         with pytest.raises(UsageError, match="--device gpu"):
             backend.resolve_device("gpu")

@@ -8,7 +8,7 @@ from rnnlm.errors import UsageError
 
 
 def test_import_rnnlm_loads_no_framework():
-    code = ("import sys, rnnlm, rnnlm.cli.main, rnnlm.cli.commands, rnnlm.training.loop, rnnlm.model.generate, rnnlm.api, "
+    code = ("import sys, rnnlm, rnnlm.cli.main, rnnlm.training.loop, rnnlm.model.generate, rnnlm.api, "
             "rnnlm.interop.convert, rnnlm.interop.names; print(sorted(m for m in ('torch', 'mxnet', 'onnx', "
             "'onnxruntime', 'matplotlib', 'tqdm') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -86,10 +86,10 @@ def checkpoints(tmp_path_factory):
     return out
 
 
-def test_checkpoint_from_either_backend_predicts_with_either(both_backends, checkpoints, capsys):
+def test_checkpoint_from_either_backend_predicts_with_either(backend_pair, checkpoints, capsys):
     for trained_by, path in checkpoints.items():
         lines = []
-        for backend in both_backends:
+        for backend in backend_pair:
             assert main(["predict", "time traveller", "--checkpoint", str(path),
                          "--backend", backend.NAME]) == 0
             lines.append(capsys.readouterr().out.rstrip("\n"))
@@ -97,10 +97,10 @@ def test_checkpoint_from_either_backend_predicts_with_either(both_backends, chec
         assert lines[0].startswith("time traveller") and len(lines[0]) == len("time traveller") + 50
 
 
-def test_eval_agrees_across_backends(both_backends, checkpoints, tmp_path, capsys):
+def test_eval_agrees_across_backends(backend_pair, checkpoints, tmp_path, capsys):
     for trained_by, path in checkpoints.items():
         values = []
-        for backend in both_backends:
+        for backend in backend_pair:
             out = tmp_path / f"e-{backend.NAME}.json"
             assert main(["eval", "--checkpoint", str(path), "--backend", backend.NAME,
                          "--metrics-json", str(out)]) == 0
@@ -127,7 +127,7 @@ def test_predict_unknown_characters_warn_and_map_to_unk(backend, checkpoints, ca
 
 
 @pytest.mark.parametrize("args, fragments", [
-    (["train", "--epochs", "0"], ["--epochs", "must be > 0"]),
+    (["train", "--epochs", "0"], ["--epochs", "must be a positive integer, got 0"]),
     (["train", "--batch-size", "-1"], ["--batch-size"]),
     (["train", "--num-steps", "0"], ["--num-steps"]),
     (["train", "--num-hiddens", "0"], ["--num-hiddens"]),
@@ -153,19 +153,47 @@ def test_bad_input_is_one_error_line_and_exit_2(args, fragments, capsys):
         assert fragment in lines[0]
 
 
-def test_compare_prints_table_and_writes_both_runs(both_backends, tmp_path, capsys):
-    out = tmp_path / "c.json"
-    assert main(["compare", "--epochs", "3", "--num-hiddens", "16", "--max-tokens", "2000",
-                 "--dtype", "float64", "--metrics-json", str(out)]) == 0
+def _compare(tmp_path, names):
+    out = tmp_path / f"{'-'.join(names)}.json"
+    assert main(["compare", "--backends", ",".join(names), "--epochs", "3", "--num-hiddens", "16",
+                 "--max-tokens", "2000", "--dtype", "float64", "--metrics-json", str(out)]) == 0
+    return json.loads(out.read_text())
+
+
+def test_compare_prints_table_and_writes_every_run(training_backends, tmp_path, capsys):
+    names = [b.NAME for b in training_backends]
+    m = _compare(tmp_path, names)
     text = capsys.readouterr().out
     assert "max relative difference" in text and "first epoch above 1e-09" in text
-    m = json.loads(out.read_text())
-    assert set(m) == {"torch", "mxnet", "max_rel_diff"}
-    assert len(m["torch"]["history"]) == len(m["mxnet"]["history"]) == 3
+    assert set(m) == {*names, "max_rel_diff", "rel_diffs"}
+    assert all(len(m[n]["history"]) == 3 for n in names)
     assert m["max_rel_diff"] <= 1e-12
-    diffs = [abs(a["perplexity"] - b["perplexity"]) / b["perplexity"]
-             for a, b in zip(m["torch"]["history"], m["mxnet"]["history"])]
-    assert m["max_rel_diff"] == max(diffs)
+    pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]
+    assert sorted(m["rel_diffs"]) == sorted(f"{a}-{b}" for a, b in pairs)
+    for a, b in pairs:
+        diffs = [abs(x["perplexity"] - y["perplexity"]) / y["perplexity"]
+                 for x, y in zip(m[a]["history"], m[b]["history"])]
+        assert m["rel_diffs"][f"{a}-{b}"] == diffs
+        assert f"rel {a}-{b}" in text
+    assert m["max_rel_diff"] == max(max(d) for d in m["rel_diffs"].values())
+
+
+def test_compare_in_either_order_gives_the_same_runs(backend_pair, tmp_path):
+    a, b = (x.NAME for x in backend_pair)
+    forward, backward = _compare(tmp_path, [a, b]), _compare(tmp_path, [b, a])
+    for name in (a, b):
+        assert [h["perplexity"] for h in forward[name]["history"]] == \
+            [h["perplexity"] for h in backward[name]["history"]]
+    assert forward["max_rel_diff"] == pytest.approx(backward["max_rel_diff"], rel=1e-6)
+
+
+@pytest.mark.parametrize("names, fragment", [("torch", "two or more"), ("torch,torch", "twice"),
+                                             ("torch,bogus", "unknown backend 'bogus'"),
+                                             ("torch,onnxruntime", "predict and eval only")])
+def test_compare_refuses_bad_backend_lists(names, fragment, capsys):
+    assert main(["compare", "--backends", names, "--epochs", "1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and fragment in err[0]
 
 
 def test_python_dash_m_matches_console_entry_point():

@@ -195,7 +195,7 @@ def test_container_rejects_inconsistent_lengths():
 
 # ---- the backends' coding functions ------------------------------------------------------
 
-def test_adam_steps_agree_across_backends(both_backends):
+def test_adam_steps_agree_across_backends(backend_pair):
     """`make_optimizer(kind="adam")` is the same rule in both frameworks (float64), up to where
     epsilon goes (torch adds it to the bias-corrected sqrt(v), MXNet to the uncorrected one,
     which moves weights with near-zero gradients differently): the losses agree closely."""
@@ -205,7 +205,7 @@ def test_adam_steps_agree_across_backends(both_backends):
     rng = np.random.default_rng(0)
     X, Y = rng.integers(0, 7, (3, 5)), rng.integers(0, 7, (3, 5))
     losses = []
-    for b in both_backends:
+    for b in backend_pair:
         b.set_num_threads(1)
         assert isinstance(b.framework_version(), str)
         model = build_model(b, cfg, b.resolve_device("cpu"), "float64", w)

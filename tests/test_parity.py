@@ -20,9 +20,9 @@ ARCHS = [(cell, layers, bi) for cell in ("rnn", "gru", "lstm") for layers in (1,
 ARCH_IDS = [f"{c}-{n}layer{'-bi' if b else ''}" for c, n, b in ARCHS]
 
 
-def pair(both_backends, cfg, dtype, seed=0):
+def pair(backend_pair, cfg, dtype, seed=0):
     weights = init_weights(cfg, seed, dtype)
-    return [build_model(b, cfg, b.resolve_device("cpu"), dtype, weights) for b in both_backends]
+    return [build_model(b, cfg, b.resolve_device("cpu"), dtype, weights) for b in backend_pair]
 
 
 def data(vocab_size, batch=4, steps=9, seed=0):
@@ -45,11 +45,11 @@ def test_weights_round_trip(backend, cell, layers, bidirectional):
 
 @pytest.mark.parametrize("dtype, tol", [("float32", 1e-5), ("float64", 1e-12)])
 @pytest.mark.parametrize("cell, layers, bidirectional", ARCHS, ids=ARCH_IDS)
-def test_forward_logits_and_state(both_backends, cell, layers, bidirectional, dtype, tol):
+def test_forward_logits_and_state(backend_pair, cell, layers, bidirectional, dtype, tol):
     cfg = ModelConfig(28, 32, layers, cell, bidirectional)
     X, _ = data(28)
     outs = []
-    for backend, model in zip(both_backends, pair(both_backends, cfg, dtype)):
+    for backend, model in zip(backend_pair, pair(backend_pair, cfg, dtype)):
         state = backend.begin_state(model, X.shape[0])
         _, state = backend.forward(model, X, state)          # carry a state into a second call
         logits, state = backend.forward(model, X[:, ::-1], state)
@@ -61,11 +61,11 @@ def test_forward_logits_and_state(both_backends, cell, layers, bidirectional, dt
 
 @pytest.mark.parametrize("cell, layers, bidirectional", ARCHS, ids=ARCH_IDS)
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_gradients(both_backends, cell, layers, bidirectional, dtype):
+def test_gradients(backend_pair, cell, layers, bidirectional, dtype):
     cfg = ModelConfig(28, 32, layers, cell, bidirectional)
     X, Y = data(28, seed=1)
     results = [backend.loss_and_grads(model, backend.begin_state(model, X.shape[0]), X, Y)
-               for backend, model in zip(both_backends, pair(both_backends, cfg, dtype))]
+               for backend, model in zip(backend_pair, pair(backend_pair, cfg, dtype))]
     (loss_t, grads_t), (loss_m, grads_m) = results
     assert loss_t == pytest.approx(loss_m, rel=1e-6 if dtype == "float32" else 1e-13)
     rel = 1e-5 if dtype == "float32" else 1e-12
@@ -76,11 +76,11 @@ def test_gradients(both_backends, cell, layers, bidirectional, dtype):
 
 @pytest.mark.parametrize("cell, layers, bidirectional", [("rnn", 1, False), ("gru", 2, False),
                                                          ("lstm", 1, True)])
-def test_one_epoch_minibatch_losses_float32(both_backends, cell, layers, bidirectional):
+def test_one_epoch_minibatch_losses_float32(backend_pair, cell, layers, bidirectional):
     corpus, vocab = load_corpus(max_tokens=3000)
     cfg = ModelConfig(len(vocab), 64, layers, cell, bidirectional)
     losses = []
-    for backend, model in zip(both_backends, pair(both_backends, cfg, "float32")):
+    for backend, model in zip(backend_pair, pair(backend_pair, cfg, "float32")):
         optimizer = backend.make_optimizer(model, 1.0)
         per_batch, state = [], None
         for X, Y in make_batches(corpus, 8, 20, "sequential", np.random.default_rng(3)):
@@ -110,12 +110,12 @@ def test_train_epoch_reports_exp_of_mean_loss(backend):
 
 
 @pytest.mark.slow
-def test_float64_training_default_config_40_epochs(both_backends):
+def test_float64_training_default_config_40_epochs(backend_pair):
     corpus, vocab = load_corpus(max_tokens=10000)
     cfg = ModelConfig(len(vocab))
     tcfg = TrainConfig(epochs=40, dtype="float64")
     curves = []
-    for backend, model in zip(both_backends, pair(both_backends, cfg, "float64")):
+    for backend, model in zip(backend_pair, pair(backend_pair, cfg, "float64")):
         curves.append(np.array([h.perplexity for h in train(backend, model, corpus, tcfg)]))
     rel = np.abs(curves[0] - curves[1]) / curves[1]
     assert len(rel) == 40 and curves[0][-1] < curves[0][0]

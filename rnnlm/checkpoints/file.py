@@ -42,8 +42,9 @@ def load_checkpoint(path):
     if os.path.isdir(path):
         raise UsageError(f"checkpoint '{path}' is a directory")
     if not zipfile.is_zipfile(path):
-        if _looks_like_onnx(path):
-            return _load_onnx_checkpoint(path)
+        fmt = checkpoint_format(path)
+        if fmt is not None:
+            return _load_foreign_checkpoint(path, fmt)
         # np.load would otherwise try to read it as a pickle (and refuse, but say so oddly)
         raise UsageError(f"checkpoint '{path}' cannot be read: truncated or not a .npz file")
     try:
@@ -68,17 +69,21 @@ def load_checkpoint(path):
     return cfg, vocab, arrays, meta
 
 
-def _looks_like_onnx(path):
-    """An ONNX ModelProto starts with field 1, ir_version, a varint: tag byte 0x08."""
+def checkpoint_format(path):
+    """The registered file format other than .npz that `path` is and that carries a whole
+    checkpoint (config and vocabulary with the weights), or None."""
+    from rnnlm.backend import FORMATS, load_format
     with open(path, "rb") as f:
-        return f.read(1) == b"\x08"
+        head = f.read(16)
+    return next((name for name, spec in FORMATS.items() if spec.checkpoint and load_format(name).sniff(path, head)),
+                None)
 
 
-def _load_onnx_checkpoint(path):
-    """An `rnnlm export --format onnx` file: the config and vocabulary from its metadata,
-    the weights from its initializers (needs the onnx package)."""
-    from rnnlm.backend import native_module
-    model, vocab_list, weights, meta = native_module("onnx").read_checkpoint(path)
+def _load_foreign_checkpoint(path, fmt):
+    """A checkpoint in format `fmt` (e.g. `rnnlm export`'s graph file): its config and
+    vocabulary from its metadata, its weights, through the same schema as a .npz's."""
+    from rnnlm.backend import format_call
+    model, vocab_list, weights, meta = format_call(fmt, "read_checkpoint", path)
     try:
         vocab = Vocab.from_tokens_list(schema.vocabulary({"vocab": vocab_list}, model))
         schema.weights(model, weights, schema.dtype_of(meta))

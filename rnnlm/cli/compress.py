@@ -13,7 +13,8 @@ from dataclasses import fields
 
 from rnnlm.compression import coder as coding
 from rnnlm.compression import container
-from rnnlm.backend import load_backend, select_backend
+from rnnlm.backend import BACKENDS, load_backend, select_backend
+from rnnlm.cli.options import integer
 from rnnlm.checkpoints.file import load_checkpoint
 from rnnlm.errors import UsageError
 from rnnlm.checkpoints.outputs import atomic_write, check_writable
@@ -23,7 +24,8 @@ DEFAULT_SEGMENTS = {"checkpoint": 32, "online": 8}
 MAX_SEGMENTS = 1 << 16
 
 
-def add_parsers(sub, positive_int, backend_help):
+def add_parser(sub):
+    """The `compress` and `decompress` subcommands."""
     p = sub.add_parser("compress", help="compress a text file losslessly with the model")
     p.add_argument("input", metavar="FILE")
     p.add_argument("-o", "--output", required=True, metavar="OUT")
@@ -31,21 +33,23 @@ def add_parsers(sub, positive_int, backend_help):
     mode.add_argument("--checkpoint", metavar="PATH", help="code with this trained model")
     mode.add_argument("--online", action="store_true",
                       help="no checkpoint: learn from the seeded initial weights while coding")
-    p.add_argument("--segments", type=positive_int, metavar="R",
+    p.add_argument("--segments", type=integer, metavar="R",
                    help="code the text as R independent rows of one batch (default: "
                         f"{DEFAULT_SEGMENTS['checkpoint']} with a checkpoint, "
                         f"{DEFAULT_SEGMENTS['online']} online)")
     defaults = coding.OnlineConfig()
     p.add_argument("--model", choices=("rnn", "gru", "lstm"), default=defaults.cell, help="--online model")
-    p.add_argument("--num-hiddens", type=positive_int, default=defaults.num_hiddens, help="--online model")
+    p.add_argument("--num-hiddens", type=integer, default=defaults.num_hiddens, help="--online model")
     p.add_argument("--seed", type=int, default=defaults.seed, help="--online initial weights")
-    p.add_argument("--backend", help=backend_help)
+    p.add_argument("--backend", help="one of: " + ", ".join(BACKENDS))
+    p.set_defaults(run=cmd_compress)
 
     p = sub.add_parser("decompress", help="restore a file written by rnnlm compress")
     p.add_argument("input", metavar="FILE")
     p.add_argument("-o", "--output", required=True, metavar="OUT")
     p.add_argument("--checkpoint", metavar="PATH", help="the checkpoint it was compressed with")
     p.add_argument("--backend", help="must be the one it was coded with (default: that one)")
+    p.set_defaults(run=cmd_decompress)
 
 
 # ---- paths -------------------------------------------------------------------------------
@@ -93,6 +97,9 @@ def cmd_compress(args):
     backend = select_backend(args.backend, training=True)  # coding steps the model; online mode trains it
     text = data.decode("utf-8", "surrogateescape")  # bytes that are not UTF-8 survive as escapes
     mode = "online" if args.online else "checkpoint"
+    for flag, value in (("--segments", args.segments), ("--num-hiddens", args.num_hiddens)):
+        if value is not None and value <= 0:
+            raise UsageError(f"{flag} must be a positive integer, got {value}")
     segments = args.segments or DEFAULT_SEGMENTS[mode]
     if segments > MAX_SEGMENTS:
         raise UsageError(f"--segments must be at most {MAX_SEGMENTS}, got {segments}")

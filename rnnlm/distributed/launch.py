@@ -179,19 +179,20 @@ def run_group(engine, argv, workers, servers, max_restarts=0, save=None, resume_
         print(f"restart {restarts}/{max_restarts}: {what}; {where}", file=sys.stderr, flush=True)
 
 
-def cmd_launch(args, parse_train):
-    """`parse_train(argv)` parses the train command line into a TrainJob (from cli.py)."""
-    argv = list(args.train_argv)
+def launch(cfg, train_argv, parse_train):
+    """Run the group `cfg` (a LaunchConfig) describes on `train_argv`; `parse_train(argv)`
+    parses the train command line into a TrainJob (the CLI's). Returns the exit status."""
+    argv = list(train_argv)
     if argv[:1] == ["--"]:
         argv = argv[1:]
     if argv[:1] != ["train"]:
         raise UsageError("launch runs a training command: rnnlm launch --workers N -- train [options]")
     job = parse_train(argv)
-    if args.max_restarts and not job.run.save:
+    if cfg.max_restarts and not job.run.save:
         raise UsageError("--max-restarts needs --save PATH in the train command: "
                          "a restarted group resumes from that checkpoint")
-    check_divisible(job.train.batch_size, args.workers)
+    check_divisible(job.train.batch_size, cfg.workers)
     load_training_data(job.data, job.train)  # catch bad data once, not in every worker
     engine = load_engine(backend_name_of(job))
-    return run_group(engine, argv, args.workers, args.servers, args.max_restarts, job.run.save,
+    return run_group(engine, argv, cfg.workers, cfg.servers, cfg.max_restarts, job.run.save,
                      resume_given=job.run.resume != "no")

@@ -7,6 +7,7 @@ Backends translate this layout to and from their own.
 """
 
 from collections import OrderedDict
+from typing import Dict, Tuple
 
 import numpy as np
 
@@ -26,7 +27,7 @@ def rnn_weight_names(cfg):
 def canonical_shapes(cfg):
     """Ordered {name: shape} of every weight of the model described by `cfg`."""
     gh = GATES[cfg.cell] * cfg.num_hiddens
-    shapes = OrderedDict()
+    shapes: Dict[str, Tuple[int, ...]] = OrderedDict()
     for layer, _, (w_ih, w_hh, b_ih, b_hh) in rnn_weight_names(cfg):
         input_size = cfg.vocab_size if layer == 0 else cfg.num_hiddens * cfg.num_directions
         shapes[w_ih] = (gh, input_size)

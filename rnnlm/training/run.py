@@ -10,7 +10,7 @@ import dataclasses
 import os
 import time
 from dataclasses import dataclass
-from typing import Any, Dict
+from typing import Any, Dict, List
 
 import numpy as np
 
@@ -58,7 +58,8 @@ class TrainingRun:
         self.mcfg, self.tcfg, self.dcfg, self.opts = mcfg, tcfg, dcfg, run_opts
         self.save_path = run_opts.save
         self.corpus_path = os.path.abspath(dcfg.corpus) if dcfg.corpus else None
-        self.history, self.rng, self.seconds_before = [], np.random.default_rng(tcfg.seed), 0.0
+        self.history: List[EpochStats] = []
+        self.rng, self.seconds_before = np.random.default_rng(tcfg.seed), 0.0
         self.resumed = resumed is not None
         weights = self._continue(resumed) if resumed else init_weights(mcfg, tcfg.seed, tcfg.dtype)
         self.corpus, self.val_corpus = corpus, val_corpus

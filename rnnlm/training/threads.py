@@ -97,7 +97,7 @@ class ThreadTuner:
             self.best, self.since_round = self.rates[self.current], 0
             return
         self.best = max(self.best, rate)
-        self.since_round += 1
+        self.since_round = (self.since_round or 0) + 1
         if self.since_round >= self.explore_every or rate < SLOWDOWN * self.best:
             self.trying = [n for n in self.choices if n != self.current]
             self.rates[self.current] = rate

@@ -1,0 +1,84 @@
+"""`rnnlm train`: train a model (no options: the book's run), print the summary and the
+book's two probe continuations, write the plot and metrics asked for."""
+
+import os
+import signal
+import sys
+
+from rnnlm import api
+from rnnlm.cli.options import R, D, add_backend_options, add_train_options, integer, number, resume_mode, train_job
+from rnnlm.distributed.group import SUPERVISED
+from rnnlm.errors import TrainingDiverged
+from rnnlm.training.metrics import write_json
+from rnnlm.training.plot import plot_history
+
+
+def add_parser(sub):
+    p = sub.add_parser("train", help="train a model (no options: the book's run)")
+    add_backend_options(p)
+    add_train_options(p)
+    p.add_argument("--val-fraction", type=number, default=D.val_fraction,
+                   help="hold out the last F of the token stream for validation")
+    p.add_argument("--plot", metavar="PATH", help="write a PNG of perplexity per epoch")
+    p.add_argument("--save", metavar="PATH", help="write a checkpoint (.npz) at the end")
+    p.add_argument("--save-every", type=integer, default=R.save_every, metavar="N",
+                   help="also checkpoint every N epochs (0: only at the end)")
+    p.add_argument("--resume", nargs="?", const=True, type=resume_mode, metavar="auto",
+                   help="continue the run saved in --save PATH up to --epochs; --resume auto: "
+                        "only if that file exists (start afresh otherwise), so a supervisor can "
+                        "restart the same command line")
+    p.add_argument("--quiet", action="store_true", help="no progress output, only the summary")
+    p.add_argument("--threads", type=integer, default=R.threads, metavar="N",
+                   help="CPU threads for backends that can change them while training; 0: measured "
+                        "while training and adapted to other load (pin N for bitwise-repeatable "
+                        "runs; others read OMP_NUM_THREADS when their framework loads)")
+    p.set_defaults(run=run)
+
+
+def run(args):
+    job = train_job(args)
+    return train(job.model, job.train, job.data, job.run, job.backend, job.device)
+
+
+def train(mcfg, tcfg, dcfg, opts, backend=None, device="auto"):
+    """Train on typed configs and report; returns the exit status."""
+    run = api.start_training(mcfg, tcfg, dcfg, opts, backend=backend, device=device)
+    model = api.model_of(run)
+    agent = run.backend.restart_note(os.environ)  # the engine's own agent (torchrun) restarts groups
+    if agent and run.resumed and run.group.is_main:
+        print(f"{agent}; resuming from epoch {len(run.history)}", file=sys.stderr, flush=True)
+    try:
+        metrics = run.run(sample=lambda: model.predict(api.PROBE_PREFIXES[0]))
+    except KeyboardInterrupt:
+        # the run has saved; a second SIGINT (a launcher passing the terminal's on) must not
+        # end the interpreter's exit in a traceback
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        saved = f"; checkpoint of epoch {len(run.history)} in {opts.save}" if run.save_path and run.history else ""
+        if not os.environ.get(SUPERVISED):  # under `rnnlm launch`, the launcher says it once
+            print(f"interrupted{saved}", file=sys.stderr)
+        return 130
+    except TrainingDiverged as exc:
+        kept = f"; last good checkpoint kept in {opts.save}" if run.save_path and run.history else ""
+        print(f"error: {exc}{kept}", file=sys.stderr)
+        return 1
+    except RuntimeError as exc:
+        if run.group.world_size == 1:
+            raise
+        # a peer died or hung up (e.g. gloo: connection reset); the launcher names which
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+        if not os.environ.get(SUPERVISED):  # under `rnnlm launch`, its one line says it all
+            print(f"error: rank {run.group.rank}: the worker group failed ({reason})", file=sys.stderr)
+        return 1
+    if not run.group.is_main:
+        return 0  # rank 0 reports for the group
+    print(f"perplexity {metrics['perplexity']:.1f}, {metrics['tokens_per_sec']:.1f} tokens/sec "
+          f"on {metrics['device']}")
+    for prefix in api.PROBE_PREFIXES:
+        print(model.predict(prefix))
+    if opts.plot:
+        plot_history(opts.plot, run.history, f"{metrics['model']} on {metrics['backend']}")
+    if opts.metrics_json:
+        write_json(opts.metrics_json, metrics)
+    return 0
+
+
