@@ -10,9 +10,10 @@ import pytest
 import rnnlm
 from rnnlm.cli.main import main
 from rnnlm.errors import UsageError
+from tests.helpers import TINY_SETTINGS
 
 README = Path(__file__).resolve().parent.parent / "README.md"
-TINY = dict(epochs=3, num_hiddens=16, max_tokens=3000, quiet=True)
+TINY = TINY_SETTINGS
 
 
 def test_train_returns_history_metrics_and_a_model_like_the_cli(backend, tmp_path, capsys):

@@ -9,24 +9,9 @@ import numpy as np
 import pytest
 
 from rnnlm.cli.main import main
+from tests.helpers import assert_one_line_error, run_cli
 
 SMALL = ["--epochs", "2", "--num-hiddens", "16", "--max-tokens", "2000", "--quiet"]
-
-
-def run_cli(*args, env=None):
-    """Run `python -m rnnlm` as a user would; returns the CompletedProcess."""
-    full_env = {**os.environ, **(env or {})}
-    return subprocess.run([sys.executable, "-m", "rnnlm", *args], capture_output=True, text=True,
-                          env=full_env, timeout=300)
-
-
-def assert_one_line_error(proc, *fragments):
-    assert proc.returncode == 2, proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
-    assert "Traceback" not in proc.stderr
-    for fragment in fragments:
-        assert fragment in lines[0]
 
 
 def test_bogus_backend_from_environment():

@@ -9,6 +9,7 @@ import pytest
 from rnnlm.compression import container
 from rnnlm.checkpoints.file import save_checkpoint
 from rnnlm.cli.main import main
+from tests.helpers import tiny_checkpoint
 from rnnlm.config import ModelConfig
 from rnnlm.data.corpus import preprocess_lines, read_raw_text
 from rnnlm.data.vocab import Vocab
@@ -25,16 +26,9 @@ TEXTS = {
 }
 
 
-def make_checkpoint(path, seed=0, hiddens=16):
-    vocab = Vocab(list("the time machine by h g wells traveller"))
-    cfg = ModelConfig(vocab_size=len(vocab), num_hiddens=hiddens, cell="rnn")
-    save_checkpoint(path, cfg, vocab, init_weights(cfg, seed), "float32")
-    return str(path)
-
-
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
-    return make_checkpoint(tmp_path_factory.mktemp("ck") / "ck.npz")
+    return tiny_checkpoint(tmp_path_factory.mktemp("ck") / "ck.npz")
 
 
 def mode_args(mode, checkpoint):
@@ -132,7 +126,7 @@ def rewrite(packed, edit):
 
 def test_another_checkpoint_is_refused(packed_file, tmp_path, capsys):
     pytest.importorskip("torch")
-    other = make_checkpoint(tmp_path / "other.npz", seed=1)
+    other = tiny_checkpoint(tmp_path / "other.npz", seed=1)
     decompress_fails(capsys, packed_file, tmp_path / "out", other, "another checkpoint")
 
 
@@ -224,7 +218,7 @@ def test_adam_steps_agree_across_backends(backend_pair):
 @pytest.mark.parametrize("mode", ["checkpoint", "online"])
 def test_whole_book_round_trip(backend, mode, tmp_path):
     data = read_raw_text().encode()
-    ck = make_checkpoint(tmp_path / "ck.npz", hiddens=32)
+    ck = tiny_checkpoint(tmp_path / "ck.npz", hiddens=32)
     extra = ["--segments", "64"] if mode == "online" else []
     round_trip(tmp_path, data, backend, mode, ck, extra)
 

@@ -12,7 +12,7 @@ import pytest
 
 from rnnlm.cli.main import main
 from tests.chaos import environ_of
-from tests.test_cli import assert_one_line_error, run_cli
+from tests.helpers import assert_one_line_error, run_cli
 
 TEN_EPOCHS = ["--epochs", "10", "--dtype", "float64", "--quiet"]
 

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import TINY_ARGS, run_cli
+
 ROOT = Path(__file__).resolve().parent.parent
-TINY = ["--epochs", "1", "--num-hiddens", "8", "--max-tokens", "2000", "--quiet"]
 
 
 @pytest.fixture
@@ -23,8 +24,7 @@ def foreign_folder(tmp_path):
 
 
 def run_rnnlm(folder, *args, env=None):
-    return subprocess.run([sys.executable, "-m", "rnnlm", *args], cwd=folder, capture_output=True, text=True,
-                          timeout=300, env={**os.environ, **(env or {})})
+    return run_cli(*args, env=env, cwd=folder)
 
 
 def test_the_wheel_holds_every_module_under_rnnlm_and_no_top_level_backends(tmp_path):
@@ -45,7 +45,7 @@ def test_the_wheel_holds_every_module_under_rnnlm_and_no_top_level_backends(tmp_
 
 @pytest.mark.parametrize("command", ["train", "launch"])
 def test_editable_install_ignores_a_foreign_backends_folder(backend, foreign_folder, command):
-    args = ["train", "--backend", backend.NAME, *TINY]
+    args = ["train", "--backend", backend.NAME, *TINY_ARGS]
     if command == "launch":
         args = ["launch", "--workers", "2", "--", *args, "--batch-size", "32"]
     proc = run_rnnlm(foreign_folder, *args)
@@ -61,8 +61,8 @@ def test_installed_copy_ignores_a_foreign_backends_folder(backend, foreign_folde
     assert build.returncode == 0, build.stderr[-2000:]
     assert (target / "rnnlm" / "backends" / "torch_impl.py").exists() and not (target / "backends").exists()
     env = {"PYTHONPATH": str(target)}
-    for args in (["train", "--backend", backend.NAME, *TINY],
-                 ["launch", "--workers", "2", "--", "train", "--backend", backend.NAME, *TINY]):
+    for args in (["train", "--backend", backend.NAME, *TINY_ARGS],
+                 ["launch", "--workers", "2", "--", "train", "--backend", backend.NAME, *TINY_ARGS]):
         proc = run_rnnlm(foreign_folder, *args, env=env)
         assert proc.returncode == 0, proc.stderr[-2000:]
         assert proc.stdout.startswith("perplexity ")

@@ -13,7 +13,7 @@ from rnnlm.distributed.group import ProcessSpec
 from rnnlm.distributed.launch import run_group
 from rnnlm.data.vocab import Vocab
 from rnnlm.model.weights import init_weights
-from tests.test_cli import assert_one_line_error, run_cli
+from tests.helpers import assert_one_line_error, run_cli
 
 CFG = ModelConfig(vocab_size=3, num_hiddens=4)
 

@@ -1,0 +1,39 @@
+"""What many tests share: running the command line as a user does, the one-line error
+contract, and tiny models that train or load in a second."""
+
+import os
+import subprocess
+import sys
+
+from rnnlm.checkpoints.file import save_checkpoint
+from rnnlm.config import ModelConfig
+from rnnlm.data.vocab import Vocab
+from rnnlm.model.weights import init_weights
+
+# a model that trains an epoch in about a second, on the command line and in the API
+TINY_ARGS = ["--epochs", "1", "--num-hiddens", "8", "--max-tokens", "2000", "--quiet"]
+TINY_SETTINGS = dict(epochs=3, num_hiddens=16, max_tokens=3000, quiet=True)
+
+
+def run_cli(*args, env=None, cwd=None, timeout=300):
+    """Run `python -m rnnlm` as a user would; returns the CompletedProcess."""
+    return subprocess.run([sys.executable, "-m", "rnnlm", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, cwd=cwd, timeout=timeout)
+
+
+def assert_one_line_error(proc, *fragments):
+    """Exit 2 and exactly one `error: ...` line on stderr, holding every fragment."""
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    assert "Traceback" not in proc.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def tiny_checkpoint(path, seed=0, hiddens=16, text="the time machine by h g wells traveller"):
+    """An untrained rnn checkpoint over the characters of `text`; returns its path as str."""
+    vocab = Vocab(list(text))
+    cfg = ModelConfig(vocab_size=len(vocab), num_hiddens=hiddens, cell="rnn")
+    save_checkpoint(path, cfg, vocab, init_weights(cfg, seed), "float32")
+    return str(path)
