@@ -333,20 +333,6 @@ def test_onnxruntime_does_not_train():
     assert_one_line_error(proc, "onnxruntime runs predict and eval only")
 
 
-def test_onnxruntime_backend_has_the_interface():
-    import inspect
-
-    from rnnlm.backend import Backend
-    ort_impl = onnx_or_skip()
-    assert ort_impl.NAME == "onnxruntime"
-    for name in (n for n in vars(Backend) if not n.startswith("_")):
-        assert hasattr(ort_impl, name), name
-        if inspect.isfunction(vars(Backend)[name]):
-            ours = list(inspect.signature(getattr(ort_impl, name)).parameters)
-            protocol = [p for p in inspect.signature(vars(Backend)[name]).parameters if p != "self"]
-            assert ours == protocol, name
-
-
 # ---- bad input: exit 2, one error line, nothing written ---------------------------------------
 
 def import_fails(tmp_path, capsys, src, *fragments, extra=()):
@@ -372,7 +358,7 @@ class Payload:
 
 def test_refuses_what_is_not_a_book_checkpoint(tmp_path, capsys):
     (tmp_path / "text.pt").write_text("hello world\n")
-    import_fails(tmp_path, capsys, tmp_path / "text.pt", "not a PyTorch or MXNet checkpoint")
+    import_fails(tmp_path, capsys, tmp_path / "text.pt", "not a PyTorch state_dict or MXNet .params file")
     import_fails(tmp_path, capsys, tmp_path / "missing.pt", "does not exist")
     marker = str(tmp_path / "was-unpickled")
     (tmp_path / "plain.pkl").write_bytes(pickle.dumps(Payload(marker)))
@@ -458,7 +444,7 @@ def test_export_refuses_a_missing_folder_and_replaces_atomically(tmp_path, capsy
 def test_import_errors_as_a_user_sees_them(tmp_path):
     (tmp_path / "x.pt").write_text("not a model")
     assert_one_line_error(run_cli("import", str(tmp_path / "x.pt"), "--out", str(tmp_path / "a.npz")),
-                          "not a PyTorch or MXNet checkpoint")
+                          "not a PyTorch state_dict or MXNet .params file")
     assert not (tmp_path / "a.npz").exists()
     assert_one_line_error(run_cli("import", str(tmp_path / "x.pt"), "--out", str(tmp_path / "no" / "a.npz")),
                           "does not exist")
