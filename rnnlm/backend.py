@@ -22,7 +22,7 @@ import numpy as np
 
 from rnnlm.config import ModelConfig
 from rnnlm.errors import UsageError
-from rnnlm.install import install_hint
+from rnnlm.install import install_hint, unsupported_python
 
 BACKENDS = ("torch", "mxnet")              # train and compare; the default, in this order
 INFERENCE_BACKENDS = ("onnxruntime",)      # predict and eval only, chosen by name
@@ -111,6 +111,9 @@ def load_backend(name):
         missing = (exc.name or name).split(".")[0]
         if missing not in _NEEDS[name]:
             raise
+        why_not = unsupported_python(name)
+        if why_not:
+            raise UsageError(f"backend '{name}' is not available on this Python: {why_not}") from None
         raise UsageError(f"backend '{name}' needs {missing}, which is not installed: "
                          f"{install_hint(_EXTRAS[name])}") from None
     except (ImportError, AttributeError, OSError) as exc:

@@ -158,6 +158,8 @@ def build_parser():
     convert.add_parsers(sub)
     from rnnlm import compress_cli
     compress_cli.add_parsers(sub, positive_int, "one of: " + ", ".join(BACKENDS))
+    from rnnlm import doctor
+    doctor.add_parser(sub)
     return parser
 
 
@@ -187,6 +189,8 @@ def _check_predict(args):
 def dispatch(parser, args):
     from rnnlm import commands
 
+    if getattr(args, "func", None):  # a command module that registered its own parser
+        return args.func(args)
     if args.command == "train":
         job = train_job(args)
         return commands.cmd_train(job.model, job.train, job.data, job.run, job.backend, job.device)

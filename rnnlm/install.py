@@ -6,6 +6,7 @@ to `pip install rnnlm`. Installed from a clone, the hint names the clone's folde
 """
 
 import json
+import sys
 from importlib import metadata
 from urllib.parse import unquote, urlparse
 
@@ -37,3 +38,23 @@ def install_hint(extra):
     if kind == "index":
         return f"pip install '{DISTRIBUTION}[{extra}]'"
     return f"pip install {'-e ' if kind == 'editable' else ''}'{folder}[{extra}]'"
+
+
+# the last Python each framework publishes wheels for, and why: past it, no extra can help
+_LAST_PYTHON = {
+    "mxnet": ((3, 12), "MXNet 1.9.1, its last release, needs NumPy < 2, which has no wheel for "
+                       "Python {python}"),
+}
+
+
+def unsupported_python(backend, version=None):
+    """Why `backend` cannot be installed on this Python (a sentence with the fix), or None."""
+    last = _LAST_PYTHON.get(backend)
+    version = tuple(sys.version_info[:2] if version is None else version[:2])
+    if last is None or version <= last[0]:
+        return None
+    python = f"{version[0]}.{version[1]}"
+    newest = f"{last[0][0]}.{last[0][1]}"
+    return (last[1].format(python=python) + f": run {backend} on Python 3.10-{newest} "
+            f"(python{newest} -m venv VENV, then {install_hint(backend)} in it), "
+            f"or another backend on this one")

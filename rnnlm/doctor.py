@@ -1,0 +1,177 @@
+"""`rnnlm doctor`: what a bug report needs, and for every problem the command that fixes it.
+
+Python, NumPy, how rnnlm was installed, and each backend: does it import, its framework's
+version, the devices and threads it sees, the BLAS/oneDNN it was built with where the
+framework says (torch.__config__, mx.runtime.Features()). Exit 0 when at least one backend
+that trains works, else 2. The frameworks are imported only through `load_backend`, as any
+command imports them; their details are read from the modules it loaded.
+"""
+
+import json
+import os
+import platform
+import re
+import sys
+from importlib import metadata
+
+import numpy as np
+
+from rnnlm import __version__
+from rnnlm.backend import BACKENDS, INFERENCE_BACKENDS, load_backend
+from rnnlm.errors import UsageError
+from rnnlm.install import DISTRIBUTION, _source, install_hint, unsupported_python
+
+
+def add_parser(sub):
+    p = sub.add_parser("doctor", help="what this installation has: Python, NumPy, each backend, "
+                                      "and the command that fixes each problem")
+    p.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args):
+    report = collect()
+    print(json.dumps(report) if args.json else render(report))
+    return 0 if any(b["ok"] for b in report["backends"] if b["trains"]) else 2
+
+
+# ---- what is installed -------------------------------------------------------------------
+
+def numpy_blas():
+    """The BLAS NumPy was built with (NumPy >= 1.25 records it), or None."""
+    config = getattr(getattr(np, "__config__", None), "CONFIG", None)
+    try:
+        blas = config["Build Dependencies"]["blas"]
+        return f"{blas['name']} {blas.get('version', '')}".strip()
+    except (TypeError, KeyError):
+        return None
+
+
+def installation():
+    """Where this rnnlm came from, and where it is imported from."""
+    kind, folder = _source()
+    info = {"version": __version__, "kind": kind, "folder": folder,
+            "imported_from": os.path.dirname(os.path.abspath(__file__)), "problem": None, "fix": None}
+    try:
+        info["distribution"] = metadata.version(DISTRIBUTION)
+    except metadata.PackageNotFoundError:
+        info["distribution"] = None
+    try:
+        import rnnlm.backends  # noqa: F401  (installed through package_dir; a bare checkout lacks it)
+    except ImportError:
+        info["problem"] = "rnnlm.backends does not import: rnnlm runs from a checkout that was never installed"
+        info["fix"] = "pip install -e ."
+    return info
+
+
+def _torch_details(torch):
+    shown = torch.__config__.show()
+    blas = re.search(r"BLAS_INFO=(\w+)", shown)
+    onednn = re.search(r"(?:MKL-DNN|oneDNN) (v[\w.]+)", shown)
+    cuda = torch.version.cuda
+    return {"threads": torch.get_num_threads(), "blas": blas and blas.group(1),
+            "onednn": onednn and onednn.group(1),
+            "cuda_build": cuda, "cuda_available": bool(torch.cuda.is_available()),
+            "gpus": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]}
+
+
+def _mxnet_details(mx):
+    features = mx.runtime.Features()
+    enabled = sorted(name for name, feature in features.items() if feature.enabled)
+    return {"threads": f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset (rnnlm loads MXNet with 1)')}",
+            "features": [f for f in enabled if f.startswith(("BLAS", "MKLDNN", "CUDA", "CUDNN", "NCCL",
+                                                             "OPENMP", "LAPACK", "DIST"))],
+            "gpus": [f"gpu({i})" for i in range(mx.context.num_gpus())]}
+
+
+def _onnxruntime_details(ort):
+    return {"providers": ort.get_available_providers(), "device": ort.get_device()}
+
+
+# the framework module each backend loads, and what it reports beyond the Protocol's calls
+_DETAILS = {"torch": ("torch", _torch_details), "mxnet": ("mxnet", _mxnet_details),
+            "onnxruntime": ("onnxruntime", _onnxruntime_details)}
+
+
+def _installed(distribution):
+    try:
+        return bool(metadata.version(distribution))
+    except metadata.PackageNotFoundError:
+        return False
+
+
+def fix_for(name, numpy_version=np.__version__):
+    """The one command that makes backend `name` importable here."""
+    why_not = unsupported_python(name)
+    if why_not:
+        return why_not
+    if name == "mxnet" and int(numpy_version.split(".")[0]) >= 2 and _installed("mxnet"):
+        return "pip install 'numpy<2'  (MXNet 1.9.1, installed, does not run on NumPy 2)"
+    return install_hint({"onnxruntime": "onnx"}.get(name, name))
+
+
+def backend_report(name):
+    entry = {"name": name, "trains": name in BACKENDS, "ok": False}
+    try:
+        module = load_backend(name)
+    except UsageError as exc:
+        entry.update(problem=str(exc), fix=fix_for(name))
+        return entry
+    except Exception as exc:  # a framework that breaks on import is the very thing to report
+        entry.update(problem=f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+                     fix=fix_for(name))
+        return entry
+    entry.update(ok=True, version=module.framework_version(),
+                 devices=[module.device_name(d) for d in module.try_all_gpus()])
+    framework, details = _DETAILS.get(name, (None, None))
+    if details and framework in sys.modules:
+        try:
+            entry.update(details(sys.modules[framework]))
+        except Exception as exc:  # details are a bonus: never let them hide the backend
+            entry["details_error"] = f"{type(exc).__name__}: {exc}"
+    return entry
+
+
+def collect():
+    return {"python": {"version": platform.python_version(), "executable": sys.executable,
+                       "platform": platform.platform()},
+            "numpy": {"version": np.__version__, "blas": numpy_blas()},
+            "rnnlm": installation(),
+            "backends": [backend_report(name) for name in BACKENDS + INFERENCE_BACKENDS]}
+
+
+# ---- the report --------------------------------------------------------------------------
+
+_SHOWN = ("devices", "threads", "blas", "onednn", "cuda_build", "gpus", "features", "providers")
+
+
+def render(report):
+    py, npy, inst = report["python"], report["numpy"], report["rnnlm"]
+    where = {"editable": f"editable install from {inst['folder']}", "clone": f"installed from {inst['folder']}",
+             "index": f"installed from the package index as {DISTRIBUTION}"}[inst["kind"]]
+    if inst["distribution"] is None:
+        where = "not installed (run from a source tree)"
+    lines = [f"python       {py['version']} ({py['executable']}; {py['platform']})",
+             f"numpy        {npy['version']}" + (f" (BLAS: {npy['blas']})" if npy["blas"] else ""),
+             f"rnnlm        {inst['version']}, {where}; imported from {inst['imported_from']}"]
+    problems = [("rnnlm", inst["problem"], inst["fix"])] if inst["problem"] else []
+    for b in report["backends"]:
+        role = "" if b["trains"] else " (predict and eval only)"
+        if b["ok"]:
+            shown = "; ".join(f"{key} {_text(b[key])}" for key in _SHOWN if b.get(key) not in (None, [], ""))
+            lines.append(f"{b['name']:<12} ok {b['version']}{role}; {shown}")
+        else:
+            lines.append(f"{b['name']:<12} unavailable{role}")
+            problems.append((b["name"], b["problem"], b["fix"]))
+    if not any(b["ok"] for b in report["backends"] if b["trains"]):
+        lines.append("no backend that trains works: rnnlm train needs torch or mxnet")
+    lines.append(f"problems     {len(problems) or 'none'}")
+    for name, problem, fix in problems:
+        lines.append(f"  {name}: {problem}")
+        lines.append(f"    fix: {fix}")
+    return "\n".join(lines)
+
+
+def _text(value):
+    return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
