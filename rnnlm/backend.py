@@ -22,7 +22,7 @@ import numpy as np
 
 from rnnlm.config import ModelConfig
 from rnnlm.errors import UsageError
-from rnnlm.install import install_hint, unsupported_python
+from rnnlm.install import install_hint, python_fix, unsupported_python
 
 BACKENDS = ("torch", "mxnet")              # train and compare; the default, in this order
 INFERENCE_BACKENDS = ("onnxruntime",)      # predict and eval only, chosen by name
@@ -113,7 +113,8 @@ def load_backend(name):
             raise
         why_not = unsupported_python(name)
         if why_not:
-            raise UsageError(f"backend '{name}' is not available on this Python: {why_not}") from None
+            raise UsageError(f"backend '{name}' is not available on this Python: {why_not}; "
+                             f"use it from another Python ({python_fix(name)}) or choose another backend") from None
         raise UsageError(f"backend '{name}' needs {missing}, which is not installed: "
                          f"{install_hint(_EXTRAS[name])}") from None
     except (ImportError, AttributeError, OSError) as exc:

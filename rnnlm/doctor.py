@@ -7,6 +7,7 @@ that trains works, else 2. The frameworks are imported only through `load_backen
 command imports them; their details are read from the modules it loaded.
 """
 
+import importlib.util
 import json
 import os
 import platform
@@ -19,7 +20,7 @@ import numpy as np
 from rnnlm import __version__
 from rnnlm.backend import BACKENDS, INFERENCE_BACKENDS, load_backend
 from rnnlm.errors import UsageError
-from rnnlm.install import DISTRIBUTION, _source, install_hint, unsupported_python
+from rnnlm.install import DISTRIBUTION, _source, install_hint, python_fix, unsupported_python
 
 
 def add_parser(sub):
@@ -103,12 +104,29 @@ def _installed(distribution):
 
 def fix_for(name, numpy_version=np.__version__):
     """The one command that makes backend `name` importable here."""
-    why_not = unsupported_python(name)
-    if why_not:
-        return why_not
+    if unsupported_python(name):
+        return python_fix(name)
     if name == "mxnet" and int(numpy_version.split(".")[0]) >= 2 and _installed("mxnet"):
         return "pip install 'numpy<2'  (MXNet 1.9.1, installed, does not run on NumPy 2)"
     return install_hint({"onnxruntime": "onnx"}.get(name, name))
+
+
+def _missing(module):
+    try:
+        return importlib.util.find_spec(module) is None
+    except ValueError:  # in sys.modules as None: made unimportable on purpose
+        return True
+
+
+def _problem(name, exc):
+    """What is wrong with backend `name`, without the fix (said apart)."""
+    why_not = unsupported_python(name)
+    if why_not:
+        return f"not available on Python {platform.python_version()}: {why_not}"
+    framework = _DETAILS.get(name, (name, None))[0]
+    if _missing(framework):
+        return f"{framework} is not installed"
+    return str(exc)
 
 
 def backend_report(name):
@@ -116,7 +134,7 @@ def backend_report(name):
     try:
         module = load_backend(name)
     except UsageError as exc:
-        entry.update(problem=str(exc), fix=fix_for(name))
+        entry.update(problem=_problem(name, exc), fix=fix_for(name))
         return entry
     except Exception as exc:  # a framework that breaks on import is the very thing to report
         entry.update(problem=f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",

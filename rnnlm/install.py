@@ -48,13 +48,15 @@ _LAST_PYTHON = {
 
 
 def unsupported_python(backend, version=None):
-    """Why `backend` cannot be installed on this Python (a sentence with the fix), or None."""
+    """Why `backend` cannot be installed on this Python (`version`: this one), or None."""
     last = _LAST_PYTHON.get(backend)
     version = tuple(sys.version_info[:2] if version is None else version[:2])
     if last is None or version <= last[0]:
         return None
-    python = f"{version[0]}.{version[1]}"
-    newest = f"{last[0][0]}.{last[0][1]}"
-    return (last[1].format(python=python) + f": run {backend} on Python 3.10-{newest} "
-            f"(python{newest} -m venv VENV, then {install_hint(backend)} in it), "
-            f"or another backend on this one")
+    return last[1].format(python=f"{version[0]}.{version[1]}")
+
+
+def python_fix(backend):
+    """The command that gives `backend` a Python it installs on: a venv of the last one."""
+    newest = "{}.{}".format(*_LAST_PYTHON[backend][0])
+    return f"python{newest} -m venv VENV && VENV/bin/{install_hint(backend)}"
