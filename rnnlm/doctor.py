@@ -7,6 +7,7 @@ that trains works, else 2. The frameworks are imported only through `load_backen
 command imports them; their details are read from the modules it loaded.
 """
 
+import importlib
 import importlib.util
 import json
 import os
@@ -59,7 +60,7 @@ def installation():
     except metadata.PackageNotFoundError:
         info["distribution"] = None
     try:
-        import rnnlm.backends  # noqa: F401  (installed through package_dir; a bare checkout lacks it)
+        importlib.import_module("rnnlm.backends")  # installed through package_dir; a bare checkout lacks it
     except ImportError:
         info["problem"] = "rnnlm.backends does not import: rnnlm runs from a checkout that was never installed"
         info["fix"] = "pip install -e ."
