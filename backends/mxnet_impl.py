@@ -208,6 +208,15 @@ def framework_version():
     return mx.__version__
 
 
+def environment():
+    """What `rnnlm doctor` shows: the OpenMP count, the build's BLAS/MKLDNN/CUDA features, GPUs."""
+    enabled = sorted(name for name, feature in mx.runtime.Features().items() if feature.enabled)
+    return {"threads": f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset (rnnlm loads MXNet with 1)')}",
+            "features": [f for f in enabled if f.startswith(("BLAS", "MKLDNN", "CUDA", "CUDNN", "NCCL",
+                                                             "OPENMP", "LAPACK", "DIST"))],
+            "gpus": [f"gpu({i})" for i in range(mx.context.num_gpus())]}
+
+
 # ---- data parallelism (the ps-lite parameter server, kvstore dist_sync) -------------------
 #
 # Workers push to the servers, which sum, and pull the sum back; each worker then averages,

@@ -108,3 +108,8 @@ def to_float(x):
 
 def framework_version():
     return ort.__version__
+
+
+def environment():
+    """What `rnnlm doctor` shows: the execution providers and device."""
+    return {"providers": ort.get_available_providers(), "device": ort.get_device()}

@@ -25,6 +25,9 @@ class BackendSpec:
     trains: bool                 # train, compare, launch, compress; else predict and eval only
     engine: Optional[str] = None  # module with the worker-group hooks (training backends)
     native_format: Optional[str] = None  # the FormatSpec its framework reads and writes
+    last_python: Optional[Tuple[int, int]] = None  # the newest Python its framework has wheels for
+    why_not_newer: str = ""      # why not past it ({python} is filled in)
+    numpy_below: Optional[int] = None  # the NumPy major version its framework no longer runs on
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,9 @@ BACKENDS: Tuple[BackendSpec, ...] = (
     BackendSpec("torch", "torch_impl", "torch", ("torch",), trains=True, engine="torch_engine",
                 native_format="torch"),
     BackendSpec("mxnet", "mxnet_impl", "mxnet", ("mxnet",), trains=True, engine="mxnet_engine",
-                native_format="mxnet"),
+                native_format="mxnet", last_python=(3, 12), numpy_below=2,
+                why_not_newer="MXNet 1.9.1, its last release, needs NumPy < 2, which has no wheel for "
+                              "Python {python}"),
     BackendSpec("onnxruntime", "onnxruntime_impl", "onnx", ("onnxruntime", "onnx"), trains=False,
                 native_format="onnx"),
 )

@@ -7,6 +7,7 @@ Weights use PyTorch's own layout, which is the canonical one, so `get_weights` a
 
 import gc
 import os
+import re
 from dataclasses import dataclass
 from typing import Any, List, Optional
 
@@ -180,6 +181,17 @@ def make_optimizer(model, lr, kind="sgd"):
 
 def framework_version():
     return torch.__version__
+
+
+def environment():
+    """What `rnnlm doctor` shows: threads, the BLAS and oneDNN torch was built with, CUDA."""
+    shown = torch.__config__.show()
+    blas = re.search(r"BLAS_INFO=(\w+)", shown)
+    onednn = re.search(r"(?:MKL-DNN|oneDNN) (v[\w.]+)", shown)
+    return {"threads": torch.get_num_threads(), "blas": blas and blas.group(1),
+            "onednn": onednn and onednn.group(1),
+            "cuda_build": torch.version.cuda, "cuda_available": bool(torch.cuda.is_available()),
+            "gpus": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]}
 
 
 # ---- data parallelism (torch.distributed: gloo on CPU, NCCL on CUDA) ---------------------

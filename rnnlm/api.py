@@ -91,6 +91,12 @@ class TrainResult:
     def perplexity(self):
         return self.metrics["perplexity"]
 
+    def plot(self):
+        """Perplexity per epoch as a matplotlib Figure: shown inline in a notebook, or
+        `.savefig(path)`."""
+        from rnnlm.training.plot import history_figure
+        return history_figure(self.history, f"{self.metrics['model']} on {self.metrics['backend']}")
+
 
 @dataclass
 class Comparison:

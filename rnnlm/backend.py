@@ -13,7 +13,7 @@ from typing import Any, Dict, Optional, Tuple
 from rnnlm.backends import registry
 from rnnlm.backends.registry import BackendSpec, FormatSpec
 from rnnlm.errors import UsageError
-from rnnlm.install import install_hint
+from rnnlm.install import install_hint, python_fix, unsupported_python
 
 ENV_VAR = "RNNLM_BACKEND"
 SPECS: Dict[str, BackendSpec] = {s.name: s for s in registry.BACKENDS}
@@ -57,7 +57,8 @@ def parse_names(text: str, training: bool = True) -> Tuple[str, ...]:
     return names
 
 
-def _import(module: str, needs: Tuple[str, ...], extra: str, what: str) -> ModuleType:
+def _import(module: str, needs: Tuple[str, ...], extra: str, what: str,
+            spec: Optional[BackendSpec] = None) -> ModuleType:
     """Import `rnnlm.backends.<module>`; a missing or broken framework is a UsageError."""
     try:
         return importlib.import_module(f"rnnlm.backends.{module}")
@@ -65,6 +66,10 @@ def _import(module: str, needs: Tuple[str, ...], extra: str, what: str) -> Modul
         missing = (exc.name or "").split(".")[0]
         if missing not in needs:
             raise
+        why_not = spec and unsupported_python(spec)
+        if why_not:
+            raise UsageError(f"{what} is not available on this Python: {why_not}; use it from another "
+                             f"Python ({python_fix(spec)}) or choose another backend") from None
         raise UsageError(f"{what} needs {missing}, which is not installed: {install_hint(extra)}") from None
     except (ImportError, AttributeError, OSError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -75,7 +80,7 @@ def _import(module: str, needs: Tuple[str, ...], extra: str, what: str) -> Modul
 def load_backend(name: str) -> ModuleType:
     """The implementation module of backend `name` (this imports its framework)."""
     spec = SPECS[check_name(name)]
-    return _import(spec.impl, spec.needs, spec.extra, f"backend '{name}'")
+    return _import(spec.impl, spec.needs, spec.extra, f"backend '{name}'", spec)
 
 
 def load_engine(name: str) -> ModuleType:

@@ -6,6 +6,7 @@ to `pip install rnnlm`. Installed from a clone, the hint names the clone's folde
 """
 
 import json
+import sys
 from importlib import metadata
 from urllib.parse import unquote, urlparse
 
@@ -37,3 +38,18 @@ def install_hint(extra):
     if kind == "index":
         return f"pip install '{DISTRIBUTION}[{extra}]'"
     return f"pip install {'-e ' if kind == 'editable' else ''}'{folder}[{extra}]'"
+
+
+def unsupported_python(spec, version=None):
+    """Why backend `spec` (a registry BackendSpec) cannot be installed on this Python
+    (`version`: this one), or None: past its framework's last wheels no extra can help."""
+    version = tuple(sys.version_info[:2] if version is None else version[:2])
+    if spec.last_python is None or version <= spec.last_python:
+        return None
+    return spec.why_not_newer.format(python=f"{version[0]}.{version[1]}")
+
+
+def python_fix(spec):
+    """The command that gives backend `spec` a Python it installs on: a venv of the last one."""
+    newest = "{}.{}".format(*spec.last_python)
+    return f"python{newest} -m venv VENV && VENV/bin/{install_hint(spec.extra)}"

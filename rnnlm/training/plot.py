@@ -1,4 +1,8 @@
-"""`--plot PATH`: a PNG of perplexity per epoch. matplotlib (Agg) is imported only here."""
+"""`--plot PATH`: a PNG of perplexity per epoch; in a notebook, the figure itself, shown
+inline. matplotlib is imported only here, and only its Figure (no pyplot, so neither the
+command line nor a notebook's inline backend is switched)."""
+
+import io
 
 from rnnlm.errors import UsageError
 from rnnlm.install import install_hint
@@ -7,19 +11,31 @@ from rnnlm.install import install_hint
 def require_matplotlib():
     """UsageError unless matplotlib imports (checked before training, not after)."""
     try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot  # noqa: F401
+        import matplotlib.figure  # noqa: F401
     except ImportError:
         raise UsageError(f"--plot needs matplotlib: {install_hint('plot')}") from None
 
 
-def plot_history(path, history, title):
+def _inline_figure(**kwargs):
+    """A Figure that a notebook shows as a PNG by itself: without pyplot, no inline backend
+    has registered Figure with IPython's display."""
+    from matplotlib.figure import Figure
+
+    class InlineFigure(Figure):
+        def _repr_png_(self):
+            buffer = io.BytesIO()
+            self.savefig(buffer, format="png")
+            return buffer.getvalue()
+    return InlineFigure(**kwargs)
+
+
+def history_figure(history, title):
+    """A matplotlib Figure of perplexity per epoch (a notebook shows it inline)."""
     require_matplotlib()
-    import matplotlib.pyplot as plt
     from matplotlib.ticker import FormatStrFormatter
     epochs = [h.epoch for h in history]
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    fig = _inline_figure(figsize=(6, 4), dpi=100)
+    ax = fig.subplots()
     ax.plot(epochs, [h.perplexity for h in history], label="training")
     if any(h.val_perplexity is not None for h in history):
         ax.plot(epochs, [h.val_perplexity for h in history], label="validation")
@@ -32,9 +48,11 @@ def plot_history(path, history, title):
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     fig.tight_layout()
+    return fig
+
+
+def plot_history(path, history, title):
     try:
-        fig.savefig(path, format="png")
+        history_figure(history, title).savefig(path, format="png")
     except OSError as exc:
         raise UsageError(f"cannot write plot '{path}': {exc.strerror}") from None
-    finally:
-        plt.close(fig)

@@ -1,4 +1,5 @@
-"""Training progress: a tqdm bar on a terminal, plain lines every 10 epochs otherwise.
+"""Training progress: a tqdm bar on a terminal, a notebook bar (tqdm.auto's widget) in a
+Jupyter or Colab kernel, plain lines every 10 epochs otherwise.
 
 tqdm is imported only when a bar is shown, so `import rnnlm` stays cheap.
 """
@@ -6,6 +7,22 @@ tqdm is imported only when a bar is shown, so `import rnnlm` stays cheap.
 import sys
 
 LOG_EVERY = 10  # epochs between plain progress lines, as the book
+
+
+def in_notebook():
+    """True inside a Jupyter kernel (Colab's too), whose output is not a terminal."""
+    ipython = sys.modules.get("IPython")  # a kernel has imported it; nothing else should import it
+    shell = ipython.get_ipython() if ipython is not None and hasattr(ipython, "get_ipython") else None
+    return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
+
+
+def notebook_bar(total_epochs, first_epoch):
+    """tqdm.auto's widget bar, or None (plain lines) where the kernel lacks ipywidgets."""
+    try:
+        from tqdm.auto import tqdm
+        return tqdm(total=total_epochs, initial=first_epoch - 1, unit="epoch")
+    except ImportError:
+        return None
 
 
 class Progress:
@@ -19,6 +36,8 @@ class Progress:
             from tqdm import tqdm
             self.bar = tqdm(total=total_epochs, initial=first_epoch - 1, unit="epoch", file=stream,
                             dynamic_ncols=True)
+        elif not quiet and in_notebook():
+            self.bar = notebook_bar(total_epochs, first_epoch)
 
     def update(self, stats):
         if self.quiet:
