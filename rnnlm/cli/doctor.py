@@ -15,6 +15,8 @@ import platform
 import sys
 from importlib import metadata
 
+from typing import Any
+
 import numpy as np
 
 from rnnlm import __version__
@@ -41,7 +43,7 @@ def run(args):
 
 def numpy_blas():
     """The BLAS NumPy was built with (NumPy >= 1.25 records it), or None."""
-    config = getattr(getattr(np, "__config__", None), "CONFIG", None)
+    config: Any = getattr(getattr(np, "__config__", None), "CONFIG", None)
     try:
         blas = config["Build Dependencies"]["blas"]
         return f"{blas['name']} {blas.get('version', '')}".strip()
