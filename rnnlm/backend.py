@@ -24,11 +24,11 @@ from rnnlm.config import ModelConfig
 from rnnlm.errors import UsageError
 from rnnlm.install import install_hint
 
-BACKENDS = ("torch", "mxnet")              # train and compare; the default, in this order
+BACKENDS = ("torch", "mxnet", "jax")       # train and compare; the default, in this order
 INFERENCE_BACKENDS = ("onnxruntime",)      # predict and eval only, chosen by name
 ENV_VAR = "RNNLM_BACKEND"
-_NEEDS = {"torch": ("torch",), "mxnet": ("mxnet",), "onnxruntime": ("onnxruntime", "onnx")}
-_EXTRAS = {"torch": "torch", "mxnet": "mxnet", "onnxruntime": "onnx"}
+_NEEDS = {"torch": ("torch",), "mxnet": ("mxnet",), "jax": ("jax", "jaxlib"), "onnxruntime": ("onnxruntime", "onnx")}
+_EXTRAS = {"torch": "torch", "mxnet": "mxnet", "jax": "jax", "onnxruntime": "onnx"}
 # file formats: the backends module that reads and writes each, its framework, its pip extra
 _FORMATS = {"torch": ("torch_native", "torch", "torch"), "mxnet": ("mxnet_native", "mxnet", "mxnet"),
             "onnx": ("onnx_graph", "onnx", "onnx")}

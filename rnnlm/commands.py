@@ -85,7 +85,7 @@ def cmd_eval(args):
 
 
 def cmd_compare(mcfg, tcfg, dcfg, opts, device="auto"):
-    names = api.BACKENDS
+    names = api.COMPARED
     result = api.compare_configs(mcfg, tcfg, dcfg, device=device,
                                  on_start=lambda name: print(f"training with {name} ...", flush=True))
     a, b = (result.runs[name]["history"] for name in names)

@@ -44,7 +44,12 @@ def backend(request):
     return load_or_skip(request.param)
 
 
-@pytest.fixture
-def both_backends():
-    """(torch_impl, mxnet_impl), for parity tests; skipped unless both are installed."""
-    return tuple(load_or_skip(name) for name in BACKENDS)
+# parity pairs: the first backend (torch) against each of the others
+PAIRS = [(BACKENDS[0], other) for other in BACKENDS[1:]]
+
+
+@pytest.fixture(params=PAIRS, ids=["-".join(p) for p in PAIRS])
+def both_backends(request):
+    """(torch_impl, other_impl) for each other training backend, for parity tests; each
+    pair skipped unless both are installed."""
+    return tuple(load_or_skip(name) for name in request.param)

@@ -48,7 +48,7 @@ def test_backend_returns_what_the_protocol_says_on_a_tiny_model(backend):
 
 
 def test_backends_mirror_each_other_name_for_name(both_backends):
-    torch_impl, mxnet_impl = both_backends
+    torch_impl, mxnet_impl = both_backends  # torch and each other training backend
     public = lambda m: {n for n, v in vars(m).items()  # noqa: E731
                         if not n.startswith("_") and (inspect.isfunction(v) or inspect.isclass(v))
                         and getattr(v, "__module__", None) == m.__name__}
@@ -78,9 +78,12 @@ def test_shapes(backend, cell, layers, bidirectional):
 def test_one_hot(backend):
     import importlib
     framework = importlib.import_module(backend.NAME)
-    idx = framework.tensor([2, 0]) if backend.NAME == "torch" else framework.nd.array([2, 0])
+    if backend.NAME == "jax":
+        idx = framework.numpy.array([2, 0])
+    else:
+        idx = framework.tensor([2, 0]) if backend.NAME == "torch" else framework.nd.array([2, 0])
     out = backend.one_hot(idx, 4)
-    arr = out.numpy() if backend.NAME == "torch" else out.asnumpy()
+    arr = np.asarray(out) if backend.NAME == "jax" else out.numpy() if backend.NAME == "torch" else out.asnumpy()
     assert (arr == np.eye(4, dtype=np.float32)[[2, 0]]).all()
 
 

@@ -9,14 +9,14 @@ from rnnlm.errors import UsageError
 
 def test_import_rnnlm_loads_no_framework():
     code = ("import sys, rnnlm, rnnlm.cli, rnnlm.commands, rnnlm.training, rnnlm.predict, rnnlm.api, "
-            "rnnlm.convert, rnnlm.native_names; print(sorted(m for m in ('torch', 'mxnet', 'onnx', "
-            "'onnxruntime', 'matplotlib', 'tqdm') if m in sys.modules))")
+            "rnnlm.convert, rnnlm.native_names; print(sorted(m for m in ('torch', 'mxnet', 'jax', "
+            "'onnx', 'onnxruntime', 'matplotlib', 'tqdm') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
 
 def test_unknown_backend_names_the_choices():
-    with pytest.raises(UsageError, match=r"unknown backend 'bogus' \(choose from: torch, mxnet, onnxruntime\)"):
+    with pytest.raises(UsageError, match=r"unknown backend 'bogus' \(choose from: torch, mxnet, jax, onnxruntime\)"):
         select_backend(None, {"RNNLM_BACKEND": "bogus"})
 
 
@@ -39,7 +39,7 @@ def test_default_prefers_torch():
     assert select_backend(None, {}).NAME == "torch"
 
 
-@pytest.mark.parametrize("framework, backend, extra", [("torch", "torch", "torch"),
+@pytest.mark.parametrize("framework, backend, extra", [("torch", "torch", "torch"), ("jax", "jax", "jax"),
                                                      ("onnxruntime", "onnxruntime", "onnx")])
 def test_missing_framework_names_the_pip_extra(framework, backend, extra):
     # a fresh interpreter in which importing the framework fails, as on a machine without it
