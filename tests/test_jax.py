@@ -66,6 +66,7 @@ def _train_and_dump(dtype, out):
             f" open({out!r}, 'w'))\n")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_two_identical_runs_are_bitwise_equal(jax_backend, dtype, tmp_path):
     """Two fresh processes, XLA's CPU thread pool and all: the same bits."""
@@ -106,6 +107,7 @@ print("same")
     assert run_python(code).strip() == "same"
 
 
+@pytest.mark.slow
 def test_only_jax_installed_trains_predicts_and_exports_to_onnx(jax_backend, tmp_path):
     pytest.importorskip("onnx")
     ck, onnx_file = tmp_path / "ck.npz", tmp_path / "m.onnx"
