@@ -409,9 +409,15 @@ def finish_distributed(model):
 
 
 def _gather(values):
-    """Every worker's NumPy array `values`, stacked in rank order (the same on every rank)."""
+    """Every worker's NumPy array `values`, stacked in rank order (the same on every rank).
+
+    A peer that died or hung up surfaces from gloo as a ValueError or XlaRuntimeError; it
+    becomes the RuntimeError the core reports as a failed group (the launcher names who)."""
     from jax.experimental import multihost_utils
-    return np.asarray(multihost_utils.process_allgather(values))
+    try:
+        return np.asarray(multihost_utils.process_allgather(values))
+    except (ValueError, RuntimeError) as exc:
+        raise RuntimeError(f"a JAX collective failed: {(str(exc).splitlines() or [''])[0]}") from exc
 
 
 def all_reduce_sum(model, values):
