@@ -78,7 +78,7 @@ def _join_requested_group():
     if _joined[0] or not group_requested(os.environ):
         return
     address, processes, rank = group_of(os.environ)
-    try:  # CPU collectives across processes: gloo (the default from jax 0.5; off before)
+    try:  # CPU collectives across processes: gloo (already the default at jax 0.6.2)
         jax.config.update("jax_cpu_collectives_implementation", "gloo")
     except AttributeError:  # jax < 0.4.32 names the switch differently
         jax.config.update("jax_cpu_enable_gloo_collectives", True)
