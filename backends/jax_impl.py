@@ -22,8 +22,8 @@ code in the same process does see 64-bit defaults from then on -- the price of f
 JAX; a process that never builds a float64 model is untouched.
 
 Threads: XLA sizes its CPU thread pool when the backend starts and never changes it, so
-`set_num_threads` cannot act (TUNES_THREADS = False). Its CPU matrix products split work
-between threads without changing any sum's order, so a run repeats bit for bit.
+`set_num_threads` cannot act (TUNES_THREADS = False). With that pool, the same command
+repeats bit for bit on one machine (tests/test_jax.py runs it twice in fresh processes).
 """
 
 import collections
