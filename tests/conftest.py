@@ -53,3 +53,10 @@ def both_backends(request):
     """(torch_impl, other_impl) for each other training backend, for parity tests; each
     pair skipped unless both are installed."""
     return tuple(load_or_skip(name) for name in request.param)
+
+
+@pytest.fixture
+def compared_backends():
+    """The backends `compare` trains (torch and mxnet); skipped unless both are installed."""
+    from rnnlm.api import COMPARED
+    return tuple(load_or_skip(name) for name in COMPARED)

@@ -44,7 +44,7 @@ def test_sampling_is_seeded():
     assert a != model.predict("the", 30, temperature=1.0, seed=2)
 
 
-def test_compare_gives_per_epoch_differences(both_backends):
+def test_compare_gives_per_epoch_differences(compared_backends):
     result = rnnlm.compare(epochs=2, num_hiddens=16, max_tokens=3000, dtype="float64")
     assert set(result.runs) == {"torch", "mxnet"} and len(result.rel_diffs) == 2
     assert result.max_rel_diff <= 1e-9 and result.first_epoch_above(1e-9) is None
@@ -62,7 +62,7 @@ def test_bad_settings_raise_usage_error_with_the_cli_message(settings, fragment)
         rnnlm.train(**{**TINY, **settings})
 
 
-def test_readme_python_api_example_runs_as_written(both_backends, tmp_path, monkeypatch, capsys):
+def test_readme_python_api_example_runs_as_written(compared_backends, tmp_path, monkeypatch, capsys):
     text = README.read_text(encoding="utf-8")
     section = text.split("## Python API", 1)[1].split("\n## ", 1)[0]
     blocks = re.findall(r"```python\n(.*?)```", section, flags=re.S)

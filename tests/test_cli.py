@@ -153,7 +153,7 @@ def test_bad_input_is_one_error_line_and_exit_2(args, fragments, capsys):
         assert fragment in lines[0]
 
 
-def test_compare_prints_table_and_writes_both_runs(both_backends, tmp_path, capsys):
+def test_compare_prints_table_and_writes_both_runs(compared_backends, tmp_path, capsys):
     out = tmp_path / "c.json"
     assert main(["compare", "--epochs", "3", "--num-hiddens", "16", "--max-tokens", "2000",
                  "--dtype", "float64", "--metrics-json", str(out)]) == 0
