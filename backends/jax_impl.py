@@ -30,7 +30,7 @@ import collections
 import os
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 import jax
 import jax.numpy as jnp
@@ -51,7 +51,7 @@ _pending: list = []  # the last dispatched result, for synchronize()
 
 def _dtype(name):
     """The JAX dtype of `name`; float64 turns on x64 for good (see the module's docstring)."""
-    if name == "float64" and not jax.config.jax_enable_x64:
+    if name == "float64" and not jax.config.read("jax_enable_x64"):
         jax.config.update("jax_enable_x64", True)
     return jnp.dtype(name)
 
@@ -174,7 +174,8 @@ def _forward(params, state, X, cfg):
     """
     dtype = params["linear.weight"].dtype
     layer_in = jax.nn.one_hot(X.T, cfg.vocab_size, dtype=dtype)  # (steps, batch, vocab)
-    finals, outs = [[] for _ in state], []
+    finals: List[list] = [[] for _ in state]
+    outs: list = []
     for index, (_, suffix, (w_ih, w_hh, b_ih, b_hh)) in enumerate(rnn_weight_names(cfg)):
         xw = _linear(layer_in, params[w_ih], params[b_ih])
         carry = tuple(s[index] for s in state)

@@ -94,10 +94,10 @@ def run(dtype):
     for _ in range(3):
         state, loss = J.train_step(model, opt, J.detach_state(state), X, (X + 1) % 11, 1.0)
     return J.to_float(loss), J.get_weights(model), J.state_to_numpy(state)
-assert not jax.config.jax_enable_x64
+assert not jax.config.read('jax_enable_x64')
 before = run("float32")
 wide = run("float64")
-assert jax.config.jax_enable_x64 and wide[1]["linear.bias"].dtype == np.float64
+assert jax.config.read('jax_enable_x64') and wide[1]["linear.bias"].dtype == np.float64
 after = run("float32")
 assert before[0] == after[0]
 assert all(after[1][k].dtype == np.float32 and (before[1][k] == after[1][k]).all() for k in before[1])
