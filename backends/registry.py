@@ -48,6 +48,7 @@ BACKENDS: Tuple[BackendSpec, ...] = (
                 native_format="mxnet", last_python=(3, 12), numpy_below=2,
                 why_not_newer="MXNet 1.9.1, its last release, needs NumPy < 2, which has no wheel for "
                               "Python {python}"),
+    BackendSpec("jax", "jax_impl", "jax", ("jax", "jaxlib"), trains=True, engine="jax_engine"),
     BackendSpec("onnxruntime", "onnxruntime_impl", "onnx", ("onnxruntime", "onnx"), trains=False,
                 native_format="onnx"),
 )

@@ -46,7 +46,7 @@ def measure(backend, cell, hiddens, batch_size, rounds, num_steps=35, lr=1.0):
     cfg = ModelConfig(len(vocab), hiddens, cell=cell)
     weights = init_weights(cfg, 0)
     runners = {"rnnlm": rnnlm_epoch_fn(backend, cfg, weights, lr)}
-    if book_style.supports(cfg):
+    if book_style.supports(cfg, backend.NAME):
         runners["book"] = book_style.EPOCH_FNS[backend.NAME](cfg, weights, lr)
     speeds = {name: [] for name in runners}
     first_ppl = {}

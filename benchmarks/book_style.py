@@ -125,9 +125,52 @@ def mxnet_epoch_fn(cfg, weights, lr):
     return epoch
 
 
-EPOCH_FNS = {"torch": torch_epoch_fn, "mxnet": mxnet_epoch_fn}
+def jax_epoch_fn(cfg, weights, lr):
+    """The book's loop in JAX's terms (its JAX tab jits the loss and gradient): the time loop
+    a Python `for` unrolled inside one jitted value-and-gradient, then clipping and SGD
+    eagerly over the parameters, with the `if norm > theta` and the loss read on the host."""
+    import jax
+    import jax.numpy as jnp
+
+    if cfg.cell != "rnn":
+        raise ValueError("the JAX baseline is the book's vanilla RNN")
+    params = {k: jnp.asarray(v) for k, v in weights.items()}
+
+    def loss_fn(params, state, X, Y):
+        inputs = jax.nn.one_hot(X.T, cfg.vocab_size, dtype=jnp.float32)
+        h, outputs = state, []
+        for x in inputs:  # the book's per-step loop
+            h = jnp.tanh(x @ params["rnn.weight_ih_l0"].T + params["rnn.bias_ih_l0"]
+                         + h @ params["rnn.weight_hh_l0"].T + params["rnn.bias_hh_l0"])
+            outputs.append(h)
+        y_hat = jnp.concatenate(outputs) @ params["linear.weight"].T + params["linear.bias"]
+        log_p = jax.nn.log_softmax(y_hat)
+        return -jnp.mean(jnp.take_along_axis(log_p, Y.T.reshape(-1, 1), axis=1)), h
+
+    grad_fn = jax.jit(jax.value_and_grad(loss_fn, has_aux=True))
+
+    def epoch(batches):
+        nonlocal params
+        state, total, n = None, 0.0, 0
+        start = time.perf_counter()
+        for X, Y in batches:
+            if state is None:
+                state = jnp.zeros((X.shape[0], cfg.num_hiddens), jnp.float32)
+            (l, state), grads = grad_fn(params, state, jnp.asarray(X), jnp.asarray(Y))
+            norm = jnp.sqrt(sum(jnp.sum(g ** 2) for g in grads.values()))
+            if norm > 1:  # grad_clipping(1)
+                grads = {k: g * (1 / norm) for k, g in grads.items()}
+            params = {k: p - lr * grads[k] for k, p in params.items()}
+            total += float(l) * Y.size
+            n += Y.size
+        return math.exp(total / n), n / (time.perf_counter() - start)
+
+    return epoch
 
 
-def supports(cfg):
-    """The baseline is the book's single-layer, unidirectional model."""
-    return cfg.num_layers == 1 and not cfg.bidirectional
+EPOCH_FNS = {"torch": torch_epoch_fn, "mxnet": mxnet_epoch_fn, "jax": jax_epoch_fn}
+
+
+def supports(cfg, backend="torch"):
+    """The baseline is the book's single-layer, unidirectional model (on JAX, its vanilla RNN)."""
+    return cfg.num_layers == 1 and not cfg.bidirectional and (backend != "jax" or cfg.cell == "rnn")

@@ -1,7 +1,8 @@
 """How close training is to the machine's limit for this model's shapes.
 
 FLOPs per token of the default model (forward + backward, multiply-adds counted as 2), the
-GEMM throughput measured on exactly those shapes in this run (torch, all cores), the
+GEMM throughput measured on exactly those shapes in this run (torch, all cores; XLA's
+own GEMM beside it when jax is installed, the one rnnlm's JAX backend runs), the
 resulting roofline in tokens/s, and the fraction rnnlm reaches (from bench_train's
 default-config median, measured in the same run).
 
@@ -33,6 +34,24 @@ def gemm_seconds(m, k, n, reps):
     return (time.perf_counter() - start) / reps
 
 
+def xla_gemm_seconds(m, k, n, reps):
+    """The same product through XLA's CPU GEMM, `reps` of them inside one jitted loop (as in
+    the backend's scan, so no per-call dispatch is timed), or None without jax. Each product
+    feeds the next (by a zero-weighted column) so XLA cannot hoist it out of the loop."""
+    try:
+        import jax
+        from jax import lax
+    except ImportError:
+        return None
+    a = jax.random.normal(jax.random.PRNGKey(0), (m, k))
+    b = jax.random.normal(jax.random.PRNGKey(1), (k, n))
+    loop = jax.jit(lambda a, b: lax.fori_loop(0, reps, lambda i, x: x + 0.0 * (x @ b)[:, :1], a))
+    loop(a, b).block_until_ready()  # compile
+    start = time.perf_counter()
+    loop(a, b).block_until_ready()
+    return (time.perf_counter() - start) / reps
+
+
 def main():
     torch.set_num_threads(available_cores())
     N = B * T
@@ -46,20 +65,23 @@ def main():
         ("backward output dh", N, V, H, 1),
     ]
     total_flops, total_seconds = 0.0, 0.0
-    print("| GEMM | shape | GFLOP/s measured |")
-    print("| --- | --- | --- |")
+    print("| GEMM | shape | GFLOP/s measured (torch) | GFLOP/s (XLA, in a jitted loop) |")
+    print("| --- | --- | --- | --- |")
     for what, m, k, n, count in gemms:
-        sec = gemm_seconds(m, k, n, 2000 if m * k * n < 1e7 else 300)
+        reps = 2000 if m * k * n < 1e7 else 300
+        sec = gemm_seconds(m, k, n, reps)
+        xla = xla_gemm_seconds(m, k, n, reps)
         flops = 2.0 * m * k * n
         total_flops += flops * count
         total_seconds += sec * count
-        print(f"| {what} | {m}x{k} @ {k}x{n} (x{count}) | {flops / sec / 1e9:.1f} |")
+        xla_rate = "-" if xla is None else f"{flops / xla / 1e9:.1f}"
+        print(f"| {what} | {m}x{k} @ {k}x{n} (x{count}) | {flops / sec / 1e9:.1f} | {xla_rate} |")
     flops_per_token = total_flops / N
     roofline = N / total_seconds
     print(f"\nFLOPs per token (fwd+bwd, GEMMs only): {flops_per_token / 1e3:.1f} k")
     print(f"roofline (GEMM time only, no elementwise work): {roofline:,.0f} tokens/s")
     here = os.path.dirname(os.path.abspath(__file__))
-    for backend in ("torch", "mxnet"):
+    for backend in ("torch", "mxnet", "jax"):
         out = subprocess.run([sys.executable, os.path.join(here, "bench_train.py"), "--backends", backend,
                               "--rounds", "5"], capture_output=True, text=True)
         rows = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]

@@ -35,10 +35,12 @@ def environ_of(pid):
 
 
 def is_worker(pid):
-    """A training process of either engine (torch ranks, ps-lite workers)."""
+    """A training process of any engine (torch ranks, ps-lite workers, jax processes)."""
     env = environ_of(pid)
     if "DMLC_ROLE=worker" in env:
         return True
+    if any(e.startswith("JAX_PROCESS_ID=") for e in env):
+        return _is_python_rnnlm(pid)
     return any(e.startswith("RANK=") for e in env) and not any(e.startswith("DMLC_ROLE=") for e in env) \
         and _is_python_rnnlm(pid)
 

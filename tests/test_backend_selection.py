@@ -16,7 +16,7 @@ def test_import_rnnlm_loads_no_framework():
 
 
 def test_unknown_backend_names_the_choices():
-    with pytest.raises(UsageError, match=r"unknown backend 'bogus' \(choose from: torch, mxnet, onnxruntime\)"):
+    with pytest.raises(UsageError, match=r"unknown backend 'bogus' \(choose from: torch, mxnet, jax, onnxruntime\)"):
         select_backend(None, {"RNNLM_BACKEND": "bogus"})
 
 
@@ -39,7 +39,7 @@ def test_default_prefers_torch():
     assert select_backend(None, {}).NAME == "torch"
 
 
-@pytest.mark.parametrize("framework, backend, extra", [("torch", "torch", "torch"),
+@pytest.mark.parametrize("framework, backend, extra", [("torch", "torch", "torch"), ("jax", "jax", "jax"),
                                                      ("onnxruntime", "onnxruntime", "onnx")])
 def test_missing_framework_names_the_pip_extra(framework, backend, extra):
     # a fresh interpreter in which importing the framework fails, as on a machine without it

@@ -26,7 +26,7 @@ def test_train_prints_the_books_summary_and_writes_metrics(backend, tmp_path, ca
     assert len(out) == 3
     summary = out[0]
     assert summary.startswith("perplexity ") and summary.endswith(
-        f" tokens/sec on {'cpu' if backend.NAME == 'torch' else 'cpu(0)'}")
+        f" tokens/sec on {backend.device_name(backend.resolve_device('cpu'))}")
     assert out[1].startswith("time traveller") and len(out[1]) == len("time traveller") + 50
     assert out[2].startswith("traveller") and len(out[2]) == len("traveller") + 50
     m = json.loads(metrics.read_text())
