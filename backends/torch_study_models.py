@@ -133,7 +133,7 @@ def regressor_train_step(model, adam, X, y, lr, beta1=0.9, beta2=0.999, eps=1e-8
             v.mul_(beta2).add_((1 - beta2) * p.grad ** 2)
             m_hat, v_hat = m / (1 - beta1 ** t), v / (1 - beta2 ** t)
             p -= lr * m_hat / (torch.sqrt(v_hat) + eps)
-    return float(loss)
+    return float(loss.detach())
 
 
 def regressor_get_weights(model):

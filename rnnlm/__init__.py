@@ -7,10 +7,10 @@ first use, so ``import rnnlm`` stays cheap.
 """
 
 __version__ = "0.2.0"
-__all__ = ["train", "load", "compare", "UsageError", "ModelConfig", "TrainConfig", "DataConfig",
+__all__ = ["train", "load", "compare", "study", "UsageError", "ModelConfig", "TrainConfig", "DataConfig",
            "RunOptions"]
 
-_LAZY = {"train": "rnnlm.api", "load": "rnnlm.api", "compare": "rnnlm.api",
+_LAZY = {"train": "rnnlm.api", "load": "rnnlm.api", "compare": "rnnlm.api", "study": "rnnlm.study",
          "UsageError": "rnnlm.errors", "ModelConfig": "rnnlm.config", "TrainConfig": "rnnlm.config",
          "DataConfig": "rnnlm.config", "RunOptions": "rnnlm.config"}
 

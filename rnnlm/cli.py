@@ -107,6 +107,8 @@ def build_parser():
                    help="hold out the last F of the token stream for validation")
     p.add_argument("--plot", metavar="PATH", help="write a PNG of perplexity per epoch")
     p.add_argument("--save", metavar="PATH", help="write a checkpoint (.npz) at the end")
+    p.add_argument("--save-best", metavar="PATH",
+                   help="also keep the checkpoint of the best validation epoch (needs --val-fraction)")
     p.add_argument("--save-every", type=non_negative_int, default=R.save_every, metavar="N",
                    help="also checkpoint every N epochs (0: only at the end)")
     p.add_argument("--resume", nargs="?", const=True, type=_resume_mode, metavar="auto",
@@ -158,6 +160,11 @@ def build_parser():
     convert.add_parsers(sub)
     from rnnlm import compress_cli
     compress_cli.add_parsers(sub, positive_int, "one of: " + ", ".join(BACKENDS))
+    from rnnlm.study import command as study_command
+    study_command.add_parser(sub, positive_int)
+    p = sub.add_parser("plot", help="overlay several runs' --metrics-json files in one PNG")
+    p.add_argument("metrics", nargs="+", metavar="JSON", help="metrics files written by train --metrics-json")
+    p.add_argument("-o", "--out", required=True, metavar="PNG", help="the PNG to write")
     return parser
 
 
@@ -172,7 +179,7 @@ def train_job(args):
     resume = {None: "no", True: "yes", "auto": "auto"}[getattr(args, "resume", None)]
     run = RunOptions(save=getattr(args, "save", None), save_every=getattr(args, "save_every", 0), resume=resume,
                      plot=getattr(args, "plot", None), metrics_json=args.metrics_json, quiet=args.quiet,
-                     threads=getattr(args, "threads", 0))
+                     threads=getattr(args, "threads", 0), save_best=getattr(args, "save_best", None))
     return TrainJob(model, train, data, run, getattr(args, "backend", None), args.device)
 
 
@@ -201,6 +208,17 @@ def dispatch(parser, args):
         return commands.cmd_predict(args)
     if args.command == "eval":
         return commands.cmd_eval(args)
+    if args.command == "plot":
+        from rnnlm.outputs import check_writable
+        from rnnlm.plot import plot_runs, read_metrics
+        check_writable(args.out, "plot")
+        for path in args.metrics:
+            read_metrics(path)
+        print(f"plotted {plot_runs(args.out, args.metrics)} runs in {args.out}")
+        return 0
+    if args.command == "study":
+        from rnnlm.study import command as study_command
+        return study_command.run(args)
     if args.command in ("compress", "decompress"):
         from rnnlm import compress_cli
         return getattr(compress_cli, f"cmd_{args.command}")(args)

@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 
-from rnnlm import api
+from rnnlm import api, divergence
 from rnnlm.distributed import SUPERVISED
 from rnnlm.errors import TrainingDiverged
 from rnnlm.metrics import write_json
@@ -48,6 +48,12 @@ def cmd_train(mcfg, tcfg, dcfg, opts, backend=None, device="auto"):
         return 0  # rank 0 reports for the group
     print(f"perplexity {metrics['perplexity']:.1f}, {metrics['tokens_per_sec']:.1f} tokens/sec "
           f"on {metrics['device']}")
+    if metrics["best_epoch"] is not None:
+        print(f"validation perplexity {metrics['val_perplexity']:.2f} (best {metrics['best_val_perplexity']:.2f} "
+              f"at epoch {metrics['best_epoch']})")
+    if metrics["diverged"]:
+        found = metrics["diverged"]
+        print(divergence.describe((found["epoch"], found["perplexity"]), run.mcfg.vocab_size))
     for prefix in api.PROBE_PREFIXES:
         print(model.predict(prefix))
     if opts.plot:

@@ -24,7 +24,7 @@ def lm_run(backend, model, train, data):
         run.run()
     except TrainingDiverged as exc:
         stopped = {"epoch": exc.epoch, "perplexity": _num(exc.perplexity)}
-    history = [dict(vars(h)) for h in run.history]
+    history = [{k: (_num(v) if isinstance(v, float) else v) for k, v in vars(h).items()} for h in run.history]
     vocab = run.mcfg.vocab_size
     found = diverged_at([h["perplexity"] for h in history] + ([math.inf] if stopped else []), vocab)
     return {"history": history, "vocab_size": vocab, "stopped": stopped,

@@ -65,7 +65,7 @@ def run(c, on_epoch=None):
             norms.append(norm)
         total = trainer.to_float(total)
         seconds = time.perf_counter() - start
-        norms = [trainer.to_float(n) for n in norms]
+        norms = [n if isinstance(n, float) else trainer.to_float(n) for n in norms]
         clipped = sum(clip is not None and n > clip for n in norms)
         history.append({"epoch": epoch, "perplexity": _ppl(total / tokens), "tokens_per_sec": tokens / seconds,
                         "grad_norm": float(np.mean(norms)), "clipped_fraction": clipped / len(norms)})
@@ -126,11 +126,7 @@ class ConciseTrainer:
         return self.b.detach_state(state)
 
     def step(self, state, X, Y):
-        norm = None
-        state, loss_sum, *rest = self.b.train_step(self.model, self.optimizer, state, X, Y, self.clip)
-        if rest:
-            norm = rest[0]
-        return state, loss_sum, (norm if norm is not None else math.nan)
+        return self.b.train_step(self.model, self.optimizer, state, X, Y, self.clip)
 
     def weights(self):
         return self.b.get_weights(self.model)
