@@ -15,3 +15,14 @@ def study(name, backends=None, quick=False, jobs=1, out=None, quiet=True):
         backends = [b.strip() for b in backends.split(",") if b.strip()]
     return run_study(name, backends, quick, jobs, out if out is not None else tempfile.mkdtemp(prefix="rnnlm-study-"),
                      quiet)
+
+
+class _CallableModule(__import__("types").ModuleType):
+    """`rnnlm.study(...)` calls `study`: importing this package makes `rnnlm.study` the
+    package itself, so the package is what must be callable."""
+
+    def __call__(self, *args, **kwargs):
+        return study(*args, **kwargs)
+
+
+__import__("sys").modules[__name__].__class__ = _CallableModule
