@@ -165,7 +165,7 @@ def test_autoregressive_float64_parity_torch_mxnet(model):
         assert np.max(np.abs(np.subtract(t[key], m[key]))) <= 1e-9
     for k in autoregressive.KS:
         assert np.max(np.abs(np.subtract(t["kstep"][str(k)]["pred"], m["kstep"][str(k)]["pred"]))) <= 1e-9
-    assert t["train_loss"][-1] < t["train_loss"][0] / 2  # it learned something
+    assert t["train_loss"][-1] < 0.2 * np.var(autoregressive.series(0)[1])  # far better than predicting 0
 
 
 def test_autoregressive_data_is_the_books_noisy_sine():
