@@ -5,6 +5,9 @@ same functions: `points` (the grid), `run` (one grid point, in a worker), `summa
 `markdown` and `figure` (the report); `grid` runs a study and `store` keeps its runs.
 """
 
+import sys
+import types
+
 
 def study(name, backends=None, quick=False, jobs=1, out=None, quiet=True):
     """Run study `name` (see `rnnlm study --help`); returns a StudyResult (runs, answer,
@@ -17,7 +20,7 @@ def study(name, backends=None, quick=False, jobs=1, out=None, quiet=True):
                      quiet)
 
 
-class _CallableModule(__import__("types").ModuleType):
+class _CallableModule(types.ModuleType):
     """`rnnlm.study(...)` calls `study`: importing this package makes `rnnlm.study` the
     package itself, so the package is what must be callable."""
 
@@ -25,4 +28,4 @@ class _CallableModule(__import__("types").ModuleType):
         return study(*args, **kwargs)
 
 
-__import__("sys").modules[__name__].__class__ = _CallableModule
+sys.modules[__name__].__class__ = _CallableModule
