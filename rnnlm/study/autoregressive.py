@@ -128,8 +128,8 @@ def markdown(runs, summary):
            f"seeds {', '.join(map(str, seeds))} (means over seeds). Test: predictions of t >= 605.\n"]
     rows = [[name, *(common.fmt(v[key]) for key in ("final_train_mse", "onestep_test_mse", "multistep_mse")),
              *(common.fmt(v[f"k{k}"]) for k in KS)] for name, v in summary["table"].items()]
-    out.append(common.table(["backend model", "train MSE", "1-step test MSE", "multi-step MSE (from 604)",
-                             *(f"{k}-step test MSE" for k in KS)], rows))
+    out.append(common.table(["backend model", "train MSE", "one-step test MSE (from the data)",
+                             "multi-step MSE (from 604)", *(f"k = {k}: test MSE" for k in KS)], rows))
     out.append(f"\n**Answer (from the numbers above).** {summary['answer']}\n")
     return "\n".join(out)
 
