@@ -73,12 +73,16 @@ def test_killed_halfway_and_rerun_completes_with_the_same_numbers_as_jobs_2(tmp_
     proc = subprocess.Popen(_study_cmd(killed, 1), start_new_session=True, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     runs = os.path.join(killed, "autoregressive.runs")
+
+    def stored():  # finished runs, not the temporary file one is written through
+        return len([f for f in os.listdir(runs) if f.endswith(".json") and not f.startswith(".")]) \
+            if os.path.isdir(runs) else 0
     deadline = time.time() + 300
-    while time.time() < deadline and not (os.path.isdir(runs) and os.listdir(runs)):
+    while time.time() < deadline and not stored():
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)  # the study and its worker, mid-grid
     proc.wait()
-    stored = len([f for f in os.listdir(runs) if f.endswith(".json")])
+    stored = stored()
     assert 1 <= stored < 4 and not os.path.exists(os.path.join(killed, "autoregressive.json"))
     done = subprocess.run(_study_cmd(killed, 1), check=True, capture_output=True, text=True, timeout=600)
     assert f"4 runs ({stored} reused)" in done.stdout
