@@ -98,9 +98,9 @@ def test_train_epoch_reports_exp_of_mean_loss(backend):
     model = backend.RNNModel(cfg, backend.resolve_device("cpu"), "float64")
     backend.set_weights(model, init_weights(cfg, 0, "float64"))
     batches = list(make_batches(corpus, 4, 10, "sequential", np.random.default_rng(0)))
-    ppl, speed, seconds = train_epoch(backend, model, backend.make_optimizer(model, 0.0), batches,
-                                      1.0, False)
-    assert speed > 0 and seconds > 0
+    ppl, speed, seconds, norm, clipped = train_epoch(backend, model, backend.make_optimizer(model, 0.0),
+                                                     batches, 1.0, False)
+    assert speed > 0 and seconds > 0 and norm > 0 and 0.0 <= clipped <= 1.0
     # with lr 0 nothing changes, so the epoch's perplexity is the exp of the mean eval loss
     state, total = backend.begin_state(model, 4), 0.0
     for X, Y in batches:
