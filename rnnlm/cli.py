@@ -160,11 +160,10 @@ def build_parser():
     convert.add_parsers(sub)
     from rnnlm import compress_cli
     compress_cli.add_parsers(sub, positive_int, "one of: " + ", ".join(BACKENDS))
+    from rnnlm import plot_cli
     from rnnlm.study import command as study_command
-    study_command.add_parser(sub, positive_int)
-    p = sub.add_parser("plot", help="overlay several runs' --metrics-json files in one PNG")
-    p.add_argument("metrics", nargs="+", metavar="JSON", help="metrics files written by train --metrics-json")
-    p.add_argument("-o", "--out", required=True, metavar="PNG", help="the PNG to write")
+    study_command.add_parser(sub)
+    plot_cli.add_parser(sub)
     return parser
 
 
@@ -208,17 +207,8 @@ def dispatch(parser, args):
         return commands.cmd_predict(args)
     if args.command == "eval":
         return commands.cmd_eval(args)
-    if args.command == "plot":
-        from rnnlm.outputs import check_writable
-        from rnnlm.plot import plot_runs, read_metrics
-        check_writable(args.out, "plot")
-        for path in args.metrics:
-            read_metrics(path)
-        print(f"plotted {plot_runs(args.out, args.metrics)} runs in {args.out}")
-        return 0
-    if args.command == "study":
-        from rnnlm.study import command as study_command
-        return study_command.run(args)
+    if args.command in ("study", "plot"):
+        return args.run(args)  # the command's own module registered it (set_defaults)
     if args.command in ("compress", "decompress"):
         from rnnlm import compress_cli
         return getattr(compress_cli, f"cmd_{args.command}")(args)
