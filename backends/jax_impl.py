@@ -226,9 +226,9 @@ def _train_step(params, opt_state, state, X, Y, clip, lr, cfg, kind):
     """Forward over all steps, mean loss, gradient, clip, update: one XLA program."""
     TRACES["train_step"] += 1
     loss, state, grads = _loss_grads(params, state, X, Y, cfg)
-    _, grads = _clip(grads, clip, cfg)
+    norm, grads = _clip(grads, clip, cfg)
     params, opt_state = _update(kind, params, grads, opt_state, lr)
-    return params, opt_state, state, loss * Y.size
+    return params, opt_state, state, loss * Y.size, norm
 
 
 @partial(jax.jit, static_argnames=("cfg",), donate_argnums=(1,))
@@ -247,8 +247,8 @@ def _group_update(params, opt_state, flat, clip, lr, cfg, kind):
     for name, shape in canonical_shapes(cfg).items():
         size = int(np.prod(shape))
         grads[name], offset = flat[offset:offset + size].reshape(shape), offset + size
-    _, grads = _clip(grads, clip, cfg)
-    return _update(kind, params, grads, opt_state, lr)
+    norm, grads = _clip(grads, clip, cfg)
+    return _update(kind, params, grads, opt_state, lr) + (norm,)
 
 
 @partial(jax.jit, static_argnames=("cfg",))
@@ -435,22 +435,22 @@ def all_reduce_sum(model, values):
 
 
 def train_step(model, optimizer, state, X, Y, clip):
-    """Forward, backward, clip, update in one compiled step. Returns (new state, summed loss
-    on the device). In a group, the workers' gradients are averaged before clipping, so the
+    """Forward, backward, clip, update in one compiled step. Returns (new state, summed loss,
+    gradient norm before clipping), both on the device. In a group, the workers' gradients are averaged before clipping, so the
     step is the one a single process takes over the whole minibatch."""
     X, Y = _tokens(model, X), _tokens(model, Y)
     if model.group is None:
-        model.params, optimizer.state, state, loss_sum = _train_step(
+        model.params, optimizer.state, state, loss_sum, norm = _train_step(
             model.params, optimizer.state, state, X, Y, float(clip), optimizer.lr,
             cfg=model.cfg, kind=optimizer.kind)
     else:
         state, loss_sum, flat = _group_grads(model.params, state, X, Y, cfg=model.cfg)
         mean = _gather(np.asarray(flat)).sum(axis=0) / model.group.world_size
-        model.params, optimizer.state = _group_update(
+        model.params, optimizer.state, norm = _group_update(
             model.params, optimizer.state, jax.device_put(mean, model.device), float(clip), optimizer.lr,
             cfg=model.cfg, kind=optimizer.kind)
     _pending[:] = [loss_sum]
-    return state, loss_sum
+    return state, loss_sum, norm
 
 
 def eval_step(model, state, X, Y):

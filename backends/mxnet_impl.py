@@ -296,14 +296,15 @@ def _mean_loss(model, state, X, Y):
 
 
 def train_step(model, optimizer, state, X, Y, clip):
-    """Forward, backward, clip, SGD step. Returns (new state, summed loss on the device)."""
+    """Forward, backward, clip, SGD step. Returns (new state, summed loss, gradient norm
+    before clipping), the last two on the device."""
     with autograd.record():
         loss, state = _mean_loss(model, state, X, Y)
     loss.backward()
     _average_grads_over_workers(model)  # clipping sees the whole minibatch's gradient
-    grad_clipping(model, clip)
+    norm = grad_clipping(model, clip)
     optimizer.step(1)  # the loss is already a mean
-    return state, loss * Y.size
+    return state, loss * Y.size, norm
 
 
 def eval_step(model, state, X, Y):

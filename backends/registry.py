@@ -28,6 +28,7 @@ class BackendSpec:
     last_python: Optional[Tuple[int, int]] = None  # the newest Python its framework has wheels for
     why_not_newer: str = ""      # why not past it ({python} is filled in)
     numpy_below: Optional[int] = None  # the NumPy major version its framework no longer runs on
+    study_models: Optional[str] = None  # module with `rnnlm study`'s from-scratch RNN and regressor
 
 
 @dataclass(frozen=True)
@@ -43,12 +44,13 @@ class FormatSpec:
 # the order of training backends is the default's: the first one installed is used
 BACKENDS: Tuple[BackendSpec, ...] = (
     BackendSpec("torch", "torch_impl", "torch", ("torch",), trains=True, engine="torch_engine",
-                native_format="torch"),
+                native_format="torch", study_models="torch_study_models"),
     BackendSpec("mxnet", "mxnet_impl", "mxnet", ("mxnet",), trains=True, engine="mxnet_engine",
-                native_format="mxnet", last_python=(3, 12), numpy_below=2,
+                native_format="mxnet", study_models="mxnet_study_models", last_python=(3, 12), numpy_below=2,
                 why_not_newer="MXNet 1.9.1, its last release, needs NumPy < 2, which has no wheel for "
                               "Python {python}"),
-    BackendSpec("jax", "jax_impl", "jax", ("jax", "jaxlib"), trains=True, engine="jax_engine"),
+    BackendSpec("jax", "jax_impl", "jax", ("jax", "jaxlib"), trains=True, engine="jax_engine",
+                study_models="jax_study_models"),
     BackendSpec("onnxruntime", "onnxruntime_impl", "onnx", ("onnxruntime", "onnx"), trains=False,
                 native_format="onnx"),
 )

@@ -244,13 +244,14 @@ def _mean_loss(model, state, X, Y):
 
 
 def train_step(model, optimizer, state, X, Y, clip):
-    """Forward, backward, clip, SGD step. Returns (new state, summed loss on the device)."""
+    """Forward, backward, clip, SGD step. Returns (new state, summed loss, gradient norm
+    before clipping), the last two on the device."""
     loss, state = _mean_loss(model, state, X, Y)
     optimizer.zero_grad(set_to_none=False)
     loss.backward()
-    grad_clipping(model, clip)
+    norm = grad_clipping(model, clip)
     optimizer.step()
-    return state, loss.detach() * Y.size
+    return state, loss.detach() * Y.size, norm.detach()
 
 
 def eval_step(model, state, X, Y):

@@ -36,7 +36,7 @@ def rnnlm_epoch_fn(backend, cfg, weights, lr):
     optimizer = backend.make_optimizer(model, lr)
 
     def epoch(batches):
-        ppl, speed, _ = train_epoch(backend, model, optimizer, batches, 1.0, False)
+        ppl, speed, *_ = train_epoch(backend, model, optimizer, batches, 1.0, False)
         return ppl, speed
     return epoch
 

@@ -204,7 +204,7 @@ def nccl_group(backend, state):
             for X, Y in make_batches(corpus, 32, 35, "sequential", np.random.default_rng(0)):
                 if state_ is None:
                     state_ = backend.begin_state(model, X.shape[0])
-                state_, loss = backend.train_step(model, optimizer, backend.detach_state(state_), X, Y, 1.0)
+                state_, loss, _ = backend.train_step(model, optimizer, backend.detach_state(state_), X, Y, 1.0)
                 out.append(backend.to_float(loss))
             losses[grouped] = np.array(out)
             if grouped:

@@ -7,10 +7,10 @@ first use, so ``import rnnlm`` stays cheap.
 """
 
 __version__ = "0.2.0"
-__all__ = ["train", "load", "compare", "UsageError", "ModelConfig", "TrainConfig", "DataConfig",
+__all__ = ["train", "load", "compare", "study", "UsageError", "ModelConfig", "TrainConfig", "DataConfig",
            "RunOptions"]
 
-_LAZY = {"train": "rnnlm.api", "load": "rnnlm.api", "compare": "rnnlm.api",
+_LAZY = {"train": "rnnlm.api", "load": "rnnlm.api", "compare": "rnnlm.api", "study": None,
          "UsageError": "rnnlm.errors", "ModelConfig": "rnnlm.config", "TrainConfig": "rnnlm.config",
          "DataConfig": "rnnlm.config", "RunOptions": "rnnlm.config"}
 
@@ -19,4 +19,6 @@ def __getattr__(name):
     if name not in _LAZY:
         raise AttributeError(f"module 'rnnlm' has no attribute {name!r}")
     import importlib
-    return getattr(importlib.import_module(_LAZY[name]), name)
+    if name == "study":  # a callable package (rnnlm/study/__init__.py)
+        return importlib.import_module("rnnlm.study")
+    return getattr(importlib.import_module(str(_LAZY[name])), name)

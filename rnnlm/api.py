@@ -175,6 +175,8 @@ def start_training(mcfg, tcfg, dcfg, run_opts, backend=None, device="auto"):
     resumed = resume_point(run_opts, tcfg.epochs)
     if resumed is not None:
         mcfg, tcfg, dcfg = resumed.mcfg, resumed.tcfg, resumed.dcfg
+    if run_opts.save_best and not dcfg.val_fraction:
+        raise UsageError("--save-best keeps the best validation epoch: give a --val-fraction too")
     corpus, val_corpus, vocab = load_training_data(dcfg, tcfg)
     mcfg = replace(mcfg, vocab_size=len(vocab))
     return TrainingRun(backend_module, backend_module.resolve_device(device), mcfg, tcfg, dcfg, run_opts,

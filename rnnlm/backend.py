@@ -90,6 +90,14 @@ def load_engine(name: str) -> ModuleType:
     return importlib.import_module(f"rnnlm.backends.{spec.engine}")
 
 
+def study_models_module(spec: BackendSpec) -> ModuleType:
+    """The module with `rnnlm study`'s own models for backend `spec` (imports its framework)."""
+    if spec.study_models is None:
+        raise UsageError(f"backend '{spec.name}' has no study models yet (rnnlm study runs on: "
+                         f"{', '.join(n for n, s in SPECS.items() if s.study_models)})")
+    return _import(spec.study_models, spec.needs, spec.extra, f"backend '{spec.name}'", spec)
+
+
 def load_format(name: str) -> ModuleType:
     """The description module of file format `name` (imports no framework itself)."""
     return importlib.import_module(f"rnnlm.backends.{FORMATS[name].module}")

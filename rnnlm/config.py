@@ -9,6 +9,7 @@ The command line takes its defaults from these classes; the Python API takes the
 names. Resuming replaces a config with the checkpoint's, never single attributes.
 """
 
+import os
 from dataclasses import asdict, dataclass, fields
 from typing import Optional
 
@@ -126,11 +127,14 @@ class RunOptions:
     metrics_json: Optional[str] = None
     quiet: bool = False                 # no progress, only the summary
     threads: int = 0                    # 0: measured and adapted to the load; N: pinned
+    save_best: Optional[str] = None     # checkpoint of the best validation epoch
 
     def __post_init__(self):
         _choice("--resume", self.resume, RESUME_MODES)
         _non_negative("--threads", self.threads)
         _non_negative("--save-every", self.save_every)
+        if self.save_best and self.save and os.path.abspath(self.save_best) == os.path.abspath(self.save):
+            raise ConfigError("--save-best must be another file than --save")
         if self.resume != "no" and not self.save:
             raise ConfigError("--resume needs --save PATH (the checkpoint to continue)")
 

@@ -12,3 +12,4 @@ class TrainingDiverged(Exception):
         super().__init__(f"training diverged at epoch {epoch} (perplexity {perplexity}); "
                          "try a smaller --lr or --clip")
         self.epoch = epoch
+        self.perplexity = perplexity

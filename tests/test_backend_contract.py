@@ -26,7 +26,7 @@ def test_backend_returns_what_the_protocol_says_on_a_tiny_model(backend):
     loss, grads = backend.loss_and_grads(model, backend.begin_state(model, 2), X, X)
     assert isinstance(loss, float) and set(grads) == set(canonical_shapes(cfg))
     opt = backend.make_optimizer(model, 0.5)
-    state, loss_sum = backend.train_step(model, opt, backend.begin_state(model, 2), X, X, 1.0)
+    state, loss_sum, _ = backend.train_step(model, opt, backend.begin_state(model, 2), X, X, 1.0)
     assert isinstance(backend.to_float(loss_sum), float)
     weights = backend.get_weights(model)
     assert all(isinstance(w, np.ndarray) and w.dtype == np.float64 for w in weights.values())
@@ -86,7 +86,8 @@ def test_grad_clipping_returns_the_norm_before_and_clips_to_theta(backend, scale
 
     before = backend.get_weights(model)
     opt = backend.make_optimizer(model, 1.0)
-    backend.train_step(model, opt, backend.begin_state(model, 2), X, Y, norm * scale)
+    _, _, returned = backend.train_step(model, opt, backend.begin_state(model, 2), X, Y, norm * scale)
+    assert backend.to_float(returned) == pytest.approx(norm, rel=1e-12)  # the norm before clipping
     after = backend.get_weights(model)
     step = np.sqrt(sum(((before[k] - after[k]) ** 2).sum() for k in before))
     # lr 1: the step is the gradient, scaled down to theta only when its norm exceeds theta

@@ -38,7 +38,7 @@ def test_training_step_compiles_once_per_shape(jax_backend):
     state = J.begin_state(model, 3)
     for _ in range(4):
         X, Y = rng.integers(0, 9, (3, 5)), rng.integers(0, 9, (3, 5))
-        state, _ = J.train_step(model, opt, J.detach_state(state), X, Y, 1.0)
+        state, _, _ = J.train_step(model, opt, J.detach_state(state), X, Y, 1.0)
     assert J.TRACES["train_step"] == before + 1
     J.train_step(model, J.make_optimizer(model, 0.5), J.begin_state(model, 3), X, Y, 2.0)  # lr, clip: no retrace
     assert J.TRACES["train_step"] == before + 1
@@ -53,7 +53,7 @@ def test_train_step_consumes_donated_buffers(jax_backend):
     model = build_model(J, cfg, J.resolve_device("cpu"), "float32", init_weights(cfg, 0))
     params, state = dict(model.params), J.begin_state(model, 2)
     X = np.array([[1, 2, 3], [4, 0, 1]])
-    new_state, _ = J.train_step(model, J.make_optimizer(model, 1.0), state, X, X, 1.0)
+    new_state, _, _ = J.train_step(model, J.make_optimizer(model, 1.0), state, X, X, 1.0)
     assert all(a.is_deleted() for a in params.values()) and state[0].is_deleted()
     assert not new_state[0].is_deleted() and not model.params["linear.bias"].is_deleted()
 
@@ -92,7 +92,7 @@ def run(dtype):
     model = build_model(J, cfg, J.resolve_device("cpu"), dtype, init_weights(cfg, 0, dtype))
     opt, state = J.make_optimizer(model, 1.0), J.begin_state(model, 4)
     for _ in range(3):
-        state, loss = J.train_step(model, opt, J.detach_state(state), X, (X + 1) % 11, 1.0)
+        state, loss, _ = J.train_step(model, opt, J.detach_state(state), X, (X + 1) % 11, 1.0)
     return J.to_float(loss), J.get_weights(model), J.state_to_numpy(state)
 assert not jax.config.read('jax_enable_x64')
 before = run("float32")

@@ -85,7 +85,7 @@ def test_one_epoch_minibatch_losses_float32(backend_pair, cell, layers, bidirect
         per_batch, state = [], None
         for X, Y in make_batches(corpus, 8, 20, "sequential", np.random.default_rng(3)):
             state = backend.begin_state(model, 8) if state is None else backend.detach_state(state)
-            state, loss_sum = backend.train_step(model, optimizer, state, X, Y, 1.0)
+            state, loss_sum, _ = backend.train_step(model, optimizer, state, X, Y, 1.0)
             per_batch.append(backend.to_float(loss_sum) / Y.size)
         losses.append(np.array(per_batch))
     assert len(losses[0]) > 10
@@ -98,9 +98,9 @@ def test_train_epoch_reports_exp_of_mean_loss(backend):
     model = backend.RNNModel(cfg, backend.resolve_device("cpu"), "float64")
     backend.set_weights(model, init_weights(cfg, 0, "float64"))
     batches = list(make_batches(corpus, 4, 10, "sequential", np.random.default_rng(0)))
-    ppl, speed, seconds = train_epoch(backend, model, backend.make_optimizer(model, 0.0), batches,
-                                      1.0, False)
-    assert speed > 0 and seconds > 0
+    ppl, speed, seconds, norm, clipped = train_epoch(backend, model, backend.make_optimizer(model, 0.0),
+                                                     batches, 1.0, False)
+    assert speed > 0 and seconds > 0 and norm > 0 and 0.0 <= clipped <= 1.0
     # with lr 0 nothing changes, so the epoch's perplexity is the exp of the mean eval loss
     state, total = backend.begin_state(model, 4), 0.0
     for X, Y in batches:
@@ -168,6 +168,6 @@ def test_torch_fused_rnn_equals_nn_rnn(layers, bidirectional, activation):
     for model in (fast, plain):
         opt, state = T.make_optimizer(model, 1.0), T.begin_state(model, X.shape[0])
         for _ in range(3):
-            state, _ = T.train_step(model, opt, T.detach_state(state), X, Y, 1.0)
+            state, _, _ = T.train_step(model, opt, T.detach_state(state), X, Y, 1.0)
     wf, wp = T.get_weights(fast), T.get_weights(plain)
     assert max(np.abs(wf[k] - wp[k]).max() for k in wf) <= 1e-12

@@ -125,9 +125,9 @@ class NaNAfter:
         return getattr(self._backend, name)
 
     def train_step(self, model, optimizer, state, X, Y, clip):
-        state, loss = self._backend.train_step(model, optimizer, state, X, Y, clip)
+        state, loss, norm = self._backend.train_step(model, optimizer, state, X, Y, clip)
         self._left -= 1
-        return state, (loss * float("nan") if self._left < 0 else loss)
+        return state, (loss * float("nan") if self._left < 0 else loss), norm
 
 
 def test_divergence_stops_and_keeps_the_last_good_checkpoint(backend, tmp_path):

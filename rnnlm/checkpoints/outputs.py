@@ -26,7 +26,7 @@ def check_writable(path, what):
 
 def check_outputs(run_opts):
     """Every output path of a training run, and matplotlib when a plot is asked for."""
-    for path, what in ((run_opts.save, "checkpoint"), (run_opts.plot, "plot"),
+    for path, what in ((run_opts.save, "checkpoint"), (run_opts.save_best, "checkpoint"), (run_opts.plot, "plot"),
                        (run_opts.metrics_json, "metrics")):
         if path:
             check_writable(path, what)

@@ -14,6 +14,8 @@ _MODEL_FIELDS = {"vocab_size": int, "num_hiddens": int, "num_layers": int, "cell
                  "bidirectional": bool, "activation": str}
 _HISTORY_FIELDS = {"epoch": int, "perplexity": float, "tokens_per_sec": float, "seconds": float,
                    "val_perplexity": (float, type(None))}
+# recorded since the studies (issue 21); checkpoints written before hold no such fields
+_HISTORY_OPTIONAL = {"grad_norm": (float, type(None)), "clipped_fraction": (float, type(None))}
 
 
 class SchemaError(ValueError):
@@ -107,10 +109,11 @@ def training_state(meta):
     if not isinstance(history, list):
         raise SchemaError("'history' must be a list")
     for i, h in enumerate(history):
-        if not isinstance(h, dict) or set(h) != set(_HISTORY_FIELDS):
-            raise SchemaError(f"'history[{i}]' must hold exactly {', '.join(_HISTORY_FIELDS)}")
-        for name, kind in _HISTORY_FIELDS.items():
-            if not _is(h[name], kind):
+        if not isinstance(h, dict) or not set(_HISTORY_FIELDS) <= set(h) <= {*_HISTORY_FIELDS, *_HISTORY_OPTIONAL}:
+            raise SchemaError(f"'history[{i}]' must hold exactly {', '.join(_HISTORY_FIELDS)} "
+                              f"(and optionally {', '.join(_HISTORY_OPTIONAL)})")
+        for name, kind in {**_HISTORY_FIELDS, **_HISTORY_OPTIONAL}.items():
+            if name in h and not _is(h[name], kind):
                 raise SchemaError(f"'history[{i}].{name}' has the wrong type: {h[name]!r}")
         if h["epoch"] != i + 1:
             raise SchemaError(f"'history[{i}].epoch' must be {i + 1}, got {h['epoch']}")

@@ -9,12 +9,13 @@ import os
 import sys
 
 from rnnlm import __version__
-from rnnlm.cli import compare, doctor, evaluate, export_native, import_native, launch, predict, train
+from rnnlm.cli import compare, doctor, evaluate, export_native, import_native, launch, plot, predict, study, train
 from rnnlm.cli import compress as compress_commands
 from rnnlm.cli.options import Parser
 from rnnlm.errors import UsageError
 
-COMMANDS = (train, predict, evaluate, launch, compare, import_native, export_native, compress_commands, doctor)
+COMMANDS = (train, predict, evaluate, launch, compare, import_native, export_native, compress_commands, study, plot,
+            doctor)
 
 
 def build_parser():

@@ -10,6 +10,7 @@ from rnnlm.cli.options import R, D, add_backend_options, add_train_options, inte
 from rnnlm.distributed.group import SUPERVISED
 from rnnlm.errors import TrainingDiverged
 from rnnlm.training.metrics import write_json
+from rnnlm.training import divergence
 from rnnlm.training.plot import plot_history
 
 
@@ -21,6 +22,8 @@ def add_parser(sub):
                    help="hold out the last F of the token stream for validation")
     p.add_argument("--plot", metavar="PATH", help="write a PNG of perplexity per epoch")
     p.add_argument("--save", metavar="PATH", help="write a checkpoint (.npz) at the end")
+    p.add_argument("--save-best", metavar="PATH",
+                   help="also keep the checkpoint of the best validation epoch (needs --val-fraction)")
     p.add_argument("--save-every", type=integer, default=R.save_every, metavar="N",
                    help="also checkpoint every N epochs (0: only at the end)")
     p.add_argument("--resume", nargs="?", const=True, type=resume_mode, metavar="auto",
@@ -73,6 +76,12 @@ def train(mcfg, tcfg, dcfg, opts, backend=None, device="auto"):
         return 0  # rank 0 reports for the group
     print(f"perplexity {metrics['perplexity']:.1f}, {metrics['tokens_per_sec']:.1f} tokens/sec "
           f"on {metrics['device']}")
+    if metrics["best_epoch"] is not None:
+        print(f"validation perplexity {metrics['val_perplexity']:.2f} (best {metrics['best_val_perplexity']:.2f} "
+              f"at epoch {metrics['best_epoch']})")
+    if metrics["diverged"]:
+        found = metrics["diverged"]
+        print(divergence.describe((found["epoch"], found["perplexity"]), run.mcfg.vocab_size))
     for prefix in api.PROBE_PREFIXES:
         print(model.predict(prefix))
     if opts.plot:

@@ -102,7 +102,7 @@ class Predictor:
             return
         b = self.backend
         lo = t + 1 - self.online.chunk
-        state, _ = b.train_step(self.model, self.optimizer, b.detach_state(self.chunk_start),
+        state, _, _ = b.train_step(self.model, self.optimizer, b.detach_state(self.chunk_start),
                                 inputs[:, lo:t + 1], targets[:, lo:t + 1], self.online.clip)
         self.state = self.chunk_start = b.detach_state(state)
         self._replay(t + 1, inputs, targets)

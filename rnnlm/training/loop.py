@@ -25,27 +25,38 @@ class EpochStats:
     tokens_per_sec: float
     seconds: float
     val_perplexity: Optional[float] = None
+    grad_norm: Optional[float] = None         # the mean over minibatches, before clipping
+    clipped_fraction: Optional[float] = None  # of minibatches whose norm exceeded --clip
 
 
 def train_epoch(backend, model, optimizer, batches, clip, random_iter, threads=None):
-    """One pass over `batches`; returns (perplexity, tokens/sec, seconds). `threads`
-    (rnnlm.training.threads) is told of every minibatch, to keep the thread count fast."""
+    """One pass over `batches`; returns (perplexity, tokens/sec, seconds, mean gradient norm
+    before clipping, fraction of minibatches clipped). `threads` (rnnlm.training.threads) is told of
+    every minibatch, to keep the thread count fast."""
     start = time.perf_counter()
-    state, total, tokens = None, 0.0, 0
+    state, total, tokens, norms, clipped, steps = None, 0.0, 0, 0.0, 0.0, 0
     for X, Y in batches:
         if state is None or random_iter:
             state = backend.begin_state(model, X.shape[0])
         else:
             state = backend.detach_state(state)
-        state, loss_sum = backend.train_step(model, optimizer, state, X, Y, clip)
-        total = total + loss_sum
+        state, loss_sum, norm = backend.train_step(model, optimizer, state, X, Y, clip)
+        total, norms, clipped = total + loss_sum, norms + norm, clipped + (norm > clip)  # on the device
         tokens += Y.size
+        steps += 1
         if threads is not None:
             threads.step(Y.size)
-    # the epoch's one host sync; with several workers, their sums added up
+    # the epoch's one host sync; with several workers, their sums added up (every worker
+    # clips the same averaged gradient, so its norm needs no sum)
     total, tokens = backend.all_reduce_sum(model, [backend.to_float(total), tokens])
     seconds = time.perf_counter() - start
-    return perplexity(total / tokens), tokens / seconds, seconds
+    steps = max(steps, 1)
+    return (perplexity(total / tokens), tokens / seconds, seconds, backend.to_float(norms) / steps,
+            backend.to_float(clipped) / steps)
+
+
+def _finite(x):
+    return x if math.isfinite(x) else None  # JSON and checkpoints hold no inf
 
 
 def perplexity(mean_loss):
@@ -91,13 +102,13 @@ def train(backend, model, corpus, tcfg, rng=None, history=None, on_epoch=None, v
     optimizer = backend.make_optimizer(model, tcfg.lr)
     for epoch in range(len(history) + 1, tcfg.epochs + 1):
         batches = shard_rows(make_batches(corpus, tcfg.batch_size, tcfg.num_steps, tcfg.iter, rng), group)
-        ppl, speed, seconds = train_epoch(backend, model, optimizer, batches, tcfg.clip,
-                                          tcfg.iter == "random", threads)
+        ppl, speed, seconds, norm, clipped = train_epoch(backend, model, optimizer, batches, tcfg.clip,
+                                                         tcfg.iter == "random", threads)
         if not math.isfinite(ppl):
             raise TrainingDiverged(epoch, ppl)
         val = None if val_corpus is None else \
             evaluate(backend, model, val_corpus, tcfg.batch_size, tcfg.num_steps)
-        stats = EpochStats(epoch, ppl, speed, seconds, val)
+        stats = EpochStats(epoch, ppl, speed, seconds, val, _finite(norm), clipped)
         history.append(stats)
         if on_epoch is not None:
             on_epoch(stats, history, rng)

@@ -1,8 +1,12 @@
 """`--plot PATH`: a PNG of perplexity per epoch; in a notebook, the figure itself, shown
-inline. matplotlib is imported only here, and only its Figure (no pyplot, so neither the
-command line nor a notebook's inline backend is switched)."""
+inline; `rnnlm plot a.json b.json -o cmp.png`: several runs' metrics overlaid, each labelled by
+the settings in which it differs from the others. matplotlib is imported only here, and only
+its Figure (no pyplot, so neither the command line nor a notebook's inline backend is
+switched)."""
 
 import io
+import json
+import math
 
 from rnnlm.errors import UsageError
 from rnnlm.install import install_hint
@@ -56,3 +60,64 @@ def plot_history(path, history, title):
         history_figure(history, title).savefig(path, format="png")
     except OSError as exc:
         raise UsageError(f"cannot write plot '{path}': {exc.strerror}") from None
+
+
+# settings a run's metrics JSON holds, in the order a label names them
+_LABEL_KEYS = ("backend", "model", "num_hiddens", "num_layers", "bidirectional", "activation", "lr", "clip",
+               "batch_size", "num_steps", "epochs", "max_tokens", "iter", "seed", "dtype", "workers",
+               "val_fraction", "corpus", "text")
+
+
+def read_metrics(path):
+    """A metrics JSON as `train --metrics-json` writes it, checked (a file from anywhere)."""
+    try:
+        with open(path, "rb") as f:
+            doc = json.loads(f.read().decode("utf-8"))
+    except OSError as exc:
+        raise UsageError(f"cannot read metrics '{path}': {exc.strerror}") from None
+    except ValueError:
+        raise UsageError(f"'{path}' is not a metrics JSON file (not JSON)") from None
+    history = doc.get("history") if isinstance(doc, dict) else None
+    if not isinstance(history, list) or not history:
+        raise UsageError(f"'{path}' is not a training metrics file (no 'history' list)")
+    for i, h in enumerate(history):
+        ok = isinstance(h, dict) and all(isinstance(h.get(k), (int, float)) and not isinstance(h.get(k), bool)
+                                         for k in ("epoch", "perplexity"))
+        val = h.get("val_perplexity") if isinstance(h, dict) else None
+        if not ok or not (val is None or (isinstance(val, (int, float)) and not isinstance(val, bool))):
+            raise UsageError(f"'{path}': history[{i}] needs numeric 'epoch' and 'perplexity'")
+    return doc
+
+
+def labels_by_difference(docs, names):
+    """One label per run: the settings whose values differ between runs (file names when none do)."""
+    differ = [k for k in _LABEL_KEYS if len({json.dumps(d.get(k)) for d in docs}) > 1]
+    if not differ:
+        return list(names)
+    return [", ".join(f"{k} {d.get(k)}" for k in differ) for d in docs]
+
+
+def plot_runs(path, paths):
+    """Overlay the training (solid) and validation (dashed) perplexity of several runs."""
+    docs = [read_metrics(p) for p in paths]
+    require_matplotlib()
+    fig = _inline_figure(figsize=(7, 4.5), dpi=100)
+    ax = fig.subplots()
+    for doc, label in zip(docs, labels_by_difference(docs, paths)):
+        h = doc["history"]
+        line, = ax.plot([e["epoch"] for e in h], [e["perplexity"] for e in h], label=label)
+        vals = [(e["epoch"], e["val_perplexity"]) for e in h if e.get("val_perplexity") is not None
+                and math.isfinite(e["val_perplexity"])]
+        if vals:
+            ax.plot(*zip(*vals), "--", color=line.get_color())
+    ax.set_xlabel("epoch (solid: training, dashed: validation)")
+    ax.set_ylabel("perplexity")
+    ax.set_yscale("log")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    try:
+        fig.savefig(path, format="png")
+    except OSError as exc:
+        raise UsageError(f"cannot write plot '{path}': {exc.strerror}") from None
+    return len(docs)

@@ -108,10 +108,21 @@ class TrainingRun:
 
     def _after_epoch(self, stats, history, rng):
         self.progress.update(stats)
+        self._keep_best(stats)
         if self.save_path:
             self.last_good = self._snapshot()
             if self.opts.save_every and stats.epoch % self.opts.save_every == 0:
                 self._write(self.last_good)
+
+    def _keep_best(self, stats):
+        """--save-best: the checkpoint of the lowest validation perplexity so far."""
+        if not self.opts.save_best or stats.val_perplexity is None or not self.group.is_main:
+            return
+        earlier = [h.val_perplexity for h in self.history[:-1] if h.val_perplexity is not None]
+        if not earlier or stats.val_perplexity < min(earlier):
+            snapshot = self._snapshot()
+            save_checkpoint(self.opts.save_best, self.mcfg, self.vocab, snapshot["weights"], self.tcfg.dtype,
+                            extra=snapshot["extra"])
 
     # ---- the run --------------------------------------------------------------------------
 
@@ -141,4 +152,5 @@ class TrainingRun:
         if self.save_path:
             self._write(self.last_good)
         return train_metrics(self.backend.NAME, self.backend.device_name(self.device), self.mcfg,
-                             self.tcfg, self.history, self._seconds(), self.group.world_size)
+                             self.tcfg, self.history, self._seconds(), self.group.world_size, self.dcfg,
+                             self.corpus_path)

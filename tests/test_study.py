@@ -1,0 +1,181 @@
+"""`rnnlm study`: each study's quick grid writes its three files, a rerun reuses every stored
+run, a study killed halfway completes with the numbers of an uninterrupted one (and --jobs 2
+gives those of --jobs 1), and the studies' own models give the same numbers on every training
+backend in float64 (each against the reference backend)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from rnnlm.cli.main import main
+from rnnlm.study import autoregressive, scratch
+from rnnlm.study.grid import STUDIES
+from tests.conftest import load_or_skip
+
+TIMINGS = ("tokens_per_sec", "seconds", "wall_seconds", "train_seconds", "rnnlm_seconds", "bzip2_seconds",
+           "xz_seconds")
+
+
+def _numbers(doc):
+    """A study JSON's runs without what depends on the clock."""
+    def strip(x):
+        if isinstance(x, dict):
+            return {k: strip(v) for k, v in x.items() if k not in TIMINGS}
+        if isinstance(x, list):
+            return [strip(v) for v in x]
+        return x
+    return strip(doc["runs"])
+
+
+def _read(out, name):
+    with open(os.path.join(out, f"{name}.json")) as f:
+        return json.load(f)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", STUDIES)
+def test_quick_study_writes_json_md_png_and_a_rerun_reuses_every_run(name, tmp_path, capsys):
+    load_or_skip("torch")
+    out = str(tmp_path / "out")
+    assert main(["study", name, "--quick", "--backend", "torch", "--out", out, "--quiet", "--jobs", "2"]) == 0
+    for ext in ("json", "md", "png"):
+        assert os.path.getsize(os.path.join(out, f"{name}.{ext}")) > 0
+    with open(os.path.join(out, f"{name}.png"), "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    first = _read(out, name)
+    assert first["runs"] and all(r["result"] for r in first["runs"])
+    assert "**Answer" in open(os.path.join(out, f"{name}.md")).read()
+    capsys.readouterr()
+    start = time.perf_counter()
+    assert main(["study", name, "--quick", "--backend", "torch", "--out", out, "--quiet"]) == 0
+    assert time.perf_counter() - start < 15  # no run again: only the report is rewritten
+    n = len(first["runs"])
+    assert f"{n} runs ({n} reused)" in capsys.readouterr().out
+    assert _read(out, name)["runs"] == first["runs"]
+
+
+def _study_cmd(out, jobs):
+    return [sys.executable, "-m", "rnnlm", "study", "autoregressive", "--quick", "--backends", "torch,mxnet",
+            "--out", out, "--jobs", str(jobs), "--quiet"]
+
+
+@pytest.mark.slow
+def test_killed_halfway_and_rerun_completes_with_the_same_numbers_as_jobs_2(tmp_path):
+    load_or_skip("torch"), load_or_skip("mxnet")
+    whole, killed = str(tmp_path / "whole"), str(tmp_path / "killed")
+    subprocess.run(_study_cmd(whole, 2), check=True, capture_output=True, timeout=600)
+    proc = subprocess.Popen(_study_cmd(killed, 1), start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    runs = os.path.join(killed, "autoregressive.runs")
+
+    def stored():  # finished runs, not the temporary file one is written through
+        return len([f for f in os.listdir(runs) if f.endswith(".json") and not f.startswith(".")]) \
+            if os.path.isdir(runs) else 0
+    deadline = time.time() + 300
+    while time.time() < deadline and not stored():
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # the study and its worker, mid-grid
+    proc.wait()
+    stored = stored()
+    assert 1 <= stored < 4 and not os.path.exists(os.path.join(killed, "autoregressive.json"))
+    done = subprocess.run(_study_cmd(killed, 1), check=True, capture_output=True, text=True, timeout=600)
+    assert f"4 runs ({stored} reused)" in done.stdout
+    assert _numbers(_read(killed, "autoregressive")) == _numbers(_read(whole, "autoregressive"))
+
+
+def test_a_damaged_stored_run_is_run_again(tmp_path):
+    from rnnlm.study.store import RunStore
+    store = RunStore(str(tmp_path), "x")
+    config = {"backend": "torch", "a": 1}
+    store.save(config, {"value": 1.5})
+    assert store.load(config) == {"value": 1.5}
+    assert store.load({"backend": "torch", "a": 2}) is None
+    with open(store.path(config), "r+b") as f:
+        f.truncate(10)
+    assert store.load(config) is None
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["study", "nope"], "invalid choice: 'nope'"),
+    (["study", "scratch", "--jobs", "0"], "--jobs"),
+    (["study", "scratch", "--backends", "torch,nope"], "unknown backend 'nope'"),
+    (["study", "scratch", "--backends", "torch,torch"], "names a backend twice"),
+    (["study", "scratch", "--backends", "onnxruntime"], "predict and eval only"),
+    (["study", "scratch", "--out", "/nonexistent/dir/out"], "does not exist"),
+])
+def test_bad_settings_are_one_error_line_before_any_run(argv, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1
+    assert os.listdir(tmp_path) == []  # nothing was run or written
+
+
+def test_python_api_returns_the_runs(tmp_path):
+    load_or_skip("torch")
+    import rnnlm
+    result = rnnlm.study("autoregressive", backends="torch", quick=True, out=str(tmp_path))
+    assert [r["config"]["model"] for r in result.runs] == ["mlp", "rnn"]
+    assert result.runs[0]["result"]["onestep_test_mse"] > 0 and "one step ahead" in result.answer
+    with pytest.raises(rnnlm.UsageError, match="unknown study"):
+        rnnlm.study("nope", out=str(tmp_path))
+
+
+# ---- float64 parity of the studies' own models ---------------------------------------------------
+
+@pytest.mark.parametrize("variant", list(scratch.VARIANTS))
+def test_scratch_float64_parity(backend_pair, variant):
+    ref, other = (b.NAME for b in backend_pair)
+    config = {**scratch.points([ref], True)[0], "variant": variant, "dtype": "float64", "epochs": 2}
+    t = scratch.run(config)
+    m = scratch.run({**config, "backend": other})
+    # the concise model's gradient runs through different kernels (torch's fused recurrence):
+    # its norm, a sum of squares of every gradient, agrees to 1e-8 (measured 2.5e-9 with ReLU)
+    norm_tol = 1e-9 if scratch.VARIANTS[variant][0] == "scratch" else 1e-8
+    for a, b in zip(t["history"], m["history"]):
+        assert abs(a["perplexity"] - b["perplexity"]) <= 1e-9 * b["perplexity"]
+        assert abs(a["grad_norm"] - b["grad_norm"]) <= norm_tol * b["grad_norm"]
+        assert a["clipped_fraction"] == b["clipped_fraction"]
+
+
+def test_scratch_weights_after_training_agree_in_float64(backend_pair):
+    ref, other = (b.NAME for b in backend_pair)
+    config = {**scratch.points([ref], True)[0], "dtype": "float64", "epochs": 2}
+    weights = {}
+    for name in (ref, other):
+        trainers = []
+        scratch.run({**config, "backend": name}, on_epoch=trainers.append)
+        weights[name] = trainers[-1].weights()
+    for k, w in weights[ref].items():
+        assert np.max(np.abs(w - weights[other][k])) <= 1e-9 * max(1.0, np.max(np.abs(w)))
+    assert np.max(np.abs(weights[ref]["W_xh"])) > 0.01  # trained, not the initial normal(0, 0.01)
+
+
+@pytest.mark.parametrize("model", list(autoregressive.MODELS))
+def test_autoregressive_float64_parity(backend_pair, model):
+    ref, other = (b.NAME for b in backend_pair)
+    config = {**autoregressive.points([ref], True)[0], "model": model,
+              "num_hiddens": autoregressive.MODELS[model], "dtype": "float64"}
+    t = autoregressive.run(config)
+    m = autoregressive.run({**config, "backend": other})
+    np.testing.assert_allclose(t["train_loss"], m["train_loss"], rtol=1e-9, atol=0)
+    for key in ("onestep", "multistep"):
+        assert np.max(np.abs(np.subtract(t[key], m[key]))) <= 1e-9
+    for k in autoregressive.KS:
+        assert np.max(np.abs(np.subtract(t["kstep"][str(k)]["pred"], m["kstep"][str(k)]["pred"]))) <= 1e-9
+    assert t["train_loss"][-1] < 0.2 * np.var(autoregressive.series(0)[1])  # far better than predicting 0
+
+
+def test_autoregressive_data_is_the_books_noisy_sine():
+    time_, x = autoregressive.series(0)
+    assert time_[0] == 1 and len(x) == 1000
+    noise = x - np.sin(0.01 * time_)
+    assert abs(noise.std() - 0.2) < 0.02 and abs(noise.mean()) < 0.03
+    features, labels = autoregressive.windows(x)
+    assert features.shape == (996, 4) and np.array_equal(features[10], x[10:14]) and labels[10] == x[14]
