@@ -1,6 +1,7 @@
 """`rnnlm doctor`: the report, and the fix it names when a framework is missing."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -54,7 +55,8 @@ def test_reports_python_numpy_rnnlm_and_every_backend(reported):
     assert proc.returncode == (0 if trains else 2)
     if "torch" in dict(found):
         import torch
-        assert by_name["torch"]["threads"] == torch.get_num_threads()
+        threads = by_name["torch"]["threads"]  # the subprocess's count: this process's may be pinned
+        assert isinstance(threads, int) and 1 <= threads <= (os.cpu_count() or 1)
         assert by_name["torch"]["blas"] and by_name["torch"]["blas"] in torch.__config__.show()
     if "mxnet" in dict(found):
         assert "BLAS_OPEN" in by_name["mxnet"]["features"] or any(
