@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+import rnnlm
 from rnnlm import __version__
 from rnnlm.backend import BACKENDS, INFERENCE_BACKENDS, SPECS, load_backend
 from rnnlm.errors import UsageError
@@ -55,7 +56,7 @@ def installation():
     """Where this rnnlm came from, and where it is imported from."""
     kind, folder = _source()
     info = {"version": __version__, "kind": kind, "folder": folder,
-            "imported_from": os.path.dirname(os.path.abspath(__file__)), "problem": None, "fix": None}
+            "imported_from": os.path.dirname(os.path.abspath(rnnlm.__file__)), "problem": None, "fix": None}
     try:
         info["distribution"] = metadata.version(DISTRIBUTION)
     except metadata.PackageNotFoundError:
