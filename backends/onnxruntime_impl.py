@@ -12,11 +12,11 @@ import numpy as np
 import onnxruntime as ort
 
 from . import onnx_graph
+from rnnlm import threads
 from rnnlm.errors import UsageError
 from rnnlm.weights import check_weights
 
 NAME = "onnxruntime"
-TUNES_THREADS = False  # sessions keep ONNX Runtime's own thread pool
 _PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
 
 
@@ -161,7 +161,12 @@ def group_requested(environ):
 
 
 def set_num_threads(n):
-    """Sessions use ONNX Runtime's own thread pool; rnnlm does not tune it."""
+    """Sessions use ONNX Runtime's own thread pool; rnnlm does not set it."""
+
+
+def num_threads():
+    """ONNX Runtime's own pool: one thread a core, as it sizes it."""
+    return threads.available_cores()
 
 
 def synchronize():

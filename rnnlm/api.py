@@ -18,7 +18,8 @@ from typing import Any, Dict, List
 
 import numpy as np
 
-from rnnlm.backend import BACKENDS, build_model, load_backend, select_backend
+from rnnlm import threads
+from rnnlm.backend import BACKENDS, build_model, load_backend, requested_name, select_backend
 from rnnlm.batches import check_corpus_length
 from rnnlm.dataset import load_training_data
 from rnnlm.checkpoint import load_checkpoint, save_checkpoint
@@ -27,7 +28,7 @@ from rnnlm.corpus import corpus_name, load_corpus
 from rnnlm.errors import UsageError
 from rnnlm.outputs import check_outputs
 from rnnlm.predict import predict as _predict
-from rnnlm.run import Resumed, TrainingRun
+from rnnlm.run import Resumed, TrainingRun, thread_choice
 from rnnlm.training import EpochStats, evaluate as _evaluate
 
 PROBE_PREFIXES = ("time traveller", "traveller")  # what the book prints after training
@@ -146,12 +147,14 @@ def start_training(mcfg, tcfg, dcfg, run_opts, backend=None, device="auto"):
     """A ready TrainingRun (every output path checked, resumed if asked, data loaded);
     `run()` it to train. The CLI and `train` share this."""
     check_outputs(run_opts)
-    backend_module = select_backend(backend, training=True)
+    requested_name(backend, training=True)  # an unknown name before the checkpoint is read
     resumed = resume_point(run_opts, tcfg.epochs)
     if resumed is not None:
         mcfg, tcfg, dcfg = resumed.mcfg, resumed.tcfg, resumed.dcfg
     corpus, val_corpus, vocab = load_training_data(dcfg, tcfg)
     mcfg = replace(mcfg, vocab_size=len(vocab))
+    threads.plan(thread_choice(mcfg, tcfg, run_opts, resumed).count)  # before a framework loads
+    backend_module = select_backend(backend, training=True)
     return TrainingRun(backend_module, backend_module.resolve_device(device), mcfg, tcfg, dcfg, run_opts,
                        vocab, corpus, val_corpus, resumed)
 

@@ -115,9 +115,8 @@ def build_parser():
                         "restart the same command line")
     p.add_argument("--quiet", action="store_true", help="no progress output, only the summary")
     p.add_argument("--threads", type=non_negative_int, default=R.threads, metavar="N",
-                   help="torch's CPU threads; 0: measured while training and adapted to other load "
-                        "(pin N for bitwise-repeatable runs; MXNet's count is OMP_NUM_THREADS, "
-                        "else 1, fixed when it loads)")
+                   help="CPU threads; 0: OMP_NUM_THREADS if set, else chosen once from the cores and "
+                        "the model's size; recorded in the checkpoint and reused on --resume")
 
     p = sub.add_parser("predict", help="continue a prefix with a trained checkpoint")
     p.add_argument("prefix", help="the text to continue")

@@ -125,7 +125,7 @@ class RunOptions:
     plot: Optional[str] = None          # PNG of perplexity per epoch
     metrics_json: Optional[str] = None
     quiet: bool = False                 # no progress, only the summary
-    threads: int = 0                    # 0: measured and adapted to the load; N: pinned
+    threads: int = 0                    # 0: chosen once from the cores and the model; N: pinned
 
     def __post_init__(self):
         _choice("--resume", self.resume, RESUME_MODES)

@@ -27,9 +27,8 @@ class EpochStats:
     val_perplexity: Optional[float] = None
 
 
-def train_epoch(backend, model, optimizer, batches, clip, random_iter, threads=None):
-    """One pass over `batches`; returns (perplexity, tokens/sec, seconds). `threads`
-    (rnnlm.threads) is told of every minibatch, to keep the thread count fast."""
+def train_epoch(backend, model, optimizer, batches, clip, random_iter):
+    """One pass over `batches`; returns (perplexity, tokens/sec, seconds)."""
     start = time.perf_counter()
     state, total, tokens = None, 0.0, 0
     for X, Y in batches:
@@ -40,8 +39,6 @@ def train_epoch(backend, model, optimizer, batches, clip, random_iter, threads=N
         state, loss_sum = backend.train_step(model, optimizer, state, X, Y, clip)
         total = total + loss_sum
         tokens += Y.size
-        if threads is not None:
-            threads.step(Y.size)
     # the epoch's one host sync; with several workers, their sums added up
     total, tokens = backend.all_reduce_sum(model, [backend.to_float(total), tokens])
     seconds = time.perf_counter() - start
@@ -76,15 +73,14 @@ class _ZeroOffset:
 
 
 def train(backend, model, corpus, tcfg, rng=None, history=None, on_epoch=None, val_corpus=None,
-          group=SINGLE, threads=None):
+          group=SINGLE):
     """Train for epochs len(history)+1 .. tcfg.epochs; returns the list of EpochStats.
 
     `rng` draws every batch order (seeded from tcfg.seed when not given); `on_epoch`
     is called after each epoch with (stats, history, rng). With `val_corpus`, each epoch
     also reports its perplexity (one sequential pass, no gradient). A non-finite loss
     raises TrainingDiverged before `on_epoch` sees the epoch. In a `group` of workers each
-    trains on its share of every minibatch's rows (see rnnlm.distributed). `threads`: the
-    run's thread control (rnnlm.threads), told of every minibatch.
+    trains on its share of every minibatch's rows (see rnnlm.distributed).
     """
     rng = np.random.default_rng(tcfg.seed) if rng is None else rng
     history = [] if history is None else history
@@ -92,7 +88,7 @@ def train(backend, model, corpus, tcfg, rng=None, history=None, on_epoch=None, v
     for epoch in range(len(history) + 1, tcfg.epochs + 1):
         batches = shard_rows(make_batches(corpus, tcfg.batch_size, tcfg.num_steps, tcfg.iter, rng), group)
         ppl, speed, seconds = train_epoch(backend, model, optimizer, batches, tcfg.clip,
-                                          tcfg.iter == "random", threads)
+                                          tcfg.iter == "random")
         if not math.isfinite(ppl):
             raise TrainingDiverged(epoch, ppl)
         val = None if val_corpus is None else \
