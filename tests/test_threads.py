@@ -102,6 +102,7 @@ print(repr(r.history[0].perplexity), sum(float(abs(v).sum()) for v in w.values()
 
 
 @pytest.mark.parametrize("count", [None, "2"])
+@pytest.mark.slow  # fresh processes, each loading a framework
 def test_mxnet_computes_the_same_with_or_without_torch_loaded_first(backend, count):
     """torch and MXNet share one libgomp; MXNet's count once depended on which loaded it."""
     if backend.NAME != "mxnet" or not _has("torch"):
@@ -143,6 +144,7 @@ def assert_same_run(a, b):
 DEFAULT_SMALL = ["--epochs", "3", "--max-tokens", "3000", "--quiet"]
 
 
+@pytest.mark.slow  # fresh processes, each loading a framework
 def test_the_same_command_under_other_load_gives_the_same_checkpoint(backend, tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
     cmd = ["train", "--backend", backend.NAME, *DEFAULT_SMALL]
@@ -160,6 +162,7 @@ def test_the_same_command_under_other_load_gives_the_same_checkpoint(backend, tm
         0, None, env, work=BOOK_WORK).count
 
 
+@pytest.mark.slow  # fresh processes, each loading a framework
 def test_a_resume_with_another_thread_count_keeps_the_recorded_one(backend, tmp_path):
     path = tmp_path / "r.npz"
     small = ["train", "--backend", backend.NAME, "--num-hiddens", "16", "--max-tokens", "3000", "--quiet",
