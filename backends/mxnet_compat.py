@@ -21,7 +21,7 @@ import numpy
 from rnnlm import threads
 
 if "bool" not in vars(numpy):  # (hasattr would warn on NumPy 1.24-1.26)
-    numpy.bool = numpy.bool_  # NumPy 2's own definition
+    numpy.bool = numpy.bool_  # type: ignore[attr-defined,unused-ignore]  # NumPy 2's own definition
 
 LOADED_THREADS = threads.planned()
 with threads.framework_environment(MXNET_OMP_MAX_THREADS=str(LOADED_THREADS), OMP_NUM_THREADS=None):
