@@ -22,7 +22,7 @@ code in the same process does see 64-bit defaults from then on -- the price of f
 JAX; a process that never builds a float64 model is untouched.
 
 Threads: XLA sizes its CPU thread pool when the backend starts and never changes it, so
-`set_num_threads` cannot act (TUNES_THREADS = False). With that pool, the same command
+`set_num_threads` cannot act and `num_threads` reports that pool (every core). With that pool, the same command
 repeats bit for bit on one machine (tests/test_jax.py runs it twice in fresh processes).
 """
 
@@ -43,7 +43,6 @@ from rnnlm.errors import UsageError
 from rnnlm.model.weights import canonical_shapes, check_weights, rnn_weight_names
 
 NAME = "jax"
-TUNES_THREADS = False  # XLA's CPU thread pool is sized once, when the backend starts
 _HIGHEST = lax.Precision.HIGHEST  # true float32 products on GPUs too (no TF32), as torch's
 _ADAM = (0.9, 0.999, 1e-8)  # torch.optim.Adam's defaults: beta1, beta2, eps
 TRACES: Dict[str, int] = collections.Counter()  # times each compiled function was traced
@@ -60,6 +59,11 @@ def _dtype(name):
 def set_num_threads(n):
     """Nothing to do: XLA's thread count is fixed when the backend starts (see above)."""
     del n
+
+
+def num_threads():
+    """XLA's CPU pool: one thread a core, sized when jax started; the run records this count."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def synchronize():

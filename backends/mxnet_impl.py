@@ -14,28 +14,14 @@ gradients for the lower layers (apache/mxnet#17898 and kin; measured here: 1e-2 
 """
 
 import ctypes
-import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
-# MXNet fixes its operators' OpenMP thread count when it loads (its engine's worker threads
-# keep it; setting it later reaches BLAS alone). Two threads measured no faster than one on
-# the book's model here, and three times slower beside another busy process (see
-# benchmarks/bench_load.py), so MXNet loads with one thread unless OMP_NUM_THREADS says
-# otherwise. The variable is put back afterwards, so that no child process mistakes it for
-# the user's.
-_ADDED = "OMP_NUM_THREADS" not in os.environ
-if _ADDED:
-    os.environ["OMP_NUM_THREADS"] = "1"
-try:
-    from . import mxnet_compat  # noqa: F401  (np.bool for MXNet 1.9.1; before mxnet loads)
-    import mxnet as mx
-    from mxnet import autograd, gluon
-    from mxnet.gluon import nn, rnn
-    mx.nd.zeros((1,)).wait_to_read()  # the engine and its OpenMP settings start here
-finally:
-    if _ADDED:
-        del os.environ["OMP_NUM_THREADS"]
+
+from . import mxnet_compat  # np.bool and the thread count, before mxnet loads
+import mxnet as mx  # noqa: E402
+from mxnet import autograd, gluon  # noqa: E402
+from mxnet.gluon import nn, rnn  # noqa: E402
 import numpy as np  # noqa: E402
 
 from . import mxnet_exact_sum as exact_sum
@@ -45,7 +31,6 @@ from rnnlm.errors import UsageError
 from rnnlm.model.weights import check_weights, rnn_weight_names
 
 NAME = "mxnet"
-TUNES_THREADS = False  # the operators' count is fixed when MXNet loads (see above)
 _CELLS = {"rnn": rnn.RNN, "gru": rnn.GRU, "lstm": rnn.LSTM}
 _LOSS = gluon.loss.SoftmaxCrossEntropyLoss()
 
@@ -53,9 +38,14 @@ _LOSS = gluon.loss.SoftmaxCrossEntropyLoss()
 
 
 def set_num_threads(n):
-    """Ask for n OpenMP threads from now on: this reaches what runs on the calling thread
-    (BLAS), not the engine's operators, whose count is fixed when MXNet loads (see above)."""
+    """Ask for n OpenMP threads from now on: this reaches what runs on the calling thread,
+    not the engine's operators, whose count is fixed when MXNet loads (see above)."""
     mx.base._LIB.MXSetNumOMPThreads(ctypes.c_int(n))
+
+
+def num_threads():
+    """The count the operators compute with: the one MXNet loaded with (mxnet_compat)."""
+    return mxnet_compat.LOADED_THREADS
 
 
 def synchronize():
@@ -211,7 +201,7 @@ def framework_version():
 def environment():
     """What `rnnlm doctor` shows: the OpenMP count, the build's BLAS/MKLDNN/CUDA features, GPUs."""
     enabled = sorted(name for name, feature in mx.runtime.Features().items() if feature.enabled)
-    return {"threads": f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset (rnnlm loads MXNet with 1)')}",
+    return {"threads": f"{mxnet_compat.LOADED_THREADS} (fixed when MXNet loaded)",
             "features": [f for f in enabled if f.startswith(("BLAS", "MKLDNN", "CUDA", "CUDNN", "NCCL",
                                                              "OPENMP", "LAPACK", "DIST"))],
             "gpus": [f"gpu({i})" for i in range(mx.context.num_gpus())]}

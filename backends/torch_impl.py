@@ -12,9 +12,13 @@ from dataclasses import dataclass
 from typing import Any, List, Optional
 
 import numpy as np
-import torch
-from torch import nn
-from torch.nn import functional as F
+
+from rnnlm.training import threads
+
+with threads.framework_environment():  # passive OpenMP waiting, read when libgomp loads
+    import torch
+from torch import nn  # noqa: E402
+from torch.nn import functional as F  # noqa: E402
 
 from .torch_rnn_kernel import FusedRNNLayer
 from .torch_engine import group_requested, restart_note  # noqa: F401 (part of the interface)
@@ -23,15 +27,19 @@ from rnnlm.errors import UsageError
 from rnnlm.model.weights import check_weights, rnn_weight_names
 
 NAME = "torch"
-TUNES_THREADS = True  # torch.set_num_threads takes effect at once
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 _CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 
 
 def set_num_threads(n):
-    """Compute with n threads from now on (the run's thread control chooses n)."""
+    """Compute with n threads from now on (the run chooses n once, rnnlm.training.threads)."""
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
+
+
+def num_threads():
+    """The count torch computes with now."""
+    return torch.get_num_threads()
 
 
 def synchronize():

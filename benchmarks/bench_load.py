@@ -1,14 +1,16 @@
-"""Training speed beside another busy process: rnnlm's thread control against pinned counts.
+"""Training speed beside another busy process: rnnlm's default threads against the levers.
 
     python benchmarks/bench_load.py [--epochs 15] [--repeats 3] [--backends torch,mxnet]
 
 For each backend, `rnnlm train --epochs N` (the book's config) runs as a user runs it, in a
-fresh process, under six conditions: the machine idle or beside a one-core busy loop, and
-threads pinned to one (OMP_NUM_THREADS=1), pinned to every core (the old default), or left
-to rnnlm (no variable set: measured and adapted). Conditions alternate within each repeat,
-so a drift in the machine's speed touches all alike. The figure is the run's mean tokens/s
-(tokens of all epochs after the first / their seconds). The target: beside the busy loop,
-rnnlm's own choice reaches >= 80% of one pinned thread on an idle machine.
+fresh process, under eight conditions: the machine idle or beside a one-core busy loop, and
+one thread (OMP_NUM_THREADS=1); every core with OpenMP's threads spinning while they wait
+(GOMP_SPINCOUNT=300000, libgomp's own default); every core waiting passively (rnnlm's
+OMP_WAIT_POLICY=PASSIVE); or rnnlm's default (no variable set: a count chosen once from the
+cores and the model). Conditions alternate within each repeat, so a drift in the machine's
+speed touches all alike. The figure is the run's mean tokens/s (tokens of all epochs after
+the first / their seconds). The target: beside the busy loop, rnnlm's default reaches
+>= 80% of one thread on an idle machine.
 """
 
 import argparse
@@ -28,11 +30,13 @@ from rnnlm.training.threads import available_cores  # noqa: E402
 BUSY_LOOP = "while True: pass"
 
 
-def run_once(backend, epochs, threads):
+LEVERS = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "MXNET_OMP_MAX_THREADS")
+
+
+def run_once(backend, epochs, variables):
     """Mean tokens/s over epochs 2..N of one `rnnlm train` process."""
-    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
-    if threads:
-        env["OMP_NUM_THREADS"] = str(threads)
+    env = {k: v for k, v in os.environ.items() if k not in LEVERS}
+    env.update(variables)
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "m.json")
         subprocess.run([sys.executable, "-m", "rnnlm", "train", "--backend", backend, "--epochs", str(epochs),
@@ -49,7 +53,10 @@ def main():
     parser.add_argument("--backends", default="torch,mxnet")
     args = parser.parse_args()
     cores = available_cores()
-    settings = {"1 thread": 1, f"{cores} threads": cores, "rnnlm (auto)": 0}
+    settings = {"1 thread": {"OMP_NUM_THREADS": "1"},
+                f"{cores} threads, spinning": {"OMP_NUM_THREADS": str(cores), "GOMP_SPINCOUNT": "300000"},
+                f"{cores} threads, passive": {"OMP_NUM_THREADS": str(cores)},
+                "rnnlm default": {}}
     print(f"# {cpu_name()}, {cores} cores; rnnlm train --epochs {args.epochs}; tokens/s, median of "
           f"{args.repeats}", flush=True)
     results = {}
@@ -60,8 +67,8 @@ def main():
                 time.sleep(0.5 if busy else 0)
                 samples = {name: [] for name in settings}
                 for _ in range(args.repeats):
-                    for name, threads in settings.items():
-                        samples[name].append(run_once(backend, args.epochs, threads))
+                    for name, variables in settings.items():
+                        samples[name].append(run_once(backend, args.epochs, variables))
             finally:
                 if busy:
                     busy.kill()

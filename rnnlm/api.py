@@ -19,16 +19,17 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from rnnlm.backend import BACKENDS, build_model, check_name, installed_training_backends, load_backend, select_backend
+from rnnlm.backend import BACKENDS, build_model, check_name, installed_training_backends, load_backend, requested_name, select_backend
 from rnnlm.data.batches import check_corpus_length
 from rnnlm.data.dataset import load_training_data
 from rnnlm.checkpoints.file import load_checkpoint, save_checkpoint
+from rnnlm.training import threads
 from rnnlm.config import DataConfig, ModelConfig, RunOptions, TrainConfig
 from rnnlm.data.corpus import corpus_name, load_corpus
 from rnnlm.errors import UsageError
 from rnnlm.checkpoints.outputs import check_outputs
 from rnnlm.model.generate import predict as _predict
-from rnnlm.training.run import Resumed, TrainingRun
+from rnnlm.training.run import Resumed, TrainingRun, thread_choice
 from rnnlm.training.loop import EpochStats, evaluate as _evaluate
 
 PROBE_PREFIXES = ("time traveller", "traveller")  # what the book prints after training
@@ -171,7 +172,7 @@ def start_training(mcfg, tcfg, dcfg, run_opts, backend=None, device="auto"):
     """A ready TrainingRun (every output path checked, resumed if asked, data loaded);
     `run()` it to train. The CLI and `train` share this."""
     check_outputs(run_opts)
-    backend_module = select_backend(backend, training=True)
+    requested_name(backend, training=True)  # an unknown name before the checkpoint is read
     resumed = resume_point(run_opts, tcfg.epochs)
     if resumed is not None:
         mcfg, tcfg, dcfg = resumed.mcfg, resumed.tcfg, resumed.dcfg
@@ -179,6 +180,8 @@ def start_training(mcfg, tcfg, dcfg, run_opts, backend=None, device="auto"):
         raise UsageError("--save-best keeps the best validation epoch: give a --val-fraction too")
     corpus, val_corpus, vocab = load_training_data(dcfg, tcfg)
     mcfg = replace(mcfg, vocab_size=len(vocab))
+    threads.plan(thread_choice(mcfg, tcfg, run_opts, resumed).count)  # before a framework loads
+    backend_module = select_backend(backend, training=True)
     return TrainingRun(backend_module, backend_module.resolve_device(device), mcfg, tcfg, dcfg, run_opts,
                        vocab, corpus, val_corpus, resumed)
 

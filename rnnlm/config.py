@@ -126,7 +126,7 @@ class RunOptions:
     plot: Optional[str] = None          # PNG of perplexity per epoch
     metrics_json: Optional[str] = None
     quiet: bool = False                 # no progress, only the summary
-    threads: int = 0                    # 0: measured and adapted to the load; N: pinned
+    threads: int = 0                    # 0: chosen once from the cores and the model; N: pinned
     save_best: Optional[str] = None     # checkpoint of the best validation epoch
 
     def __post_init__(self):

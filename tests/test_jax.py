@@ -133,6 +133,6 @@ def test_only_jax_installed_trains_predicts_and_exports_to_onnx(jax_backend, tmp
 
 def test_set_num_threads_is_accepted_and_changes_nothing(jax_backend):
     J = jax_backend
-    assert J.TUNES_THREADS is False
+    assert J.num_threads() >= 1
     J.set_num_threads(1)  # compress pins threads through it: it must not fail
     J.synchronize()

@@ -61,9 +61,9 @@ def test_sampling_is_seeded_and_temperature_zero_is_greedy(small_checkpoint, cap
 
 
 def train_cmd(path, epochs, *extra):
-    # a pinned thread count: bitwise equality needs the same float sums in both runs
+    # default threads: the count is chosen once and recorded, so a resume computes as before
     return ["train", "--iter", "random", "--seed", "7", "--save-every", "1", "--epochs", str(epochs),
-            "--num-hiddens", "64", "--quiet", "--threads", "1", "--save", str(path), *extra]
+            "--num-hiddens", "64", "--quiet", "--save", str(path), *extra]
 
 
 def saved_epoch(path):
@@ -76,9 +76,9 @@ def saved_epoch(path):
 @pytest.mark.slow
 def test_killed_and_resumed_run_matches_uninterrupted(backend, tmp_path, capsys):
     epochs = 60
+    # every run a process of its own, as users run them: the same command, the same bits
     reference = tmp_path / "ref.npz"
-    assert main(train_cmd(reference, epochs, "--backend", backend.NAME)) == 0
-    capsys.readouterr()
+    assert run_cli(*train_cmd(reference, epochs, "--backend", backend.NAME)).returncode == 0
 
     killed = tmp_path / "killed.npz"
     proc = subprocess.Popen([sys.executable, "-m", "rnnlm", *train_cmd(killed, epochs, "--backend", backend.NAME)],
@@ -91,10 +91,11 @@ def test_killed_and_resumed_run_matches_uninterrupted(backend, tmp_path, capsys)
     at_kill = saved_epoch(killed)
     assert 3 <= at_kill < epochs, f"the run was not interrupted mid-way (epoch {at_kill})"
 
-    assert main([*train_cmd(killed, epochs, "--backend", backend.NAME), "--resume"]) == 0
+    resumed = run_cli(*train_cmd(killed, epochs, "--backend", backend.NAME), "--resume")
+    assert resumed.returncode == 0, resumed.stderr
     _, _, w_ref, meta_ref = load_checkpoint(reference)
     _, _, w_res, meta_res = load_checkpoint(killed)
-    assert meta_res["epoch"] == meta_ref["epoch"] == epochs
+    assert meta_res["epoch"] == meta_ref["epoch"] == epochs and meta_res["threads"] == meta_ref["threads"]
     assert [h["perplexity"] for h in meta_res["history"]] == [h["perplexity"] for h in meta_ref["history"]]
     for name in w_ref:
         assert np.array_equal(w_ref[name], w_res[name]), name

@@ -1,98 +1,180 @@
-"""Thread control: the tuner keeps the faster thread count as the load comes and goes."""
+"""Thread counts: chosen once (never from timings), recorded, reused on resume; the same
+command gives the same bits whatever the load and whichever framework loaded first."""
 
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
 import pytest
 
-from rnnlm.training.threads import FixedThreads, ThreadTuner, candidates, pinned_threads
+from rnnlm.training import threads
+from rnnlm.checkpoints.file import META_KEY, load_checkpoint
+from rnnlm.errors import UsageError
+from tests.test_cli import run_cli
+
+BOOK_WORK = threads.step_work(32, 256, 28)
+TIMINGS = ("tokens_per_sec", "seconds")
 
 
-class Simulated:
-    """A clock and a machine: each minibatch of 100 tokens takes 100 / rate(threads) s."""
-
-    def __init__(self, rates):
-        self.now, self.rates, self.threads, self.log = 0.0, rates, None, []
-
-    def clock(self):
-        return self.now
-
-    def set_threads(self, n):
-        self.threads = n
-
-    def run(self, tuner, minibatches):
-        for _ in range(minibatches):
-            self.now += 100 / self.rates[self.threads]
-            tuner.step(100)
-            self.log.append(self.threads)
+def test_choose_takes_the_checkpoint_then_the_flag_then_the_environment_then_the_default():
+    assert threads.choose(3, None, {"OMP_NUM_THREADS": "2"}, cores=8).count == 3
+    assert threads.choose(0, None, {"OMP_NUM_THREADS": "2"}, cores=8) == threads.Choice(2, "OMP_NUM_THREADS")
+    assert threads.choose(0, None, {"OMP_NUM_THREADS": "x"}, cores=8, work=BOOK_WORK).source == "default"
+    resumed = threads.choose(0, 2, {}, cores=8)
+    assert resumed == threads.Choice(2, "checkpoint") and resumed.note is None
+    assert threads.choose(2, 2, {"OMP_NUM_THREADS": "5"}, cores=8).note is None
 
 
-def share(log, n):
-    return sum(t == n for t in log) / len(log)
+def test_a_resume_asked_for_another_count_keeps_the_recorded_one_and_says_so():
+    choice = threads.choose(4, 1, {}, cores=8, checkpoint="m.npz")
+    assert choice.count == 1 and choice.source == "checkpoint"
+    assert choice.note.startswith("note: resuming with the 1 thread 'm.npz' was trained with, not --threads 4")
+    assert "\n" not in choice.note
+    assert "OMP_NUM_THREADS 3" in threads.choose(0, 2, {"OMP_NUM_THREADS": "3"}, cores=8).note
 
 
-def test_idle_keeps_all_cores_and_load_moves_to_one_thread_and_back():
-    machine = Simulated({2: 180e3, 1: 140e3})  # idle: two threads are faster
-    tuner = ThreadTuner(machine.set_threads, candidates(2), clock=machine.clock)
-    machine.run(tuner, 100000)
-    assert share(machine.log[2000:], 2) > 0.95
-    machine.rates = {2: 40e3, 1: 120e3}  # a busy process takes a core: one thread is faster
-    machine.log = []
-    machine.run(tuner, 100000)
-    assert share(machine.log[2000:], 1) > 0.95
-    machine.rates = {2: 180e3, 1: 140e3}  # the load is gone: found at the next look (~10 s)
-    machine.log = []
-    machine.run(tuner, 100000)
-    assert share(machine.log[30000:], 2) > 0.95
+def test_default_depends_on_cores_and_model_size_only():
+    assert threads.default_threads(1, BOOK_WORK) == 1
+    assert threads.default_threads(2, BOOK_WORK) == 1   # the other core for whatever else runs
+    assert threads.default_threads(4, BOOK_WORK) == 3
+    assert threads.default_threads(64, BOOK_WORK) == 4  # the book's model: a few threads at most
+    assert threads.default_threads(64, 100 * BOOK_WORK) == 63
+    assert threads.default_threads(8, threads.step_work(32, 16, 28)) == 1  # too small to split
 
 
-def test_time_under_load_is_near_the_best_count_alone():
-    machine = Simulated({2: 40e3, 1: 120e3})
-    tuner = ThreadTuner(machine.set_threads, candidates(2), clock=machine.clock)
-    machine.run(tuner, 30000)
-    ideal = 30000 * 100 / 120e3
-    assert machine.now <= ideal / 0.95  # looking at the other count costs under 5%
+def test_framework_environment_is_put_back(monkeypatch):
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    with threads.framework_environment(OMP_NUM_THREADS=None, MXNET_OMP_MAX_THREADS="2"):
+        assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE" and "OMP_NUM_THREADS" not in os.environ
+        assert os.environ["MXNET_OMP_MAX_THREADS"] == "2"
+    assert os.environ["OMP_NUM_THREADS"] == "3"
+    assert "OMP_WAIT_POLICY" not in os.environ and "MXNET_OMP_MAX_THREADS" not in os.environ
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")  # the user's choice is kept
+    with threads.framework_environment():
+        assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
 
 
-def test_a_short_idle_run_spends_little_time_on_the_slower_count():
-    machine = Simulated({2: 180e3, 1: 140e3})
-    tuner = ThreadTuner(machine.set_threads, candidates(2), clock=machine.clock)
-    machine.run(tuner, 2000)  # about one second, as `rnnlm train --epochs 15`
-    assert share(machine.log, 1) < 0.15
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory):
+    path = tmp_path_factory.mktemp("t") / "t.npz"
+    assert run_cli("train", "--epochs", "1", "--num-hiddens", "8", "--max-tokens", "2000", "--quiet",
+                   "--backend", "torch" if _has("torch") else "mxnet", "--save", str(path)).returncode == 0
+    return path
 
 
-def test_sync_is_called_before_a_window_is_timed():
-    machine, synced = Simulated({2: 1e3, 1: 1e3}), []
-    tuner = ThreadTuner(machine.set_threads, [2, 1], sync=lambda: synced.append(machine.now), clock=machine.clock)
-    machine.run(tuner, 10)
-    assert synced and all(t >= 0.2 for t in synced)
+@pytest.mark.parametrize("value", [0, -1, 10 ** 6, "2", 1.5, True])
+def test_a_recorded_count_is_checked(tiny_checkpoint, tmp_path, value):
+    path = tmp_path / "t.npz"
+    with np.load(tiny_checkpoint, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = json.loads(str(arrays[META_KEY]))
+    meta["threads"] = value
+    arrays[META_KEY] = np.array(json.dumps(meta))
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+    with pytest.raises(UsageError, match="'threads' must be a thread count"):
+        load_checkpoint(path)
 
 
-def test_pins_and_candidates():
-    assert pinned_threads(3, {}) == 3
-    assert pinned_threads(0, {"OMP_NUM_THREADS": "2"}) == 2
-    assert pinned_threads(0, {"OMP_NUM_THREADS": ""}) is None and pinned_threads(0, {}) is None
-    assert candidates(1) == [1] and candidates(2) == [2, 1] and candidates(8) == [8, 7, 1]
-    seen = []
-    FixedThreads(seen.append, 3).step(100)
-    assert seen == [3]
+def _has(module):
+    try:
+        __import__(module)
+        return True
+    except ImportError:
+        return False
 
 
-@pytest.mark.parametrize("threads", [1, 2])
-def test_backend_threads_pinned_give_the_same_run_twice(backend, threads):
-    import rnnlm
-    a = rnnlm.train(backend=backend.NAME, epochs=2, num_hiddens=16, max_tokens=3000, quiet=True, threads=threads)
-    b = rnnlm.train(backend=backend.NAME, epochs=2, num_hiddens=16, max_tokens=3000, quiet=True, threads=threads)
-    wa, wb = a.model.weights(), b.model.weights()
-    assert all((wa[k] == wb[k]).all() for k in wa)
+# ---- whichever framework loads first --------------------------------------------------
+
+PROBE = """
+import sys
+if sys.argv[1] == "torch-first":
+    import torch
+    torch.set_num_threads(1)
+import rnnlm
+r = rnnlm.train(backend="mxnet", epochs=1, num_hiddens=64, iter="random", seed=7, quiet=True)
+w = r.model.weights()
+print(repr(r.history[0].perplexity), sum(float(abs(v).sum()) for v in w.values()).hex())
+"""
 
 
-def test_thread_control_tunes_only_where_the_count_can_change(backend):
-    from rnnlm.training import threads
-    from rnnlm.training.run import thread_control
-    control = thread_control(backend, backend.resolve_device("cpu"))
-    if not backend.TUNES_THREADS:
-        assert control is None  # MXNet: fixed when it loads, one thread unless OMP_NUM_THREADS says
-    elif threads.USER_OMP_NUM_THREADS:
-        assert isinstance(control, FixedThreads)
-    else:
-        assert isinstance(control, ThreadTuner)
-    pinned = thread_control(backend, backend.resolve_device("cpu"), requested=1)
-    assert pinned is None if not backend.TUNES_THREADS else pinned.current == 1
+@pytest.mark.parametrize("count", [None, "2"])
+@pytest.mark.slow  # fresh processes, each loading a framework
+def test_mxnet_computes_the_same_with_or_without_torch_loaded_first(backend, count):
+    """torch and MXNet share one libgomp; MXNet's count once depended on which loaded it."""
+    if backend.NAME != "mxnet" or not _has("torch"):
+        pytest.skip("needs mxnet and torch")
+    if threads.available_cores() < 2:
+        pytest.skip("one core: every order computes with one thread")
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MXNET_OMP_MAX_THREADS")}
+    env["OMP_WAIT_POLICY"] = "PASSIVE"  # a bare `import torch` would spin (slow on a loaded machine)
+    if count:
+        env["OMP_NUM_THREADS"] = count
+
+    def probe(order):
+        proc = subprocess.run([sys.executable, "-c", PROBE, order], capture_output=True, text=True, env=env,
+                              timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout.split()
+
+    assert probe("torch-first") == probe("alone")
+
+
+# ---- the same command, the same bits -------------------------------------------------
+
+def without_timings(path):
+    _, vocab, weights, meta = load_checkpoint(path)
+    meta = dict(meta, history=[{k: v for k, v in h.items() if k not in TIMINGS} for h in meta["history"]])
+    meta.pop("train_seconds")
+    return weights, meta
+
+
+def assert_same_run(a, b):
+    (wa, ma), (wb, mb) = without_timings(a), without_timings(b)
+    assert ma == mb
+    assert sorted(wa) == sorted(wb)
+    for name in wa:
+        assert wa[name].tobytes() == wb[name].tobytes(), name
+
+
+# the default model (256 hidden units), default threads, a few minibatches an epoch
+DEFAULT_SMALL = ["--epochs", "3", "--max-tokens", "3000", "--quiet"]
+
+
+@pytest.mark.slow  # fresh processes, each loading a framework
+def test_the_same_command_under_other_load_gives_the_same_checkpoint(backend, tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    cmd = ["train", "--backend", backend.NAME, *DEFAULT_SMALL]
+    quiet = run_cli(*cmd, "--save", str(tmp_path / "a.npz"), env=env)
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    try:
+        loaded = run_cli(*cmd, "--save", str(tmp_path / "b.npz"), env=env)
+    finally:
+        for p in busy:
+            p.kill()
+            p.wait()
+    assert quiet.returncode == loaded.returncode == 0, quiet.stderr + loaded.stderr
+    assert_same_run(tmp_path / "a.npz", tmp_path / "b.npz")
+    assert load_checkpoint(tmp_path / "a.npz")[3]["threads"] == threads.choose(
+        0, None, env, work=BOOK_WORK).count
+
+
+@pytest.mark.slow  # fresh processes, each loading a framework
+def test_a_resume_with_another_thread_count_keeps_the_recorded_one(backend, tmp_path):
+    path = tmp_path / "r.npz"
+    small = ["train", "--backend", backend.NAME, "--num-hiddens", "16", "--max-tokens", "3000", "--quiet",
+             "--save", str(path)]
+    assert run_cli(*small, "--epochs", "2", "--threads", "1").returncode == 0
+    resumed = run_cli(*small, "--epochs", "3", "--threads", "2", "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    notes = [line for line in resumed.stderr.splitlines() if line.strip()]
+    assert len(notes) == 1 and notes[0].startswith("note: resuming with the 1 thread") and "--threads 2" in notes[0]
+    meta = load_checkpoint(path)[3]
+    assert meta["threads"] == 1 and meta["epoch"] == 3
+    # and it ends where the uninterrupted run with that count ends
+    straight = tmp_path / "s.npz"
+    assert run_cli(*small[:-1], str(straight), "--epochs", "3", "--threads", "1").returncode == 0
+    assert_same_run(path, straight)

@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 
+from rnnlm.training.threads import MAX_THREADS
 from rnnlm.config import DTYPES, TEXT_MODES, ConfigError, ModelConfig, TrainConfig
 from rnnlm.model.weights import canonical_shapes
 
@@ -128,6 +129,9 @@ def training_state(meta):
     if not _is(seconds, float) or not math.isfinite(seconds) or seconds < 0:
         raise SchemaError(f"'train_seconds' must be a non-negative number, got {seconds!r}")
     rng_state(meta.get("rng_state"))
+    threads = meta.get("threads", 1)  # absent before thread counts were recorded
+    if not _is(threads, int) or not 1 <= threads <= MAX_THREADS:
+        raise SchemaError(f"'threads' must be a thread count from 1 to {MAX_THREADS}, got {threads!r}")
 
 
 def rng_state(state):

@@ -32,9 +32,8 @@ def add_parser(sub):
                         "restart the same command line")
     p.add_argument("--quiet", action="store_true", help="no progress output, only the summary")
     p.add_argument("--threads", type=integer, default=R.threads, metavar="N",
-                   help="CPU threads for backends that can change them while training; 0: measured "
-                        "while training and adapted to other load (pin N for bitwise-repeatable "
-                        "runs; others read OMP_NUM_THREADS when their framework loads)")
+                   help="CPU threads; 0: OMP_NUM_THREADS if set, else chosen once from the cores and "
+                        "the model's size; recorded in the checkpoint and reused on --resume")
     p.set_defaults(run=run)
 
 

@@ -29,10 +29,9 @@ class EpochStats:
     clipped_fraction: Optional[float] = None  # of minibatches whose norm exceeded --clip
 
 
-def train_epoch(backend, model, optimizer, batches, clip, random_iter, threads=None):
+def train_epoch(backend, model, optimizer, batches, clip, random_iter):
     """One pass over `batches`; returns (perplexity, tokens/sec, seconds, mean gradient norm
-    before clipping, fraction of minibatches clipped). `threads` (rnnlm.training.threads) is told of
-    every minibatch, to keep the thread count fast."""
+    before clipping, fraction of minibatches clipped)."""
     start = time.perf_counter()
     state, total, tokens, norms, clipped, steps = None, 0.0, 0, 0.0, 0.0, 0
     for X, Y in batches:
@@ -44,8 +43,6 @@ def train_epoch(backend, model, optimizer, batches, clip, random_iter, threads=N
         total, norms, clipped = total + loss_sum, norms + norm, clipped + (norm > clip)  # on the device
         tokens += Y.size
         steps += 1
-        if threads is not None:
-            threads.step(Y.size)
     # the epoch's one host sync; with several workers, their sums added up (every worker
     # clips the same averaged gradient, so its norm needs no sum)
     total, tokens = backend.all_reduce_sum(model, [backend.to_float(total), tokens])
@@ -87,15 +84,14 @@ class _ZeroOffset:
 
 
 def train(backend, model, corpus, tcfg, rng=None, history=None, on_epoch=None, val_corpus=None,
-          group=SINGLE, threads=None):
+          group=SINGLE):
     """Train for epochs len(history)+1 .. tcfg.epochs; returns the list of EpochStats.
 
     `rng` draws every batch order (seeded from tcfg.seed when not given); `on_epoch`
     is called after each epoch with (stats, history, rng). With `val_corpus`, each epoch
     also reports its perplexity (one sequential pass, no gradient). A non-finite loss
     raises TrainingDiverged before `on_epoch` sees the epoch. In a `group` of workers each
-    trains on its share of every minibatch's rows (see rnnlm.distributed.group). `threads`: the
-    run's thread control (rnnlm.training.threads), told of every minibatch.
+    trains on its share of every minibatch's rows (see rnnlm.distributed.group).
     """
     rng = np.random.default_rng(tcfg.seed) if rng is None else rng
     history = [] if history is None else history
@@ -103,7 +99,7 @@ def train(backend, model, corpus, tcfg, rng=None, history=None, on_epoch=None, v
     for epoch in range(len(history) + 1, tcfg.epochs + 1):
         batches = shard_rows(make_batches(corpus, tcfg.batch_size, tcfg.num_steps, tcfg.iter, rng), group)
         ppl, speed, seconds, norm, clipped = train_epoch(backend, model, optimizer, batches, tcfg.clip,
-                                                         tcfg.iter == "random", threads)
+                                                         tcfg.iter == "random")
         if not math.isfinite(ppl):
             raise TrainingDiverged(epoch, ppl)
         val = None if val_corpus is None else \

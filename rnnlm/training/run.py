@@ -8,6 +8,7 @@ state, so epochs k+1.. replay exactly as in an uninterrupted run.
 
 import dataclasses
 import os
+import sys
 import time
 from dataclasses import dataclass
 from typing import Any, Dict, List
@@ -27,16 +28,13 @@ from rnnlm.training.loop import EpochStats, train
 from rnnlm.model.weights import init_weights
 
 
-def thread_control(backend, device, requested=0):
-    """A fixed thread count when one is asked for (or on a GPU), else a ThreadTuner; None
-    for a backend whose thread count is fixed when its framework loads."""
-    pinned = threads.pinned_threads(requested)
-    if not backend.TUNES_THREADS:
-        return None
-    if pinned is None and backend.device_name(device).startswith("cpu"):
-        return threads.ThreadTuner(backend.set_num_threads, threads.candidates(threads.available_cores()),
-                                   sync=backend.synchronize)
-    return threads.FixedThreads(backend.set_num_threads, pinned or threads.available_cores())
+def thread_choice(mcfg, tcfg, run_opts, resumed=None, environ=None):
+    """This run's thread count (rnnlm.threads.choose): the checkpoint's on resume, else
+    --threads, else OMP_NUM_THREADS, else one chosen from the cores and the model's size."""
+    gates = {"rnn": 1, "gru": 3, "lstm": 4}[mcfg.cell]
+    work = threads.step_work(tcfg.batch_size, mcfg.num_hiddens, mcfg.vocab_size, gates)
+    recorded = resumed.meta.get("threads") if resumed is not None else None
+    return threads.choose(run_opts.threads, recorded, environ, work=work, checkpoint=run_opts.save or "")
 
 
 @dataclass
@@ -72,6 +70,7 @@ class TrainingRun:
             distributed.check_same_start(backend, self.model, len(self.history), self.group)
         if not self.group.is_main:
             self.save_path = None  # rank 0 alone writes checkpoints
+        self.threads = self._set_threads(thread_choice(mcfg, tcfg, run_opts, resumed))
 
     def _continue(self, resumed):
         """Take up the saved history and batch-order state; returns the saved weights."""
@@ -88,6 +87,19 @@ class TrainingRun:
                              "ask for more --epochs to continue")
         return resumed.weights
 
+    def _set_threads(self, choice):
+        """Fix the run's thread count before the first minibatch; returns the count the
+        backend really computes with (MXNet's was fixed when it loaded)."""
+        self.backend.set_num_threads(choice.count)
+        actual = self.backend.num_threads()
+        note = choice.note
+        if actual != choice.count and choice.source != "default":  # a request it could not follow
+            note = (f"note: {self.backend.NAME} loaded with {threads.plural(actual)} before this run "
+                    f"chose {choice.count} ({choice.source}); it computes with {actual}")
+        if note and self.group.is_main:
+            print(note, file=sys.stderr, flush=True)
+        return actual
+
     # ---- checkpoints ----------------------------------------------------------------------
 
     def _snapshot(self):
@@ -97,7 +109,8 @@ class TrainingRun:
                           "history": [dataclasses.asdict(h) for h in self.history],
                           "epoch": len(self.history), "val_fraction": self.dcfg.val_fraction,
                           "corpus": self.corpus_path, "text": self.dcfg.text,
-                          "backend": self.backend.NAME, "train_seconds": self._seconds()}}
+                          "backend": self.backend.NAME, "threads": self.threads,
+                          "train_seconds": self._seconds()}}
 
     def _write(self, snapshot):
         save_checkpoint(self.save_path, self.mcfg, self.vocab, snapshot["weights"], self.tcfg.dtype,
@@ -139,8 +152,7 @@ class TrainingRun:
             self.last_good = self._snapshot()
         try:
             train(self.backend, self.model, self.corpus, self.tcfg, rng=self.rng, history=self.history,
-                  on_epoch=self._after_epoch, val_corpus=self.val_corpus, group=self.group,
-                  threads=thread_control(self.backend, self.device, self.opts.threads))
+                  on_epoch=self._after_epoch, val_corpus=self.val_corpus, group=self.group)
         except (KeyboardInterrupt, TrainingDiverged):
             if self.last_good is not None and self.last_good["extra"]["epoch"] > 0:
                 self._write(self.last_good)

@@ -1,113 +1,119 @@
-"""How many threads a run computes with, chosen by measuring.
+"""How many threads a run computes with: chosen once, before the first minibatch, from
+the command, the machine's cores and the model, never from timings.
 
-On an idle machine every core helps; beside another busy process, threads that must meet
-at the end of every small parallel operation wait for the one the OS has descheduled, and
-two threads run slower than one. The load changes while a run goes on, so `ThreadTuner`
-times short windows of minibatches and keeps whichever thread count is faster now,
-re-trying the others every few windows. Changing the thread count changes the last bits
-of float sums, so a run that must be bitwise repeatable pins the count (`--threads N`,
-or OMP_NUM_THREADS as a launcher sets it).
+The count decides how float sums are split among threads, hence their last bits, so it is
+part of a run's identity: the checkpoint records it, a resumed run takes it up again, and
+the same command on the same machine gives the same bits whatever else the machine is
+doing. Speed beside other programs comes from how idle threads wait, which changes no
+bits: OpenMP threads that spin at the end of every small parallel operation, while the
+one they wait for is descheduled, collapse beside a busy process, so the frameworks load
+with passive waiting (`framework_environment`; measured in benchmarks/bench_load.py).
 """
 
 import os
-import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Optional
 
-# the user's own OMP_NUM_THREADS, read before any backend may set a default of its own
-USER_OMP_NUM_THREADS = os.environ.get("OMP_NUM_THREADS", "")
+MAX_THREADS = 1024  # a recorded count beyond this is not a count (checkpoints are hostile)
 
-WINDOW_SECONDS = 0.2    # one measurement: long enough to average over minibatches
-EXPLORE_SECONDS = 0.1   # a look at another count: short, it is likely the slower one
-EXPLORE_EVERY = 50      # windows between looks while nothing changes (~10 s)
-SLOWDOWN = 0.75         # a window this much slower than the count's best: the load changed
+# The book's model (256 hidden, batch 32) does about this many multiply-adds a minibatch
+# step; below it a matrix product is too small to split among threads for a gain.
+SMALL_STEP = 32 * 256 * 256
 
 
 def available_cores():
     """The cores this process may run on (its affinity mask where the OS has one)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def pinned_threads(requested=0, environ=None):
-    """The thread count to keep fixed, or None to tune: `requested` (--threads) if above 0,
-    else OMP_NUM_THREADS when the user or a launcher set it."""
-    if requested:
-        return requested
-    value = USER_OMP_NUM_THREADS if environ is None else environ.get("OMP_NUM_THREADS", "")
-    return int(value) if value.isdigit() and int(value) > 0 else None
+def env_threads(environ=None):
+    """OMP_NUM_THREADS as a positive count (the user's or a launcher's), else None."""
+    value = (os.environ if environ is None else environ).get("OMP_NUM_THREADS", "").strip()
+    return int(value) if value.isdigit() and 0 < int(value) <= MAX_THREADS else None
 
 
-def candidates(cores):
-    """Thread counts worth trying, most first: all cores, all but one, one."""
-    return sorted({cores, max(1, cores - 1), 1}, reverse=True)
+def default_threads(cores, step_work):
+    """The count a run takes when nothing asks for one: every core but one (the core left
+    keeps the run at one thread's speed beside another busy program: two threads that meet
+    at every small product wait for the one sharing a core), one for a model too small to
+    split, and no more than one thread per SMALL_STEP / 4 of work (an unmeasured cap: a
+    2-core machine cannot tell where more threads stop paying). `step_work`: multiply-adds
+    of one time step of a minibatch (see `step_work`)."""
+    if step_work < SMALL_STEP:
+        return 1
+    return max(1, min(cores - 1, step_work // (SMALL_STEP // 4)))
 
 
-class ThreadTuner:
-    """Keeps the faster thread count by timing windows of minibatches.
+def step_work(batch_size, num_hiddens, vocab_size, gates=1):
+    """Multiply-adds of one recurrent step over a minibatch: input and hidden products."""
+    return batch_size * gates * num_hiddens * (num_hiddens + vocab_size)
 
-    After a warm-up window, and again whenever the current count slows down sharply or
-    every EXPLORE_EVERY windows, each other count gets one short window; the fastest of
-    that round is kept. `set_threads(n)` applies a count; `sync()` waits for queued work
-    (asynchronous engines), so a window's time is its own. Call `step(tokens)` after
-    every minibatch.
-    """
 
-    def __init__(self, set_threads, choices, sync=None, clock=time.perf_counter,
-                 window_seconds=WINDOW_SECONDS, explore_seconds=EXPLORE_SECONDS,
-                 explore_every=EXPLORE_EVERY):
-        self.set_threads, self.choices, self.sync, self.clock = set_threads, list(choices), sync, clock
-        self.window_seconds, self.explore_seconds = window_seconds, explore_seconds
-        self.explore_every = explore_every
-        self.current = self.choices[0]
-        self.rates = {}            # thread count -> tokens/s of its latest window
-        self.best = 0.0            # the current count's best window since it was chosen
-        self.since_round = None    # windows since the last round; None: still warming up
-        self.trying = []           # counts still to look at in this round
-        self.set_threads(self.current)
-        self._open()
+@dataclass(frozen=True)
+class Choice:
+    count: int
+    source: str                 # "--threads", "OMP_NUM_THREADS", "checkpoint", "default"
+    note: Optional[str] = None  # one line for the user when a request was overruled
 
-    def _open(self):
-        self.tokens, self.started = 0, self.clock()
 
-    def _switch(self, n):
-        if n != self.current:
-            self.current = n
-            self.set_threads(n)
+def choose(requested=0, recorded=None, environ=None, cores=None, work=SMALL_STEP, checkpoint=""):
+    """The run's thread count: the checkpoint's when resuming (`recorded`), else --threads
+    (`requested` > 0), else OMP_NUM_THREADS, else `default_threads`. A resume asked to use
+    another count keeps the recorded one and says so: a run keeps its count to the end."""
+    asked = (requested, "--threads") if requested else (env_threads(environ), "OMP_NUM_THREADS")
+    if recorded is not None:
+        note = None
+        if asked[0] is not None and asked[0] != recorded:
+            note = (f"note: resuming with the {plural(recorded)} '{checkpoint}' was trained with, not "
+                    f"{asked[1]} {asked[0]}, so that the run ends where an uninterrupted one would")
+        return Choice(recorded, "checkpoint", note)
+    if asked[0] is not None:
+        return Choice(asked[0], asked[1])
+    return Choice(default_threads(available_cores() if cores is None else cores, work), "default")
 
-    def step(self, tokens):
-        self.tokens += tokens
-        limit = self.explore_seconds if self.trying else self.window_seconds
-        if self.clock() - self.started < limit:
-            return
-        if self.sync is not None:
-            self.sync()
-        rate = self.tokens / max(self.clock() - self.started, 1e-9)
-        if self.since_round is None:          # the warm-up window (allocations, caches)
-            self.since_round = self.explore_every
-        else:
-            self.rates[self.current] = rate
-            self._decide(rate)
-        self._open()
 
-    def _decide(self, rate):
-        if self.trying:                        # in a round: look at the next, or choose
-            self.trying.pop(0)
-            if self.trying:
-                self._switch(self.trying[0])
-                return
-            self._switch(max(self.choices, key=lambda n: self.rates.get(n, 0.0)))
-            self.best, self.since_round = self.rates[self.current], 0
-            return
-        self.best = max(self.best, rate)
-        self.since_round = (self.since_round or 0) + 1
-        if self.since_round >= self.explore_every or rate < SLOWDOWN * self.best:
-            self.trying = [n for n in self.choices if n != self.current]
-            self.rates[self.current] = rate
-            self._switch(self.trying[0])
-class FixedThreads:
-    """The same interface with the count held still."""
+def plural(n):
+    return f"{n} thread" if n == 1 else f"{n} threads"
 
-    def __init__(self, set_threads, threads):
-        self.current = threads
-        set_threads(threads)
 
-    def step(self, tokens):
-        pass
+# ---- what a framework reads when it loads ----------------------------------------------
+
+_planned: Optional[int] = None
+
+
+def plan(count):
+    """The count for a framework that fixes it when it loads (MXNet): set before it loads."""
+    global _planned
+    _planned = count
+
+
+def planned():
+    """The planned count, else OMP_NUM_THREADS, else the default for the book's model."""
+    if _planned is not None:
+        return _planned
+    return env_threads() or default_threads(available_cores(), SMALL_STEP)
+
+
+@contextmanager
+def framework_environment(**variables):
+    """Import a framework inside this: its OpenMP runtime waits passively (unless the user
+    chose OMP_WAIT_POLICY), and `variables` (None: removed) hold while it loads. Everything
+    is put back afterwards, so no child process mistakes them for the user's settings."""
+    wanted = dict(variables)
+    if "OMP_WAIT_POLICY" not in os.environ:
+        wanted["OMP_WAIT_POLICY"] = "PASSIVE"
+    saved = {name: os.environ.get(name) for name in wanted}
+    try:
+        for name, value in wanted.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
