@@ -115,8 +115,8 @@ def load_backend(name):
                          f"{install_hint(_EXTRAS[name])}") from None
     except (ImportError, AttributeError, OSError) as exc:
         # e.g. mxnet 1.9.1 under numpy>=1.24 fails on np.bool
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise UsageError(f"backend '{name}' could not import {name} ({first}); "
+        from rnnlm.library_errors import library_reason
+        raise UsageError(f"backend '{name}' could not import {name} ({library_reason(exc)}); "
                          f"reinstall with: {install_hint(_EXTRAS[name])}") from None
 
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from rnnlm import checkpoint_schema as schema
 from rnnlm.errors import UsageError
+from rnnlm.file_limits import check_npz_members, check_zip, loads_json, regular_file_size
 from rnnlm.outputs import atomic_write
 from rnnlm.vocab import Vocab
 
@@ -41,11 +42,14 @@ def load_checkpoint(path):
         raise UsageError(f"checkpoint '{path}' does not exist")
     if os.path.isdir(path):
         raise UsageError(f"checkpoint '{path}' is a directory")
+    regular_file_size(path, "checkpoint")
     if not zipfile.is_zipfile(path):
         if _looks_like_onnx(path):
             return _load_onnx_checkpoint(path)
         # np.load would otherwise try to read it as a pickle (and refuse, but say so oddly)
         raise UsageError(f"checkpoint '{path}' cannot be read: truncated or not a .npz file")
+    check_zip(path, "checkpoint")  # declared sizes against the real one, before numpy unpacks
+    check_npz_members(path, "checkpoint")  # and each array's claimed shape
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files}
@@ -89,6 +93,9 @@ def _load_onnx_checkpoint(path):
 
 def read_meta(path):
     """The metadata of checkpoint `path` alone (the weights are not read); UsageError if bad."""
+    regular_file_size(path, "checkpoint")
+    check_zip(path, "checkpoint")
+    check_npz_members(path, "checkpoint")
     try:
         with np.load(path, allow_pickle=False) as data:
             entry = data[META_KEY] if META_KEY in data.files else None
@@ -100,10 +107,7 @@ def read_meta(path):
 def _read_meta(path, entry):
     if entry is None or entry.dtype.kind != "U" or entry.shape != ():
         raise UsageError(f"checkpoint '{path}' is not an rnnlm checkpoint (no metadata)")
-    try:
-        meta = json.loads(str(entry))
-    except ValueError:
-        raise UsageError(f"checkpoint '{path}' has unreadable metadata") from None
+    meta = loads_json(str(entry), f"the metadata of checkpoint '{path}'")
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise UsageError(f"checkpoint '{path}' is not an rnnlm checkpoint")
     if meta.get("version") != VERSION:

@@ -10,6 +10,7 @@ import numpy as np
 from rnnlm import api
 from rnnlm.distributed import SUPERVISED
 from rnnlm.errors import TrainingDiverged
+from rnnlm.library_errors import library_reason
 from rnnlm.metrics import write_json
 from rnnlm.outputs import check_writable
 from rnnlm.plot import plot_history
@@ -40,7 +41,7 @@ def cmd_train(mcfg, tcfg, dcfg, opts, backend=None, device="auto"):
         if run.group.world_size == 1:
             raise
         # a peer died or hung up (e.g. gloo: connection reset); the launcher names which
-        reason = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+        reason = library_reason(exc)
         if not os.environ.get(SUPERVISED):  # under `rnnlm launch`, its one line says it all
             print(f"error: rank {run.group.rank}: the worker group failed ({reason})", file=sys.stderr)
         return 1
