@@ -8,6 +8,7 @@ so a crash leaves either the old checkpoint or the new one, never half of one (s
 rnnlm.outputs for the temporary files of a writer killed mid-write).
 """
 
+import io
 import json
 import os
 import zipfile
@@ -30,8 +31,10 @@ def save_checkpoint(path, cfg, vocab, weights, dtype, extra=None):
             "vocab": list(vocab.idx_to_token), "dtype": dtype, **(extra or {})}
     arrays = {name: np.asarray(w) for name, w in weights.items()}
     arrays[META_KEY] = np.array(json.dumps(meta))  # a unicode array, not an object array
+    buffer = io.BytesIO()  # np.savez leaves its zip open when a write fails: noise at exit
+    np.savez(buffer, **arrays)
     try:
-        atomic_write(path, lambda f: np.savez(f, **arrays))
+        atomic_write(path, lambda f: f.write(buffer.getbuffer()))
     except OSError as exc:
         raise UsageError(f"cannot write checkpoint '{path}': {exc.strerror}") from None
 

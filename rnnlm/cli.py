@@ -15,6 +15,7 @@ from rnnlm.backend import BACKENDS
 from rnnlm.config import (ACTIVATIONS, CELLS, DTYPES, ITERATORS, TEXT_MODES, DataConfig, ModelConfig,
                           RunOptions, TrainConfig, TrainJob)
 from rnnlm.errors import UsageError
+from rnnlm.stop_signals import exit_status, sigterm_stops, stop_word
 
 M, T, D, R = ModelConfig, TrainConfig, DataConfig, RunOptions  # where the defaults live
 
@@ -217,13 +218,14 @@ def _quiet_stdout():
 def main(argv=None):
     try:
         parser = build_parser()
-        return dispatch(parser, parser.parse_args(argv))
+        with sigterm_stops():  # SIGTERM stops (and saves) as Ctrl-C does
+            return dispatch(parser, parser.parse_args(argv))
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        print(f"error: {stop_word(exc)}", file=sys.stderr)
+        return exit_status(exc)
     except BrokenPipeError:
         _quiet_stdout()
         return 141  # as a shell reports a process ended by SIGPIPE

@@ -2,7 +2,6 @@
 prints. Argument parsing is in cli.py."""
 
 import os
-import signal
 import sys
 
 import numpy as np
@@ -15,6 +14,7 @@ from rnnlm.metrics import write_json
 from rnnlm.outputs import check_writable
 from rnnlm.plot import plot_history
 from rnnlm.predict import prefix_ids
+from rnnlm.stop_signals import exit_status, ignore_stop_signals, stop_word
 
 
 def cmd_train(mcfg, tcfg, dcfg, opts, backend=None, device="auto"):
@@ -25,14 +25,14 @@ def cmd_train(mcfg, tcfg, dcfg, opts, backend=None, device="auto"):
         print(f"{agent}; resuming from epoch {len(run.history)}", file=sys.stderr, flush=True)
     try:
         metrics = run.run(sample=lambda: model.predict(api.PROBE_PREFIXES[0]))
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (stop_signals.Terminated)
         # the run has saved; a second SIGINT (a launcher passing the terminal's on) must not
         # end the interpreter's exit in a traceback
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        ignore_stop_signals()
         saved = f"; checkpoint of epoch {len(run.history)} in {opts.save}" if run.save_path and run.history else ""
         if not os.environ.get(SUPERVISED):  # under `rnnlm launch`, the launcher says it once
-            print(f"interrupted{saved}", file=sys.stderr)
-        return 130
+            print(f"{stop_word(exc)}{saved}", file=sys.stderr)
+        return exit_status(exc)
     except TrainingDiverged as exc:
         kept = f"; last good checkpoint kept in {opts.save}" if run.save_path and run.history else ""
         print(f"error: {exc}{kept}", file=sys.stderr)

@@ -119,3 +119,21 @@ def loads_json(text, what):
         return json.loads(text)
     except (ValueError, RecursionError):
         raise UsageError(f"{what} is not valid JSON") from None
+
+
+def read_bounded(path, what, limit):
+    """The bytes of the regular file `path`, refused (before reading) above `limit` bytes.
+    A device or FIFO is refused, not read: /dev/zero never ends, a FIFO may never open."""
+    if not os.path.lexists(path):
+        raise UsageError(f"{what} '{path}' does not exist")
+    size = regular_file_size(path, what)
+    if size > limit:
+        raise UsageError(f"{what} '{path}' is {size} bytes; rnnlm reads at most {limit} ({limit >> 20} MiB)")
+    try:
+        with open(path, "rb") as f:
+            data = f.read(limit + 1)
+    except OSError as exc:
+        raise UsageError(f"cannot read {what} '{path}': {exc.strerror}") from None
+    if len(data) > limit:  # it grew since stat
+        raise UsageError(f"{what} '{path}' is over {limit} bytes; rnnlm reads at most {limit}")
+    return data

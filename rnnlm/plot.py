@@ -2,6 +2,7 @@
 
 from rnnlm.errors import UsageError
 from rnnlm.install import install_hint
+from rnnlm.outputs import atomic_write
 
 
 def require_matplotlib():
@@ -33,7 +34,7 @@ def plot_history(path, history, title):
     ax.legend()
     fig.tight_layout()
     try:
-        fig.savefig(path, format="png")
+        atomic_write(path, lambda f: fig.savefig(f, format="png"))
     except OSError as exc:
         raise UsageError(f"cannot write plot '{path}': {exc.strerror}") from None
     finally:
