@@ -34,10 +34,10 @@ def check_legacy(path, size):
         stream = io.BytesIO(f.read(MAX_LEGACY_BYTES + 1))  # a BytesIO never over-allocates a claim
     claimed = 0
     try:
-        for _ in range(5):
+        for index in range(5):  # the magic number, protocol, sys_info, the object, storage keys
             previous = None
             for op, arg, _ in pickletools.genops(stream):
-                if op.name in _INT_OPS and isinstance(arg, int):
+                if index > 0 and op.name in _INT_OPS and isinstance(arg, int):
                     claimed += abs(arg)
                 if op.name in _PUT_OPS and previous in _INT_OPS:
                     raise ValueError("an integer is memoized, which torch.save never does")

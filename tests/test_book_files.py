@@ -35,12 +35,27 @@ def d2l_for(framework):
     os.environ.setdefault("MPLBACKEND", "Agg")
     if framework == "mxnet":
         import rnnlm.backends.mxnet_compat  # noqa: F401  (np.bool, before d2l imports mxnet)
+    else:
+        _stand_in_for_torchvision()
     try:
         module = __import__(f"d2l.{framework}", fromlist=["d2l"])
     except ImportError as exc:  # matplotlib, pandas, IPython or requests missing
         pytest.skip(f"d2l.{framework} does not import: {exc}")
     module.requests.get = _no_network
     return module
+
+
+def _stand_in_for_torchvision():
+    """d2l.torch imports torchvision at the top for its image chapters, which these tests do
+    not touch; without it installed, an empty module stands in (nothing of it is called)."""
+    try:
+        import torchvision  # noqa: F401
+    except ImportError:
+        import types
+        stand_in = types.ModuleType("torchvision")
+        stand_in.transforms = types.ModuleType("torchvision.transforms")
+        sys.modules.setdefault("torchvision", stand_in)
+        sys.modules.setdefault("torchvision.transforms", stand_in.transforms)
 
 
 def _no_network(*args, **kwargs):
