@@ -64,14 +64,15 @@ def _bad(path, reason):
 
 
 def _read_array(r, index):
-    """(dtype flag, storage type, shape or None for an empty array, data bytes)."""
+    """(dtype flag, "dense", shape or None for an empty array, data bytes)."""
     (magic,) = r.unpack("I", f"array {index}")
     if magic not in (V2_MAGIC, V3_MAGIC):
         raise _bad(r.path, f"array {index} has magic 0x{magic:08x}, not MXNet 1.x's "
                            f"0x{V2_MAGIC:08x} or 0x{V3_MAGIC:08x}; older formats are not read")
     stype, ndim = r.unpack("ii", f"array {index}")
-    if stype != 0:
-        return None, _STYPES.get(stype, f"storage type {stype}"), None, b""
+    if stype != 0:  # sparse layouts carry more headers; rnnlm's models are dense
+        raise UsageError(f"'{r.path}': array {index} is {_STYPES.get(stype, f'storage type {stype}')}, "
+                         "not a dense array")
     empty_ndim = 0 if magic == V2_MAGIC else -1
     if ndim == empty_ndim:
         return None, "dense", None, b""
