@@ -143,7 +143,7 @@ def read_params(path):
             raise UsageError(f"'{path}' is {size} bytes, more than the {MAX_FILE_BYTES} a .params "
                              "file may have here")
         with open(path, "rb") as f:
-            data = f.read(MAX_FILE_BYTES + 1)
+            data = f.read(size + 1)  # never the limit: read(n) allocates n bytes up front
     except OSError as exc:
         raise UsageError(f"cannot read '{path}': {exc.strerror}") from None
     out = {}

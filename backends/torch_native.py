@@ -31,7 +31,7 @@ def check_legacy(path, size):
     if size > MAX_LEGACY_BYTES:
         raise UsageError(f"'{path}' is {size} bytes, more than the {MAX_LEGACY_BYTES} allowed")
     with open(path, "rb") as f:
-        stream = io.BytesIO(f.read(MAX_LEGACY_BYTES + 1))  # a BytesIO never over-allocates a claim
+        stream = io.BytesIO(f.read(size + 1))  # a BytesIO never over-allocates a claim
     claimed = 0
     try:
         for index in range(5):  # the magic number, protocol, sys_info, the object, storage keys

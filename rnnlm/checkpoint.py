@@ -56,7 +56,7 @@ def load_checkpoint(path):
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files}
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError, NotImplementedError) as exc:
         reason = "it holds object arrays, which rnnlm never unpickles" \
             if "allow_pickle" in str(exc) else "truncated or not a .npz file"
         raise UsageError(f"checkpoint '{path}' cannot be read: {reason}") from None
@@ -102,8 +102,8 @@ def read_meta(path):
     try:
         with np.load(path, allow_pickle=False) as data:
             entry = data[META_KEY] if META_KEY in data.files else None
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise UsageError(f"checkpoint '{path}' cannot be read: {exc}") from None
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError, NotImplementedError) as exc:
+        raise UsageError(f"checkpoint '{path}' cannot be read: {str(exc)[:160]}") from None
     return _read_meta(path, entry)
 
 

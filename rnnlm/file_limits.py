@@ -39,7 +39,7 @@ def check_zip(path, what):
     try:
         with zipfile.ZipFile(path) as z:
             infos = z.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError):
         raise UsageError(f"{what} '{path}' is a truncated or damaged zip archive") from None
     if len(infos) > MAX_MEMBERS:
         raise UsageError(f"{what} '{path}' has {len(infos)} zip members, more than {MAX_MEMBERS}")
@@ -76,7 +76,7 @@ def check_npz_members(path, what):
                         raise ValueError(f"npy version {version}")
                     header = f.tell()
             except (ValueError, OSError, EOFError, zipfile.BadZipFile, SyntaxError, TypeError,
-                    RecursionError, MemoryError, zipfile.LargeZipFile) as exc:
+                    RecursionError, MemoryError, zipfile.LargeZipFile, NotImplementedError) as exc:
                 raise UsageError(f"{what} '{path}': member {info.filename!r} is not a readable "
                                  f"array ({str(exc)[:120] or type(exc).__name__})") from None
             count = 1
@@ -131,7 +131,7 @@ def read_bounded(path, what, limit):
         raise UsageError(f"{what} '{path}' is {size} bytes; rnnlm reads at most {limit} ({limit >> 20} MiB)")
     try:
         with open(path, "rb") as f:
-            data = f.read(limit + 1)
+            data = f.read(min(size, limit) + 1)  # read(n) allocates n bytes up front
     except OSError as exc:
         raise UsageError(f"cannot read {what} '{path}': {exc.strerror}") from None
     if len(data) > limit:  # it grew since stat
