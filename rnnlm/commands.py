@@ -29,7 +29,9 @@ def cmd_train(mcfg, tcfg, dcfg, opts, backend=None, device="auto"):
         # the run has saved; a second SIGINT (a launcher passing the terminal's on) must not
         # end the interpreter's exit in a traceback
         ignore_stop_signals()
-        saved = f"; checkpoint of epoch {len(run.history)} in {opts.save}" if run.save_path and run.history else ""
+        # the epoch the checkpoint holds: a stop between an epoch's end and its snapshot keeps the one before
+        epoch = run.last_good["extra"]["epoch"] if run.last_good else 0
+        saved = f"; checkpoint of epoch {epoch} in {opts.save}" if run.save_path and epoch else ""
         if not os.environ.get(SUPERVISED):  # under `rnnlm launch`, the launcher says it once
             print(f"{stop_word(exc)}{saved}", file=sys.stderr)
         return exit_status(exc)
