@@ -19,6 +19,7 @@ from rnnlm.library_errors import library_reason
 from rnnlm.file_limits import check_zip, regular_file_size
 
 MAX_LEGACY_BYTES = 1 << 30
+_LEGACY_MAGIC = b"\x80\x02\x8a\x0a" + (0x1950A86A20F9469CFC6C).to_bytes(10, "little")  # pre-1.6 torch.save
 _INT_OPS = {"INT", "BININT", "BININT1", "BININT2", "LONG", "LONG1", "LONG4"}
 _PUT_OPS = {"PUT", "BINPUT", "LONG_BINPUT", "MEMOIZE"}
 
@@ -52,11 +53,11 @@ def read_state_dict(path):
     """{name: ndarray} of a state_dict file; anything else is a UsageError."""
     size = regular_file_size(path, "checkpoint")
     with open(path, "rb") as f:
-        zipped = f.read(4) == b"PK\x03\x04"
-    if zipped:
+        head = f.read(len(_LEGACY_MAGIC))
+    if head.startswith(b"PK\x03\x04"):
         check_zip(path, "checkpoint")  # before torch's reader sees any declared size
-    else:
-        check_legacy(path, size)
+    elif head.startswith(_LEGACY_MAGIC):
+        check_legacy(path, size)  # another pickle: torch.load checks the magic before any storage
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # e.g. "Detected pickle protocol 4"
