@@ -31,6 +31,8 @@ from onnx import TensorProto, helper, numpy_helper
 
 from rnnlm.config import ModelConfig
 from rnnlm.errors import UsageError
+from rnnlm.checkpoints.limits import loads_json
+from rnnlm.library_errors import library_reason
 from rnnlm.model.weights import canonical_shapes, rnn_weight_names
 
 OPSET = 21            # recent, and read by ONNX Runtime >= 1.18 (22 only added bfloat16 RNNs)
@@ -131,10 +133,13 @@ def model_bytes(cfg, weights, vocab=None):
 def read_checkpoint(path):
     """(model config dict, vocabulary list, {canonical name: array}, meta) of an rnnlm .onnx."""
     try:
-        model = onnx.load(path)
+        model = onnx.load(path, load_external_data=False)  # a file's own bytes, nothing it names
     except Exception as exc:  # a DecodeError, among others, from protobuf
-        raise UsageError(f"checkpoint '{path}' cannot be read as ONNX ({type(exc).__name__})") from None
+        raise UsageError(f"checkpoint '{path}' cannot be read as ONNX ({library_reason(exc)})") from None
     props = {p.key: p.value for p in model.metadata_props}
+    if any(t.data_location == TensorProto.EXTERNAL for t in model.graph.initializer):
+        raise UsageError(f"checkpoint '{path}' keeps tensors in external files, which rnnlm "
+                         "never writes nor follows")
     if props.get("rnnlm.format") != FORMAT:
         raise UsageError(f"checkpoint '{path}' is an ONNX model, but not one rnnlm exported "
                          "(no rnnlm metadata)")
@@ -142,16 +147,34 @@ def read_checkpoint(path):
         raise UsageError(f"checkpoint '{path}' has rnnlm ONNX version {props.get('rnnlm.version')!r}; "
                          f"this rnnlm reads version {VERSION}")
     try:
-        cfg = ModelConfig.from_dict(json.loads(props["rnnlm.model"]))
-        vocab = json.loads(props["rnnlm.vocab"])
+        cfg = ModelConfig.from_dict(loads_json(props["rnnlm.model"], f"rnnlm.model of '{path}'"))
+        vocab = loads_json(props["rnnlm.vocab"], f"rnnlm.vocab of '{path}'")
         inits = {t.name: np.array(numpy_helper.to_array(t)) for t in model.graph.initializer}
         if 3 * cfg.num_layers + 2 > len(inits):  # before listing names: num_layers may be huge
             raise ValueError(f"model.num_layers {cfg.num_layers} is more than the graph's "
                              f"{len(inits)} initializers hold")
         weights = _canonical_weights(cfg, inits)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise UsageError(f"checkpoint '{path}' is inconsistent: {exc}") from None
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        raise UsageError(f"checkpoint '{path}' is inconsistent: {str(exc)[:200]}") from None
+    _check_graph_is_ours(path, model, cfg, weights)
     return cfg, vocab, weights, {"dtype": "float32", "format": FORMAT}
+
+
+def _check_graph_is_ours(path, model, cfg, weights):
+    """The file's nodes must be exactly those rnnlm writes for its config: operators rnnlm did
+    not write (or wrote otherwise) would run nowhere else, so they are refused, not ignored."""
+    try:
+        expected = build_model(cfg, weights).graph
+    except (ValueError, TypeError, onnx.checker.ValidationError) as exc:
+        raise UsageError(f"checkpoint '{path}' is inconsistent: {library_reason(exc)}") from None
+    ours = [n.SerializeToString() for n in expected.node]
+    theirs = [n.SerializeToString() for n in model.graph.node]
+    if ours != theirs or {t.name for t in expected.initializer} != {t.name for t in model.graph.initializer}:
+        foreign = sorted({n.op_type for n in model.graph.node} - {n.op_type for n in expected.node})
+        what = f"operators rnnlm does not write ({', '.join(foreign)})" if foreign else \
+            "nodes that differ from the graph rnnlm writes for its config"
+        raise UsageError(f"checkpoint '{path}' is an ONNX graph with {what}; rnnlm reads only "
+                         "the graphs it exported")
 
 
 def _canonical_weights(cfg, inits):

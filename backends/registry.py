@@ -57,6 +57,6 @@ BACKENDS: Tuple[BackendSpec, ...] = (
 
 FORMATS: Tuple[FormatSpec, ...] = (
     FormatSpec("torch", "torch_format", "torch", ("torch",), imports=True),
-    FormatSpec("mxnet", "mxnet_format", "mxnet", ("mxnet",), imports=True),
+    FormatSpec("mxnet", "mxnet_format", "mxnet", (), imports=True),  # read and written in NumPy
     FormatSpec("onnx", "onnx_format", "onnx", ("onnx", "onnxruntime"), imports=False, checkpoint=True),
 )

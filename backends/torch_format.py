@@ -22,7 +22,7 @@ def sniff(path, head):
         try:
             with zipfile.ZipFile(path) as z:
                 names = z.namelist()
-        except (zipfile.BadZipFile, OSError):
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError):  # a name not UTF-8...
             return False
         return any(n == "data.pkl" or n.endswith("/data.pkl") for n in names)
     return head.startswith(_LEGACY)

@@ -6,6 +6,7 @@ Values cross as NumPy arrays; names are the caller's (see `rnnlm.interop.names`)
 
 import io
 import pickle
+import pickletools
 import warnings
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -14,10 +15,49 @@ import numpy as np
 import torch
 
 from rnnlm.errors import UsageError
+from rnnlm.library_errors import library_reason
+from rnnlm.checkpoints.limits import check_zip, regular_file_size
+
+MAX_LEGACY_BYTES = 1 << 30
+_LEGACY_MAGIC = b"\x80\x02\x8a\x0a" + (0x1950A86A20F9469CFC6C).to_bytes(10, "little")  # pre-1.6 torch.save
+_INT_OPS = {"INT", "BININT", "BININT1", "BININT2", "LONG", "LONG1", "LONG4"}
+_PUT_OPS = {"PUT", "BINPUT", "LONG_BINPUT", "MEMOIZE"}
+
+
+def check_legacy(path, size):
+    """A pre-1.6 torch.save file: five pickles, then the storages. torch allocates each
+    storage at the size its pickle claims before reading it, so the ints of the pickles
+    (sizes among them) may not claim more than the file holds. The pickles are walked with
+    pickletools, which decodes opcodes and runs nothing."""
+    if size > MAX_LEGACY_BYTES:
+        raise UsageError(f"'{path}' is {size} bytes, more than the {MAX_LEGACY_BYTES} allowed")
+    with open(path, "rb") as f:
+        stream = io.BytesIO(f.read(size + 1))  # a BytesIO never over-allocates a claim
+    claimed = 0
+    try:
+        for index in range(5):  # the magic number, protocol, sys_info, the object, storage keys
+            previous = None
+            for op, arg, _ in pickletools.genops(stream):
+                if index > 0 and op.name in _INT_OPS and isinstance(arg, int):
+                    claimed += abs(arg)
+                if op.name in _PUT_OPS and previous in _INT_OPS:
+                    raise ValueError("an integer is memoized, which torch.save never does")
+                previous = op.name
+    except ValueError as exc:
+        raise UsageError(f"'{path}' is not a readable PyTorch checkpoint ({str(exc)[:120]})") from None
+    if claimed > size:
+        raise UsageError(f"'{path}' claims tensors larger than its {size} bytes hold")
 
 
 def read_state_dict(path):
     """{name: ndarray} of a state_dict file; anything else is a UsageError."""
+    size = regular_file_size(path, "checkpoint")
+    with open(path, "rb") as f:
+        head = f.read(len(_LEGACY_MAGIC))
+    if head.startswith(b"PK\x03\x04"):
+        check_zip(path, "checkpoint")  # before torch's reader sees any declared size
+    elif head.startswith(_LEGACY_MAGIC):
+        check_legacy(path, size)  # another pickle: torch.load checks the magic before any storage
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # e.g. "Detected pickle protocol 4"
@@ -26,9 +66,10 @@ def read_state_dict(path):
         raise UsageError(f"'{path}' holds arbitrary Python objects, which rnnlm never unpickles "
                          "(torch.load(weights_only=True) refused it); save model.state_dict() "
                          "instead") from None
-    except (RuntimeError, EOFError, OSError, ValueError) as exc:
-        first = (str(exc).splitlines() or [type(exc).__name__])[0][:160]
-        raise UsageError(f"'{path}' is not a readable PyTorch checkpoint ({first})") from None
+    except (RuntimeError, EOFError, OSError, ValueError, TypeError, KeyError, IndexError,
+            AttributeError, MemoryError, RecursionError, OverflowError, AssertionError) as exc:
+        raise UsageError(f"'{path}' is not a readable PyTorch checkpoint "
+                         f"({library_reason(exc)})") from None
     if not isinstance(obj, Mapping):
         raise UsageError(f"'{path}' holds a {type(obj).__name__}, not a state_dict")
     out = {}

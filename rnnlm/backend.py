@@ -14,6 +14,7 @@ from rnnlm.backends import registry
 from rnnlm.backends.registry import BackendSpec, FormatSpec
 from rnnlm.errors import UsageError
 from rnnlm.install import install_hint, python_fix, unsupported_python
+from rnnlm.library_errors import library_reason
 
 ENV_VAR = "RNNLM_BACKEND"
 SPECS: Dict[str, BackendSpec] = {s.name: s for s in registry.BACKENDS}
@@ -72,8 +73,7 @@ def _import(module: str, needs: Tuple[str, ...], extra: str, what: str,
                              f"Python ({python_fix(spec)}) or choose another backend") from None
         raise UsageError(f"{what} needs {missing}, which is not installed: {install_hint(extra)}") from None
     except (ImportError, AttributeError, OSError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise UsageError(f"{what} could not import {needs[0]} ({first}); "
+        raise UsageError(f"{what} could not import {needs[0]} ({library_reason(exc)}); "
                          f"reinstall with: {install_hint(extra)}") from None
 
 

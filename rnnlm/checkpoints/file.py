@@ -8,6 +8,7 @@ so a crash leaves either the old checkpoint or the new one, never half of one (s
 rnnlm.checkpoints.outputs for the temporary files of a writer killed mid-write).
 """
 
+import io
 import json
 import os
 import zipfile
@@ -16,6 +17,7 @@ import numpy as np
 
 from rnnlm.checkpoints import schema
 from rnnlm.errors import UsageError
+from rnnlm.checkpoints.limits import check_npz_members, check_zip, loads_json, regular_file_size
 from rnnlm.checkpoints.outputs import atomic_write
 from rnnlm.data.vocab import Vocab
 
@@ -29,8 +31,10 @@ def save_checkpoint(path, cfg, vocab, weights, dtype, extra=None):
             "vocab": list(vocab.idx_to_token), "dtype": dtype, **(extra or {})}
     arrays = {name: np.asarray(w) for name, w in weights.items()}
     arrays[META_KEY] = np.array(json.dumps(meta))  # a unicode array, not an object array
+    buffer = io.BytesIO()  # np.savez leaves its zip open when a write fails: noise at exit
+    np.savez(buffer, **arrays)
     try:
-        atomic_write(path, lambda f: np.savez(f, **arrays))
+        atomic_write(path, lambda f: f.write(buffer.getbuffer()))
     except OSError as exc:
         raise UsageError(f"cannot write checkpoint '{path}': {exc.strerror}") from None
 
@@ -41,16 +45,19 @@ def load_checkpoint(path):
         raise UsageError(f"checkpoint '{path}' does not exist")
     if os.path.isdir(path):
         raise UsageError(f"checkpoint '{path}' is a directory")
+    regular_file_size(path, "checkpoint")
     if not zipfile.is_zipfile(path):
         fmt = checkpoint_format(path)
         if fmt is not None:
             return _load_foreign_checkpoint(path, fmt)
         # np.load would otherwise try to read it as a pickle (and refuse, but say so oddly)
         raise UsageError(f"checkpoint '{path}' cannot be read: truncated or not a .npz file")
+    check_zip(path, "checkpoint")  # declared sizes against the real one, before numpy unpacks
+    check_npz_members(path, "checkpoint")  # and each array's claimed shape
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files}
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError, NotImplementedError) as exc:
         reason = "it holds object arrays, which rnnlm never unpickles" \
             if "allow_pickle" in str(exc) else "truncated or not a .npz file"
         raise UsageError(f"checkpoint '{path}' cannot be read: {reason}") from None
@@ -94,21 +101,21 @@ def _load_foreign_checkpoint(path, fmt):
 
 def read_meta(path):
     """The metadata of checkpoint `path` alone (the weights are not read); UsageError if bad."""
+    regular_file_size(path, "checkpoint")
+    check_zip(path, "checkpoint")
+    check_npz_members(path, "checkpoint")
     try:
         with np.load(path, allow_pickle=False) as data:
             entry = data[META_KEY] if META_KEY in data.files else None
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise UsageError(f"checkpoint '{path}' cannot be read: {exc}") from None
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError, NotImplementedError) as exc:
+        raise UsageError(f"checkpoint '{path}' cannot be read: {str(exc)[:160]}") from None
     return _read_meta(path, entry)
 
 
 def _read_meta(path, entry):
     if entry is None or entry.dtype.kind != "U" or entry.shape != ():
         raise UsageError(f"checkpoint '{path}' is not an rnnlm checkpoint (no metadata)")
-    try:
-        meta = json.loads(str(entry))
-    except ValueError:
-        raise UsageError(f"checkpoint '{path}' has unreadable metadata") from None
+    meta = loads_json(str(entry), f"the metadata of checkpoint '{path}'")
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise UsageError(f"checkpoint '{path}' is not an rnnlm checkpoint")
     if meta.get("version") != VERSION:

@@ -3,21 +3,60 @@
 A checkpoint, plot or metrics file whose folder is missing or read-only must cost seconds,
 not a finished run; and a crash mid-write must leave the old file or the new one, never
 half of one.
+
+What is already at the path is never destroyed: a symlink is followed and its target
+replaced (the link stays), a character device or FIFO (/dev/null, /dev/stdout, a pipe) is
+written to directly, a block device or socket is refused, and so is a read-only file.
 """
 
+import errno
 import glob
 import os
+import stat
 import tempfile
 
 from rnnlm.errors import UsageError
 
 
+def _existing_mode(path):
+    """st_mode of what `path` names after symlinks, or None when nothing is there."""
+    try:
+        return os.stat(path).st_mode
+    except FileNotFoundError:
+        return None
+
+
+def _read_only(path, mode):
+    """No write permission for us, or none for anyone (root may write anyway; rnnlm does not)."""
+    return not os.access(path, os.W_OK) or not mode & 0o222
+
+
+def writes_directly(path):
+    """True when `path` is a character device or FIFO: written in place, never replaced."""
+    mode = _existing_mode(path)
+    return mode is not None and (stat.S_ISCHR(mode) or stat.S_ISFIFO(mode))
+
+
 def check_writable(path, what):
-    """UsageError unless `path` can be created or replaced (its folder exists and is writable)."""
+    """UsageError unless `path` can be written without destroying what is there: created or
+    replaced (its folder exists and is writable), or a device or FIFO written directly."""
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):
         raise UsageError(f"{what} '{path}' is a directory")
+    mode = _existing_mode(path)
+    if mode is None and os.path.islink(path):
+        raise UsageError(f"{what} '{path}' is a symlink to nothing; rnnlm does not replace links")
+    if mode is not None and (stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)):
+        if not os.access(path, os.W_OK):
+            raise UsageError(f"{what} '{path}' is not writable")
+        return
+    if mode is not None and not stat.S_ISREG(mode):
+        raise UsageError(f"{what} '{path}' is not a regular file (a block device or socket); "
+                         "rnnlm does not write over it")
+    if mode is not None and _read_only(path, mode):
+        raise UsageError(f"{what} '{path}' is read-only; rnnlm does not overwrite it")
+    path = os.path.realpath(path)  # a symlink's target is what gets replaced
+    folder = os.path.dirname(path)
     if not os.path.isdir(folder):
         raise UsageError(f"{what} '{path}': folder '{folder}' does not exist")
     if not os.access(folder, os.W_OK | os.X_OK):
@@ -79,13 +118,27 @@ def atomic_write(path, write):
     The temporary file is `.NAME.PID.*.tmp` beside `path`: a writer killed mid-write leaves
     it behind, never read, and the next write removes it once that PID is gone. The file
     gets the mode a plain open() would give it (0666 less the umask), not the 0600 of a
-    temporary file."""
+    temporary file, or the mode of the file it replaces.
+
+    A symlink's target is replaced, the link kept; a device or FIFO is written directly
+    (there is nothing to keep whole); a read-only file is refused (EACCES)."""
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
+    if writes_directly(path):
+        with open(path, "wb") as f:
+            write(f)
+            f.flush()
+        return
+    path = os.path.realpath(path)
+    mode = _existing_mode(path)
+    if mode is not None and not stat.S_ISREG(mode):
+        raise OSError(errno.EEXIST, "not a regular file; rnnlm does not write over it")
+    if mode is not None and _read_only(path, mode):
+        raise OSError(errno.EACCES, "read-only; rnnlm does not overwrite it")
+    folder = os.path.dirname(path)
     remove_stale_temps(path)
     fd, tmp = tempfile.mkstemp(prefix=f"{_temp_prefix(path)}{os.getpid()}.", suffix=".tmp", dir=folder)
     try:
-        os.fchmod(fd, 0o666 & ~_umask())
+        os.fchmod(fd, stat.S_IMODE(mode) if mode is not None else 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()

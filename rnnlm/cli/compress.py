@@ -19,6 +19,8 @@ from rnnlm.checkpoints.file import load_checkpoint
 from rnnlm.errors import UsageError
 from rnnlm.checkpoints.outputs import atomic_write, check_writable
 from rnnlm.data.vocab import Vocab
+from rnnlm.config import ConfigError
+from rnnlm.checkpoints.limits import read_bounded
 
 DEFAULT_SEGMENTS = {"checkpoint": 32, "online": 8}
 MAX_SEGMENTS = 1 << 16
@@ -54,16 +56,8 @@ def add_parser(sub):
 
 # ---- paths -------------------------------------------------------------------------------
 
-def _read_input(path):
-    if not os.path.exists(path):
-        raise UsageError(f"'{path}' does not exist")
-    if os.path.isdir(path):
-        raise UsageError(f"'{path}' is a directory, not a file")
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except OSError as exc:
-        raise UsageError(f"cannot read '{path}': {exc.strerror}") from None
+def _read_input(path, limit):
+    return read_bounded(path, "input", limit)
 
 
 def _check_output(path, input_path):
@@ -92,7 +86,7 @@ def _report(verb, path, n_bytes, n_chars, size, header, ideal_bits, seconds, set
 # ---- compress ----------------------------------------------------------------------------
 
 def cmd_compress(args):
-    data = _read_input(args.input)
+    data = _read_input(args.input, container.MAX_ORIGINAL_BYTES)
     _check_output(args.output, args.input)
     backend = select_backend(args.backend, training=True)  # coding steps the model; online mode trains it
     text = data.decode("utf-8", "surrogateescape")  # bytes that are not UTF-8 survive as escapes
@@ -142,13 +136,15 @@ def _online_from_settings(settings, name):
         if ocfg.cell not in ("rnn", "gru", "lstm") or not 0 < ocfg.num_hiddens <= 8192 \
                 or not 0 < ocfg.num_layers <= 16 or not 0 < ocfg.chunk <= 1 << 16:
             raise ValueError
+    except ConfigError as exc:
+        raise UsageError(f"'{name}' has --online settings out of range: {exc}") from None
     except (KeyError, TypeError, ValueError):
         raise UsageError(f"'{name}' is corrupt (bad --online settings)") from None
     return ocfg, vocab, mcfg
 
 
 def cmd_decompress(args):
-    data = _read_input(args.input)
+    data = _read_input(args.input, container.MAX_FILE_BYTES)
     _check_output(args.output, args.input)
     crc, n_bytes, n_chars, settings, words = container.unpack(data, args.input)
     mode, segments = settings.get("mode"), settings.get("segments")

@@ -13,6 +13,7 @@ from rnnlm.cli import compare, doctor, evaluate, export_native, import_native, l
 from rnnlm.cli import compress as compress_commands
 from rnnlm.cli.options import Parser
 from rnnlm.errors import UsageError
+from rnnlm.stop_signals import exit_status, sigterm_stops, stop_word
 
 COMMANDS = (train, predict, evaluate, launch, compare, import_native, export_native, compress_commands, study, plot,
             doctor)
@@ -39,13 +40,14 @@ def _quiet_stdout():
 def main(argv=None):
     try:
         args = build_parser().parse_args(argv)
-        return args.run(args)
+        with sigterm_stops():  # SIGTERM stops (and saves) as Ctrl-C does
+            return args.run(args)
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        print(f"error: {stop_word(exc)}", file=sys.stderr)
+        return exit_status(exc)
     except BrokenPipeError:
         _quiet_stdout()
         return 141  # as a shell reports a process ended by SIGPIPE

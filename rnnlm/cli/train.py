@@ -2,13 +2,14 @@
 book's two probe continuations, write the plot and metrics asked for."""
 
 import os
-import signal
 import sys
 
 from rnnlm import api
 from rnnlm.cli.options import R, D, add_backend_options, add_train_options, integer, number, resume_mode, train_job
 from rnnlm.distributed.group import SUPERVISED
 from rnnlm.errors import TrainingDiverged
+from rnnlm.library_errors import library_reason
+from rnnlm.stop_signals import exit_status, ignore_stop_signals, stop_word
 from rnnlm.training.metrics import write_json
 from rnnlm.training import divergence
 from rnnlm.training.plot import plot_history
@@ -51,14 +52,16 @@ def train(mcfg, tcfg, dcfg, opts, backend=None, device="auto"):
         print(f"{agent}; resuming from epoch {len(run.history)}", file=sys.stderr, flush=True)
     try:
         metrics = run.run(sample=lambda: model.predict(api.PROBE_PREFIXES[0]))
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (stop_signals.Terminated)
         # the run has saved; a second SIGINT (a launcher passing the terminal's on) must not
         # end the interpreter's exit in a traceback
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        saved = f"; checkpoint of epoch {len(run.history)} in {opts.save}" if run.save_path and run.history else ""
+        ignore_stop_signals()
+        # the epoch the checkpoint holds: a stop between an epoch's end and its snapshot keeps the one before
+        epoch = run.last_good["extra"]["epoch"] if run.last_good else 0
+        saved = f"; checkpoint of epoch {epoch} in {opts.save}" if run.save_path and epoch else ""
         if not os.environ.get(SUPERVISED):  # under `rnnlm launch`, the launcher says it once
-            print(f"interrupted{saved}", file=sys.stderr)
-        return 130
+            print(f"{stop_word(exc)}{saved}", file=sys.stderr)
+        return exit_status(exc)
     except TrainingDiverged as exc:
         kept = f"; last good checkpoint kept in {opts.save}" if run.save_path and run.history else ""
         print(f"error: {exc}{kept}", file=sys.stderr)
@@ -67,7 +70,7 @@ def train(mcfg, tcfg, dcfg, opts, backend=None, device="auto"):
         if run.group.world_size == 1:
             raise
         # a peer died or hung up (e.g. gloo: connection reset); the launcher names which
-        reason = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+        reason = library_reason(exc)
         if not os.environ.get(SUPERVISED):  # under `rnnlm launch`, its one line says it all
             print(f"error: rank {run.group.rank}: the worker group failed ({reason})", file=sys.stderr)
         return 1

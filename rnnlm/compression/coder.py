@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from rnnlm.backend import build_model
-from rnnlm.config import ModelConfig
+from rnnlm.config import ConfigError, ModelConfig, _choice, _non_negative, _positive
 from rnnlm.compression.entropy import SymbolDecoder, SymbolEncoder, model_probs
 from rnnlm.errors import UsageError
 from rnnlm.data.vocab import Vocab
@@ -36,6 +36,12 @@ CODING_REVISION = 1      # bump whenever the computation that produces probabili
 THREADS = 1              # pinned while coding: results must not depend on the machine's load
 DTYPE = "float32"
 ONLINE_MAX_VOCAB = 1024  # an --online vocabulary keeps the file's commonest characters
+# an --online model is trained while coding, on one thread: beyond these, hours per megabyte
+ONLINE_MAX_HIDDENS = 1024
+ONLINE_MAX_LAYERS = 4
+ONLINE_MAX_CHUNK = 1024
+ONLINE_MAX_REPLAY = 8
+ONLINE_MAX_REPLAY_CHARS = 1 << 14
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,28 @@ class OnlineConfig:
     replay: int = 1          # extra training steps after each chunk, on windows of the coded text
     replay_batch: int = 32   # windows per replay step
     replay_len: int = 32     # characters per window (each from a zero state)
+
+    def __post_init__(self):
+        """The command line's checks and the limits a container's settings must keep: a file
+        claiming 8192 hidden units or 1e9 replay steps is refused, not run for hours."""
+        _choice("--model", self.cell, ("rnn", "gru", "lstm"))
+        _choice("optimizer", self.optimizer, ("adam", "sgd"))
+        _non_negative("--seed", self.seed)
+        _positive("lr", self.lr, float)
+        _positive("clip", self.clip, float)
+        for flag, value in (("--num-hiddens", self.num_hiddens), ("num_layers", self.num_layers),
+                            ("chunk", self.chunk), ("replay_batch", self.replay_batch),
+                            ("replay_len", self.replay_len)):
+            _positive(flag, value)
+        _non_negative("replay", self.replay)
+        for flag, value, limit in (("--num-hiddens", self.num_hiddens, ONLINE_MAX_HIDDENS),
+                                   ("num_layers", self.num_layers, ONLINE_MAX_LAYERS),
+                                   ("chunk", self.chunk, ONLINE_MAX_CHUNK),
+                                   ("replay", self.replay, ONLINE_MAX_REPLAY),
+                                   ("replay_batch x replay_len", self.replay_batch * self.replay_len,
+                                    ONLINE_MAX_REPLAY_CHARS)):
+            if value > limit:
+                raise ConfigError(f"{flag} must be at most {limit} for --online, got {value}")
 
 
 # ---- the text as token ids ---------------------------------------------------------------

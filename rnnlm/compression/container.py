@@ -2,19 +2,21 @@
 
     offset  size  field
     0       8     magic b"RNNLMZ\\r\\n" (the CR LF catches text-mode mangling, as PNG's does)
-    8       1     format version (1)
+    8       1     format version (2)
     9       4     CRC32 of the original file
     13      8     length of the original file, in bytes
     21      8     length of the original text, in characters
     29      4     length M of the settings
-    33      4     CRC32 of everything after this field (settings and payload)
+    33      4     CRC32 of bytes 0-32 (the header above) and everything after this field
     37      M     settings: zlib-compressed JSON (what the decoder must match: mode, backend,
                   framework versions, dtype, threads, segments, model config, fingerprint...)
     37+M    4k    payload: the range coder's uint32 words, little-endian
 
 All integers are little-endian. The file is treated as hostile: every length is checked
-against the file's size before it is used, and the body CRC rejects a truncated or altered
-file before any decoding starts; the CRC32 of the original then checks the decoded text.
+against the file's size and the limits below before it is used, and the CRC (header and
+body, since version 2) rejects a truncated or altered file before any decoding starts; the
+CRC32 of the original then checks the decoded text. Version 1 files (whose CRC left the
+header's lengths unchecked) are refused with one line: compress the original again.
 """
 
 import hashlib
@@ -25,19 +27,27 @@ import zlib
 import numpy as np
 
 from rnnlm.errors import UsageError
+from rnnlm.checkpoints.limits import loads_json
 
 MAGIC = b"RNNLMZ\r\n"
-VERSION = 1
-_FIXED = struct.Struct("<8sBIQQII")  # magic, version, crc, n_bytes, n_chars, settings len, body crc
-MAX_SETTINGS = 1 << 20
+VERSION = 2
+_FIXED = struct.Struct("<8sBIQQII")  # magic, version, crc, n_bytes, n_chars, settings len, crc
+_CHECKED = _FIXED.size - 4           # the header bytes the CRC covers (all but the CRC itself)
+MAX_SETTINGS = 1 << 20               # packed settings, and what they may unpack to
+MAX_ORIGINAL_BYTES = 16 << 20        # what compress codes (decoding holds ~24 bytes per char)
+MAX_FILE_BYTES = 8 * MAX_ORIGINAL_BYTES + MAX_SETTINGS + _FIXED.size
+
+
+def _crc(data_or_header, body):
+    return zlib.crc32(body, zlib.crc32(data_or_header))
 
 
 def pack(original_crc, n_bytes, n_chars, settings, words):
     """The bytes of a compressed file."""
     packed = zlib.compress(json.dumps(settings, separators=(",", ":"), sort_keys=True).encode(), 9)
     body = packed + np.asarray(words, dtype="<u4").tobytes()
-    return _FIXED.pack(MAGIC, VERSION, original_crc, n_bytes, n_chars, len(packed),
-                       zlib.crc32(body)) + body
+    header = _FIXED.pack(MAGIC, VERSION, original_crc, n_bytes, n_chars, len(packed), 0)[:_CHECKED]
+    return header + struct.pack("<I", _crc(header, body)) + body
 
 
 def unpack(data, name):
@@ -49,16 +59,24 @@ def unpack(data, name):
         raise UsageError(f"'{name}' is truncated (shorter than the header)")
     _, version, crc, n_bytes, n_chars, m, body_crc = _FIXED.unpack_from(data)
     if version != VERSION:
-        raise UsageError(f"'{name}' has format version {version}; this rnnlm reads version {VERSION}")
+        raise UsageError(f"'{name}' has format version {version}; this rnnlm reads version {VERSION} "
+                         "only (compress the original again)")
     body = data[_FIXED.size:]
     if m > MAX_SETTINGS or m > len(body) or (len(body) - m) % 4:
         raise UsageError(f"'{name}' is truncated or corrupt (lengths do not add up)")
-    if zlib.crc32(body) != body_crc:
+    if _crc(data[:_CHECKED], body) != body_crc:
         raise UsageError(f"'{name}' is corrupt or truncated (checksum mismatch)")
     if not n_chars <= n_bytes <= 4 * n_chars:
         raise UsageError(f"'{name}' is corrupt (inconsistent lengths)")
+    if n_bytes > MAX_ORIGINAL_BYTES:
+        raise UsageError(f"'{name}' claims an original of {n_bytes} bytes; rnnlm codes at most "
+                         f"{MAX_ORIGINAL_BYTES}")
     try:
-        settings = json.loads(zlib.decompress(body[:m]).decode())
+        unpacker = zlib.decompressobj()
+        raw = unpacker.decompress(body[:m], MAX_SETTINGS)  # bounded: a zlib bomb stops here
+        if unpacker.unconsumed_tail or not unpacker.eof:
+            raise ValueError("settings too large or cut short")
+        settings = loads_json(raw.decode(), f"the settings of '{name}'")
     except (zlib.error, UnicodeDecodeError, ValueError):
         raise UsageError(f"'{name}' is corrupt (unreadable settings)") from None
     if not isinstance(settings, dict):

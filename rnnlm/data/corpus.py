@@ -7,8 +7,10 @@ from pathlib import Path
 import numpy as np
 
 from rnnlm.errors import UsageError
+from rnnlm.checkpoints.limits import read_bounded
 
 EMBEDDED_NAME = "timemachine.txt"
+MAX_CORPUS_BYTES = 64 << 20  # the book is 178 kB; 64 MiB of raw text is ~0.5 GB of tokens in memory
 _NON_LETTERS = re.compile("[^A-Za-z]+")
 
 
@@ -17,15 +19,9 @@ def read_raw_text(path=None):
     if path is None:
         # bytes, then decode: text mode would turn CRLF into LF, and raw text keeps every character
         return resources.files("rnnlm.data").joinpath(EMBEDDED_NAME).read_bytes().decode("utf-8")
-    p = Path(path)
-    if not p.exists():
-        raise UsageError(f"corpus '{path}' does not exist")
-    if p.is_dir():
+    if Path(path).is_dir():
         raise UsageError(f"corpus '{path}' is a directory, not a text file")
-    try:
-        data = p.read_bytes()
-    except OSError as exc:
-        raise UsageError(f"cannot read corpus '{path}': {exc.strerror}") from None
+    data = read_bounded(path, "corpus", MAX_CORPUS_BYTES)  # devices and FIFOs refused unread
     if not data:
         raise UsageError(f"corpus '{path}' is empty")
     try:

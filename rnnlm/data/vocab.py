@@ -17,11 +17,13 @@ class Vocab:
         counter = Counter(flat)
         self.token_freqs = sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))
         self.idx_to_token = [self.UNK] + list(reserved_tokens or [])
+        seen = set(self.idx_to_token)  # a set, not the list: linear in the distinct tokens
         for token, freq in self.token_freqs:
             if freq < min_freq:
                 break
-            if token not in self.idx_to_token:
+            if token not in seen:
                 self.idx_to_token.append(token)
+                seen.add(token)
         self.token_to_idx = {t: i for i, t in enumerate(self.idx_to_token)}
 
     @classmethod

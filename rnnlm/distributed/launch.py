@@ -28,6 +28,7 @@ from rnnlm.distributed.group import SUPERVISED, check_divisible
 from rnnlm.training.threads import available_cores
 from rnnlm.errors import UsageError
 from rnnlm.checkpoints.outputs import remove_stale_temps
+from rnnlm.stop_signals import Terminated, exit_status, ignore_stop_signals
 
 POLL_SECONDS = 0.05
 GRACE_SECONDS = 5
@@ -117,11 +118,12 @@ def supervise(workers, helpers):
                 _stop(helpers)  # servers end by themselves once the workers finalize
                 return 0, None
             time.sleep(POLL_SECONDS)
-    except KeyboardInterrupt:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the stop short
-        _stop(workers, signal.SIGINT)  # workers save their checkpoint and exit 130
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (stop_signals.Terminated)
+        ignore_stop_signals()  # a second Ctrl-C or SIGTERM must not cut the stop short
+        # forwarded as it came: workers save their checkpoint and exit 130 (SIGINT) or 143
+        _stop(workers, signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT)
         _stop(helpers)
-        return 130, None
+        return exit_status(exc), None
 
 
 def _fingerprint(path):
@@ -158,8 +160,8 @@ def run_group(engine, argv, workers, servers, max_restarts=0, save=None, resume_
     group_argv, restarts = list(argv), 0
     while True:
         rc, failure = supervise(*start_group(engine, group_argv, workers, servers))
-        if rc == 130:  # Ctrl-C: the workers saved their epoch and stayed silent
-            print(f"interrupted{_saved_epoch(save)}", file=sys.stderr)
+        if rc in (130, 143) and failure is None:  # Ctrl-C or SIGTERM: the workers saved, silently
+            print(f"{'terminated' if rc == 143 else 'interrupted'}{_saved_epoch(save)}", file=sys.stderr)
             return rc
         if failure is None:
             return rc

@@ -54,7 +54,7 @@ def detect_format(path):
         try:
             with zipfile.ZipFile(path) as z:
                 names = z.namelist()
-        except (zipfile.BadZipFile, OSError):
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError):  # a name not UTF-8...
             raise UsageError(f"'{path}' is a truncated or damaged zip archive") from None
         if f"{META_KEY}.npy" in names:
             raise UsageError(f"'{path}' is already an rnnlm checkpoint; use it as --checkpoint")

@@ -11,7 +11,7 @@ from rnnlm.training.loop import history_dicts
 def train_metrics(backend_name, device_name, mcfg, tcfg, history, train_seconds, workers=1, dcfg=None,
                   corpus=None):
     """Config, the last epoch's perplexity, validation perplexity and tokens/sec (as the book
-    reports them), the best validation epoch, divergence (rnnlm.divergence), history."""
+    reports them), the best validation epoch, divergence (rnnlm.training.divergence), history."""
     last = history[-1]
     found = diverged_at([h.perplexity for h in history], mcfg.vocab_size)
     vals = [h for h in history if h.val_perplexity is not None]

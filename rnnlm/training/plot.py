@@ -10,6 +10,7 @@ import math
 
 from rnnlm.errors import UsageError
 from rnnlm.install import install_hint
+from rnnlm.checkpoints.outputs import atomic_write
 
 
 def require_matplotlib():
@@ -57,7 +58,8 @@ def history_figure(history, title):
 
 def plot_history(path, history, title):
     try:
-        history_figure(history, title).savefig(path, format="png")
+        figure = history_figure(history, title)
+        atomic_write(path, lambda f: figure.savefig(f, format="png"))
     except OSError as exc:
         raise UsageError(f"cannot write plot '{path}': {exc.strerror}") from None
 
@@ -117,7 +119,7 @@ def plot_runs(path, paths):
     ax.legend(fontsize=7)
     fig.tight_layout()
     try:
-        fig.savefig(path, format="png")
+        atomic_write(path, lambda f: fig.savefig(f, format="png"))
     except OSError as exc:
         raise UsageError(f"cannot write plot '{path}': {exc.strerror}") from None
     return len(docs)

@@ -29,7 +29,7 @@ from rnnlm.model.weights import init_weights
 
 
 def thread_choice(mcfg, tcfg, run_opts, resumed=None, environ=None):
-    """This run's thread count (rnnlm.threads.choose): the checkpoint's on resume, else
+    """This run's thread count (rnnlm.training.threads.choose): the checkpoint's on resume, else
     --threads, else OMP_NUM_THREADS, else one chosen from the cores and the model's size."""
     gates = {"rnn": 1, "gru": 3, "lstm": 4}[mcfg.cell]
     work = threads.step_work(tcfg.batch_size, mcfg.num_hiddens, mcfg.vocab_size, gates)

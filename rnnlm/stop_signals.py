@@ -1,0 +1,48 @@
+"""SIGTERM as a stop request, the same as Ctrl-C.
+
+Schedulers, `docker stop`, torchrun and Kubernetes send SIGTERM and expect the work to be
+saved. The handler raises `Terminated`, a KeyboardInterrupt, so every path that saves on
+Ctrl-C (the training run's last completed epoch, atomic writes cleaning up) saves on SIGTERM
+too; the command line then exits 143 (128 + 15) instead of 130.
+"""
+
+import signal
+import threading
+from contextlib import contextmanager
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived: stop as on Ctrl-C, exit 143."""
+
+
+def exit_status(exc):
+    return 143 if isinstance(exc, Terminated) else 130
+
+
+def stop_word(exc):
+    """How the one line says it: 'terminated' (SIGTERM) or 'interrupted' (Ctrl-C)."""
+    return "terminated" if isinstance(exc, Terminated) else "interrupted"
+
+
+def _raise_terminated(signum, frame):
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the save short
+    raise Terminated()
+
+
+def ignore_stop_signals():
+    """Once a stop has begun: neither Ctrl-C nor SIGTERM may end it in a traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+@contextmanager
+def sigterm_stops():
+    """Within: SIGTERM raises Terminated (main thread only; elsewhere nothing changes)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
