@@ -69,7 +69,7 @@ def reader_for(kind, workdir):
         from rnnlm.checkpoints.file import load_checkpoint
         return load_checkpoint
     if kind == "container":
-        from rnnlm.cli import main
+        from rnnlm.cli.main import main
 
         def read(path):
             code = main(["decompress", path, "-o", os.path.join(workdir, "out.txt")])

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from rnnlm.checkpoints.file import load_checkpoint
-from rnnlm.cli import main
+from rnnlm.cli.main import main
 from rnnlm.data.corpus import EMBEDDED_NAME
 from tests import book_models as book
 from tests.conftest import load_or_skip

@@ -19,7 +19,7 @@ import pytest
 from rnnlm.compression import container
 from rnnlm.backends import mxnet_native
 from rnnlm.checkpoints.file import META_KEY
-from rnnlm.cli import main
+from rnnlm.cli.main import main
 from rnnlm.errors import UsageError
 from rnnlm.checkpoints.limits import MAX_JSON_DEPTH
 from rnnlm.data.vocab import Vocab

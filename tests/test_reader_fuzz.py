@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from rnnlm.cli import main
+from rnnlm.cli.main import main
 
 CASES = {"params": 300, "pt": 200, "npz": 300, "onnx": 200, "container": 150, "corpus": 200,
          "corpus-raw": 200}
