@@ -1,0 +1,1 @@
+"""Compression models beside the RNN: the context model, the mixer, their integer arithmetic."""
