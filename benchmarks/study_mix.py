@@ -74,9 +74,8 @@ def mix(args):
         group, name = part.split(".")
         settings = replace(settings, **{group: replace(getattr(settings, group), **{name: int(value)})})
     start = time.perf_counter()
-    report = simulate(ids[:args.limit or None], probs[:args.limit or None], rows, length, settings)
+    report, n = simulate(ids, probs, rows, length, settings, args.each_level, args.columns or None)
     seconds = time.perf_counter() - start
-    n = len(ids)
     for name, bits in report.items():
         print(f"{name:>24}: {bits / n:.4f} bits/char")
     print(f"({n / seconds / 1e3:.1f} kB/s for the context model and mixer)")
@@ -94,7 +93,8 @@ def main():
     p.add_argument("dump")
     p.add_argument("--set", nargs="*", default=[], help="settings, e.g. context.max_order=5 mixer.lr=30")
     p.add_argument("--no-rnn", action="store_true", help="the context model alone")
-    p.add_argument("--limit", type=int, default=0, help="only the first N characters")
+    p.add_argument("--columns", type=int, default=0, help="only the first N columns (N chars of each row)")
+    p.add_argument("--each-level", action="store_true", help="also each input alone")
     args = ap.parse_args()
     {"dump": dump, "mix": mix}[args.cmd](args)
 

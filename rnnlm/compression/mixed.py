@@ -15,7 +15,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from rnnlm.compression.context_model import ContextConfig, ContextModel
-from rnnlm.compression.mixer import MixConfig, Mixer, quantize_model_probs
+from rnnlm.compression.fixed_point import log2_fixed
+from rnnlm.compression.mixer import MixConfig, Mixer, probs_from_scores, quantize_model_probs
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class MixSettings:
                 raise ValueError("mix settings")
         if not 0 <= ctx.max_order <= 16 or not 0 <= ctx.discount <= 16 or not 0 < ctx.add <= 1 << 16 \
                 or not 2 <= ctx.limit <= 1 << 16 or not 0 < ctx.max_cells <= 1 << 26 \
-                or not 0 <= mix.lr <= 1 << 16:
+                or not 0 <= mix.lr <= 1 << 16 or not 1 <= mix.confidence_buckets <= 64:
             raise ValueError("mix settings")
         return MixSettings(bool(d["rnn"]), ctx, mix)
 
@@ -49,15 +50,26 @@ class MixedModel:
         self.context = ContextModel(vocab_size, rows, settings.context)
         levels = settings.context.max_order + 1
         inputs = levels + (1 if settings.rnn else 0)
-        self.mixer = Mixer(inputs, 2 * levels, settings.mixer, rnn_input=0 if settings.rnn else None)
+        self.confidence = settings.mixer.confidence_buckets if settings.rnn else 1
+        rnn_input = 0 if settings.rnn else None
+        self.mixer = Mixer(inputs, 2 * levels * self.confidence, settings.mixer, rnn_input)
+        # a second weight set chosen by the previous symbol; the two mixes are averaged
+        self.mixer2 = Mixer(inputs, vocab_size, settings.mixer, rnn_input)
 
     def probs_int(self, prev, rnn_probs=None):
         """(rows, V) int64 probabilities of each row's next symbol."""
         levels, seen, distinct = self.context.predict(prev)
-        if self.settings.rnn:
-            levels = np.concatenate([quantize_model_probs(rnn_probs)[None], levels])
         selector = 2 * seen + (distinct == 1)
-        return self.mixer.mix(levels, selector)
+        if self.settings.rnn:
+            q = quantize_model_probs(rnn_probs)
+            levels = np.concatenate([q[None], levels])
+            # how sure the RNN is: its top probability in equal buckets of [0, 1]
+            sure = (q.max(axis=1) * self.confidence) >> 24
+            selector = selector * self.confidence + np.minimum(sure, self.confidence - 1)
+        logs = log2_fixed(levels)
+        self.mixer.mix(levels, selector, logs)
+        self.mixer2.mix(levels, np.asarray(prev, dtype=np.int64), logs)
+        return probs_from_scores((self.mixer.score + self.mixer2.score) >> 1)
 
     def probs(self, prev, rnn_probs=None):
         p = self.probs_int(prev, rnn_probs)
@@ -66,9 +78,10 @@ class MixedModel:
     def update(self, symbols, active):
         self.context.update(symbols)
         self.mixer.update(symbols, active)
+        self.mixer2.update(symbols, active)
 
 
-def simulate(ids, rnn_probs, rows, length, settings=MixSettings(), each_level=True):
+def simulate(ids, rnn_probs, rows, length, settings=MixSettings(), each_level=True, columns=None):
     """Replay the coder's column order over `ids` with recorded RNN probabilities (quantized,
     in text order) and no coder: ideal bits of the mix, the RNN alone, each level alone."""
     n, V = len(ids), rnn_probs.shape[1]
@@ -82,19 +95,19 @@ def simulate(ids, rnn_probs, rows, length, settings=MixSettings(), each_level=Tr
     last_len = n - (rows - 1) * length
     report = {"mix": 0.0, "rnn alone": 0.0}
     prev = np.zeros(rows, dtype=np.int64)
-    for t in range(length):
+    for t in range(length if columns is None else min(columns, length)):
         active = rows if t < last_len else rows - 1
         p = model.probs_int(prev, rp[:, t] / float(1 << 24))[:active]
         x, r = grid[:active, t], np.arange(active)
         report["mix"] -= float(np.log2(p[r, x] / p.sum(axis=1)).sum())
         inputs = model.mixer.inputs_of_last() if each_level else []
         for k in range(len(inputs)):
-            name = "rnn alone" if settings.rnn and k == 0 else f"orders 0-{k - settings.rnn}"
+            name = "rnn alone" if k < settings.rnn else f"orders 0-{k - settings.rnn}"
             q = inputs[k, :active]
             report[name] = report.get(name, 0.0) - float(np.log2(q[r, x] / q.sum(axis=1)).sum())
         model.update(grid[:, t], active)
         prev = grid[:, t]
-    return report
+    return report, n if columns is None else min(n, columns * rows)
 
 
 class MixingPredictor:

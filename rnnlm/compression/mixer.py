@@ -36,6 +36,7 @@ class MixConfig:
     lr: int = 24             # learning rate, in units of 2**-14
     rnn_weight: int = 26214  # initial weight of the RNN (out of 2**16: 0.4)
     top_weight: int = 39322  # initial weight of the context model's highest level (0.6)
+    confidence_buckets: int = 4  # weight sets per bucket of the RNN's top probability
 
 
 class Mixer:
@@ -52,15 +53,15 @@ class Mixer:
         self.weights = w
         self._last = None
 
-    def mix(self, probs, selector):
-        """probs: (inputs, rows, V) positive int64; selector: (rows,) -> (rows, V) int64
-        probabilities out of about 2**EXP_BITS, each at least 1."""
+    def mix(self, probs, selector, logs=None):
+        """probs: (inputs, rows, V) positive int64 (or their `log2_fixed` logs); selector:
+        (rows,) -> (rows, V) int64 probabilities out of about 2**EXP_BITS, each at least 1.
+        `self.score` keeps their log2, up to a constant per row, in units of 2**-FRAC_BITS."""
         self._probs = probs
-        logs = log2_fixed(probs)                          # (inputs, rows, V)
+        logs = log2_fixed(probs) if logs is None else logs  # (inputs, rows, V)
         w = self.weights[selector]                        # (rows, inputs)
-        score = np.einsum("irv,ri->rv", logs, w) >> 16    # units of 2**-FRAC_BITS
-        score = score.max(axis=1, keepdims=True) - score
-        p = np.maximum(exp2_neg_fixed(score), 1)
+        self.score = np.einsum("irv,ri->rv", logs, w) >> 16
+        p = probs_from_scores(self.score)
         self._last = logs, selector, p
         return p
 
@@ -76,6 +77,11 @@ class Mixer:
         expected = np.einsum("irv,rv->ri", logs, p) // p.sum(axis=1)[:, None]
         grad = logs[:, rows, symbols[:active]].T - expected        # (rows, inputs)
         np.add.at(self.weights, selector, (grad * self.cfg.lr) >> (FRAC_BITS + 14 - 16))
+
+
+def probs_from_scores(score):
+    """Integer probabilities 2**score, scaled so the largest is 2**EXP_BITS (each at least 1)."""
+    return np.maximum(exp2_neg_fixed(score.max(axis=1, keepdims=True) - score), 1)
 
 
 def ideal_bits(p, symbols):
