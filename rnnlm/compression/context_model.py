@@ -24,8 +24,8 @@ PROB_BITS = 16
 @dataclass(frozen=True)
 class ContextConfig:
     max_order: int = 6
-    discount: int = 12       # D: out of 16 per distinct symbol
-    add: int = 8             # A: extra escape weight, out of 16
+    discount: int = 8        # D: out of 16 per distinct symbol
+    add: int = 2             # A: extra escape weight, out of 16
     limit: int = 1 << 13     # a context's counts are halved when one reaches this
     max_cells: int = 1 << 24  # contexts x vocabulary, all orders (int32: 64 MiB): the memory cap
 
