@@ -157,10 +157,12 @@ def main():
     ap.add_argument("--backends", default="torch,mxnet")
     ap.add_argument("--epochs", type=int, default=40, help="checkpoint training epochs")
     ap.add_argument("--quick", action="store_true", help="20,000-character texts, 2 epochs (smoke test)")
+    ap.add_argument("--files", help="only these files, by name, comma-separated (e.g. 'book raw')")
     args = ap.parse_args()
     backends = [b for b in args.backends.split(",") if b]
     epochs = 2 if args.quick else args.epochs
-    data = files(args.quick)
+    everything = files(args.quick)
+    data = {k: v for k, v in everything.items() if not args.files or k in args.files.split(",")}
     found, notes = peers()
     import numpy as np
     versions = [f"Python {platform.python_version()}", f"numpy {np.__version__}"]
@@ -174,7 +176,9 @@ def main():
     with tempfile.TemporaryDirectory() as folder:
         checkpoints = {}
         for kind in ("book raw", "book cleaned"):
-            train_text = data[f"{kind}, first 90%"].decode()
+            if not any(name.startswith(kind) or not name.startswith("book") for name in data):
+                continue  # no file left codes with it
+            train_text = everything[f"{kind}, first 90%"].decode()
             for b in backends:
                 path = os.path.join(folder, f"{kind.split()[1]}-{b}.npz")
                 train_checkpoint(b, train_text, folder, path, epochs)
