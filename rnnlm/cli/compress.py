@@ -16,6 +16,8 @@ from rnnlm.compression import container
 from rnnlm.backend import BACKENDS, load_backend, select_backend
 from rnnlm.cli.options import integer
 from rnnlm.checkpoints.file import load_checkpoint
+from rnnlm.compression import mixed
+from rnnlm.compression.progress_bar import CodingProgress
 from rnnlm.errors import UsageError
 from rnnlm.checkpoints.outputs import atomic_write, check_writable
 from rnnlm.data.vocab import Vocab
@@ -24,6 +26,7 @@ from rnnlm.checkpoints.limits import read_bounded
 
 DEFAULT_SEGMENTS = {"checkpoint": 32, "online": 8}
 MAX_SEGMENTS = 1 << 16
+MIX_CHOICES = ("both", "rnn", "context")
 
 
 def add_parser(sub):
@@ -43,7 +46,11 @@ def add_parser(sub):
     p.add_argument("--model", choices=("rnn", "gru", "lstm"), default=defaults.cell, help="--online model")
     p.add_argument("--num-hiddens", type=integer, default=defaults.num_hiddens, help="--online model")
     p.add_argument("--seed", type=int, default=defaults.seed, help="--online initial weights")
+    p.add_argument("--mix", choices=MIX_CHOICES, default="both",
+                   help="both: the RNN mixed with an order-0..6 context model (default); rnn: the "
+                        "RNN alone; context: the context model alone (with --online)")
     p.add_argument("--backend", help="one of: " + ", ".join(BACKENDS))
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=cmd_compress)
 
     p = sub.add_parser("decompress", help="restore a file written by rnnlm compress")
@@ -51,6 +58,7 @@ def add_parser(sub):
     p.add_argument("-o", "--output", required=True, metavar="OUT")
     p.add_argument("--checkpoint", metavar="PATH", help="the checkpoint it was compressed with")
     p.add_argument("--backend", help="must be the one it was coded with (default: that one)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=cmd_decompress)
 
 
@@ -78,6 +86,8 @@ def _report(verb, path, n_bytes, n_chars, size, header, ideal_bits, seconds, set
     ideal = ideal_bits / n_chars if n_chars else 0.0
     speed = n_bytes / seconds / 1e3 if seconds > 0 else 0.0
     mode = "online" if settings["mode"] == "online" else "checkpoint"
+    mix = settings.get("mix")
+    mode += "" if mix is None else (", mixed with the context model" if mix["rnn"] else ", context model alone")
     print(f"{verb} '{path}': {n_bytes} bytes, {n_chars} chars <-> {size} bytes (header {header}): "
           f"{bpc:.3f} bits/char, ideal {ideal:.3f} bits/char; {speed:.1f} kB/s "
           f"({settings['backend']}, {mode}, {settings['segments']} segments)")
@@ -109,9 +119,21 @@ def cmd_compress(args):
         mcfg, vocab, weights, meta = load_checkpoint(args.checkpoint)
         settings["fingerprint"] = container.fingerprint(weights, meta)
         factory = coding.checkpoint_factory(backend, mcfg, weights)
+    if args.mix == "context" and not args.online:
+        raise UsageError("--mix context codes with the context model alone: use it with --online")
+    if args.mix != "rnn":
+        mix = mixed.MixSettings(rnn=args.mix == "both")
+        settings["mix"] = mix.to_dict()
+        factory = mixed.mixing_factory(factory, len(vocab), mix)
+    checks = coding.ColumnChecks()
+    progress = CodingProgress(len(data), len(text), args.quiet)
     start = time.perf_counter()
-    words, ideal_bits = coding.encode(text, vocab, factory, segments)
+    try:
+        words, ideal_bits = coding.encode(text, vocab, factory, segments, checks, progress)
+    finally:
+        progress.close()
     seconds = time.perf_counter() - start
+    settings.update(check_every=coding.CHECK_EVERY, checks=checks.values)
     out = container.pack(zlib.crc32(data), len(data), len(text), settings, words)
     _write(args.output, out)
     _report("compressed", args.input, len(data), len(text), len(out), len(out) - 4 * len(words),
@@ -143,6 +165,23 @@ def _online_from_settings(settings, name):
     return ocfg, vocab, mcfg
 
 
+def _mix_from_settings(settings, name):
+    if "mix" not in settings:
+        return None
+    try:
+        return mixed.MixSettings.from_dict(settings["mix"])
+    except (KeyError, TypeError, ValueError):
+        raise UsageError(f"'{name}' is corrupt (bad mix settings)") from None
+
+
+def _checks_from_settings(settings, name):
+    checks = settings.get("checks", [])
+    if settings.get("check_every", coding.CHECK_EVERY) != coding.CHECK_EVERY or not isinstance(checks, list) \
+            or not all(type(c) is int and 0 <= c < 1 << 16 for c in checks):
+        raise UsageError(f"'{name}' is corrupt (bad checksums)")
+    return coding.ColumnChecks(checks)
+
+
 def cmd_decompress(args):
     data = _read_input(args.input, container.MAX_FILE_BYTES)
     _check_output(args.output, args.input)
@@ -170,15 +209,28 @@ def cmd_decompress(args):
             raise UsageError(f"'{args.input}' was coded with another checkpoint than "
                              f"'{args.checkpoint}' (fingerprints differ)")
         factory = coding.checkpoint_factory(backend, mcfg, weights)
+    mix = _mix_from_settings(settings, args.input)
+    if mix is not None:
+        factory = mixed.mixing_factory(factory, len(vocab), mix)
+    checks = _checks_from_settings(settings, args.input)
     if settings.get("platform") != coding.platform_tag():
         print(f"warning: '{args.input}' was coded on {settings.get('platform')}; another CPU may "
               "round differently (the CRC check will tell)", file=sys.stderr)
+    progress = CodingProgress(n_bytes, n_chars, args.quiet)
     start = time.perf_counter()
     try:
-        text, ideal_bits = coding.decode(words, n_chars, vocab, factory, segments)
+        text, ideal_bits = coding.decode(words, n_chars, vocab, factory, segments, checks, progress)
         out = text.encode("utf-8", "surrogateescape")
     except (ValueError, RuntimeError, OverflowError) as exc:  # an impossible symbol or code point
         raise UsageError(f"'{args.input}' is corrupt: it does not decode ({type(exc).__name__})") from None
+    except coding.Diverged as exc:
+        raise UsageError(f"'{args.input}' decodes differently than it was coded: the checksum after "
+                         f"character {exc.column + coding.CHECK_EVERY} of each of its {exc.rows} segments "
+                         f"differs (characters {exc.column}-{exc.column + coding.CHECK_EVERY - 1} of "
+                         "segment 1 on); this machine does not reproduce the encoder's probabilities; "
+                         "nothing written") from None
+    finally:
+        progress.close()
     seconds = time.perf_counter() - start
     if len(out) != n_bytes or zlib.crc32(out) != crc:
         raise UsageError(f"'{args.input}' did not decode to the original (CRC32 mismatch); "

@@ -21,7 +21,10 @@ settings) travels in the file's settings and is checked before decoding.
 """
 
 import platform
+import zlib
 from dataclasses import asdict, dataclass
+
+from typing import Any
 
 import numpy as np
 
@@ -32,7 +35,7 @@ from rnnlm.errors import UsageError
 from rnnlm.data.vocab import Vocab
 from rnnlm.model.weights import init_weights
 
-CODING_REVISION = 1      # bump whenever the computation that produces probabilities changes
+CODING_REVISION = 2      # bump whenever the computation that produces probabilities changes
 THREADS = 1              # pinned while coding: results must not depend on the machine's load
 DTYPE = "float32"
 ONLINE_MAX_VOCAB = 1024  # an --online vocabulary keeps the file's commonest characters
@@ -42,6 +45,39 @@ ONLINE_MAX_LAYERS = 4
 ONLINE_MAX_CHUNK = 1024
 ONLINE_MAX_REPLAY = 8
 ONLINE_MAX_REPLAY_CHARS = 1 << 14
+
+CHECK_EVERY = 2048       # columns between the checksums a decoder verifies as it goes
+
+
+class Diverged(Exception):
+    """The decoder's symbols so far differ from the encoder's (a checksum mismatch)."""
+
+    def __init__(self, column, rows):
+        super().__init__(column)
+        self.column, self.rows = column, rows
+
+
+class ColumnChecks:
+    """A running CRC32 of the coded symbols, column by column; every CHECK_EVERY columns its low
+    16 bits are recorded (encoder) or compared with the recorded ones (decoder), so a decoder
+    whose probabilities drift stops within CHECK_EVERY columns instead of emitting garbage."""
+
+    def __init__(self, recorded=None):
+        self.recorded = recorded
+        self.values: Any = [] if recorded is None else None
+        self.crc = 0
+
+    def after_column(self, t, column):
+        self.crc = zlib.crc32(np.ascontiguousarray(column, dtype="<i4").tobytes(), self.crc)
+        if (t + 1) % CHECK_EVERY:
+            return
+        value = self.crc & 0xFFFF
+        if self.recorded is None:
+            self.values.append(value)
+        else:
+            i = (t + 1) // CHECK_EVERY - 1
+            if i < len(self.recorded) and self.recorded[i] != value:
+                raise Diverged(t + 1 - CHECK_EVERY, len(column))
 
 
 @dataclass(frozen=True)
@@ -156,8 +192,9 @@ def _shifted(grid):
     return inputs
 
 
-def encode(text, vocab, predictor_factory, segments):
-    """(uint32 words, ideal bits) of `text`."""
+def encode(text, vocab, predictor_factory, segments, checks=None, progress=None):
+    """(uint32 words, ideal bits) of `text`; `checks` (a ColumnChecks) records checksums,
+    `progress(chars done, ideal bits)` is called after each column."""
     n = len(text)
     rows, length = layout(n, segments)
     coder = SymbolEncoder()
@@ -178,11 +215,16 @@ def encode(text, vocab, predictor_factory, segments):
         for r in np.flatnonzero(escapes[:active, t]):
             coder.escape(ord(text[r * length + t]))
         predictor.after_step(t, inputs, grid)
+        if checks is not None:
+            checks.after_column(t, grid[:active, t])
+        if progress is not None:
+            progress(min(n, (t + 1) * rows), coder.total_ideal_bits())
     return coder.words(), coder.total_ideal_bits()
 
 
-def decode(words, n, vocab, predictor_factory, segments):
-    """(text, ideal bits) from the words `encode` wrote."""
+def decode(words, n, vocab, predictor_factory, segments, checks=None, progress=None):
+    """(text, ideal bits) from the words `encode` wrote; `checks` (a ColumnChecks holding the
+    recorded values) raises Diverged at the first mismatch."""
     rows, length = layout(n, segments)
     coder = SymbolDecoder(words)
     if n == 0:
@@ -203,6 +245,10 @@ def decode(words, n, vocab, predictor_factory, segments):
         if t + 1 < length:
             inputs[:, t + 1] = grid[:, t]
         predictor.after_step(t, inputs, grid)
+        if checks is not None:
+            checks.after_column(t, grid[:active, t])
+        if progress is not None:
+            progress(min(n, (t + 1) * rows), coder.total_ideal_bits())
     return "".join(map(chr, chars.reshape(-1)[:n].tolist())), coder.total_ideal_bits()
 
 
