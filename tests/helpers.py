@@ -1,6 +1,7 @@
 """What many tests share: running the command line as a user does, the one-line error
 contract, and tiny models that train or load in a second."""
 
+import json
 import os
 import subprocess
 import sys
@@ -37,3 +38,35 @@ def tiny_checkpoint(path, seed=0, hiddens=16, text="the time machine by h g well
     cfg = ModelConfig(vocab_size=len(vocab), num_hiddens=hiddens, cell="rnn")
     save_checkpoint(path, cfg, vocab, init_weights(cfg, seed), "float32")
     return str(path)
+
+
+# ---- the book's files, read back through the command line in process --------------------
+
+BOOK_TOKENS, BOOK_BATCH, BOOK_STEPS = 2000, 8, 10     # the slice the book-file tests train on
+EVAL_ARGS = ["--max-tokens", str(BOOK_TOKENS), "--batch-size", str(BOOK_BATCH), "--num-steps", str(BOOK_STEPS)]
+PREFIX, NUM_CHARS = "time traveller", 30
+
+
+def cli(capsys, *argv):
+    """Run the CLI in process; returns (exit status, stdout, stderr)."""
+    from rnnlm.cli.main import main
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def rnnlm_eval(capsys, tmp_path, ck, backend):
+    """`rnnlm eval` of checkpoint `ck` on `backend` over the book-file slice: its perplexity."""
+    metrics = tmp_path / f"eval-{backend}.json"
+    code, _, err = cli(capsys, "eval", "--checkpoint", ck, "--backend", backend, *EVAL_ARGS,
+                       "--metrics-json", metrics)
+    assert code == 0, err
+    return json.loads(metrics.read_text())["perplexity"]
+
+
+def rnnlm_predict(capsys, ck, backend):
+    """`rnnlm predict PREFIX` of checkpoint `ck` on `backend`: the greedy line."""
+    code, out, err = cli(capsys, "predict", PREFIX, "--checkpoint", ck, "--backend", backend,
+                         "--num-chars", NUM_CHARS)
+    assert code == 0, err
+    return out.rstrip("\n")

@@ -20,10 +20,10 @@ from rnnlm.cli.main import main
 from rnnlm.data.corpus import EMBEDDED_NAME
 from tests import book_models as book
 from tests.conftest import load_or_skip
+from tests.helpers import BOOK_BATCH, BOOK_STEPS, BOOK_TOKENS, EVAL_ARGS as EVAL, NUM_CHARS, PREFIX, cli, rnnlm_eval, rnnlm_predict
 
-HIDDEN, TOKENS, BATCH, STEPS, EPOCHS = 16, 2000, 8, 10, 3
-EVAL = ["--max-tokens", str(TOKENS), "--batch-size", str(BATCH), "--num-steps", str(STEPS)]
-PREFIX, NUM_CHARS = "time traveller", 30
+HIDDEN, EPOCHS = 16, 3
+TOKENS, BATCH, STEPS = BOOK_TOKENS, BOOK_BATCH, BOOK_STEPS
 RUN_BACKENDS = ["torch", "mxnet", "onnxruntime"]
 SAME, ACROSS = 1e-6, 1e-5  # relative, on perplexity: the training framework, the others
 
@@ -80,26 +80,6 @@ def one_thread():
         if "torch" in sys.modules:
             sys.modules["torch"].set_num_threads(1)
         yield
-
-
-def cli(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def rnnlm_eval(capsys, tmp_path, ck, backend):
-    metrics = tmp_path / f"eval-{backend}.json"
-    code, _, err = cli(capsys, "eval", "--checkpoint", ck, "--backend", backend, *EVAL, "--metrics-json", metrics)
-    assert code == 0, err
-    return json.loads(metrics.read_text())["perplexity"]
-
-
-def rnnlm_predict(capsys, ck, backend):
-    code, out, err = cli(capsys, "predict", PREFIX, "--checkpoint", ck, "--backend", backend,
-                         "--num-chars", NUM_CHARS)
-    assert code == 0, err
-    return out.rstrip("\n")
 
 
 # ---- the book's code trains and saves, once per framework -----------------------------------

@@ -21,12 +21,12 @@ from rnnlm.model.weights import init_weights
 from tests import book_models as book
 from tests.conftest import load_or_skip
 from tests.test_cli import assert_one_line_error, run_cli
+from tests.helpers import BOOK_BATCH, BOOK_STEPS, BOOK_TOKENS, EVAL_ARGS as EVAL, NUM_CHARS, PREFIX, cli, rnnlm_eval, rnnlm_predict
 
 CELLS = ["rnn", "gru", "lstm"]
 LAYOUTS = [(1, False), (2, True)]  # (layers, bidirectional)
-HIDDEN, TOKENS, BATCH, STEPS = 16, 2000, 8, 10
-EVAL = ["--max-tokens", str(TOKENS), "--batch-size", str(BATCH), "--num-steps", str(STEPS)]
-PREFIX, NUM_CHARS = "time traveller", 30
+HIDDEN = 16
+TOKENS, BATCH, STEPS = BOOK_TOKENS, BOOK_BATCH, BOOK_STEPS
 RUN_BACKENDS = ["torch", "mxnet", "onnxruntime"]
 # relative, on perplexity: the framework that trained the model, against its own book code,
 # 1e-6; another framework's float32 kernels (and ONNX Runtime), 1e-5 as across backends
@@ -57,27 +57,6 @@ def framework(name):
 
 def onnx_or_skip():
     return load_or_skip("onnxruntime")
-
-
-def cli(capsys, *argv):
-    """Run the CLI in process; returns (exit status, stdout, stderr)."""
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def rnnlm_eval(capsys, tmp_path, ck, backend):
-    metrics = tmp_path / f"eval-{backend}.json"
-    code, _, err = cli(capsys, "eval", "--checkpoint", ck, "--backend", backend, *EVAL, "--metrics-json", metrics)
-    assert code == 0, err
-    return json.loads(metrics.read_text())["perplexity"]
-
-
-def rnnlm_predict(capsys, ck, backend):
-    code, out, err = cli(capsys, "predict", PREFIX, "--checkpoint", ck, "--backend", backend,
-                         "--num-chars", NUM_CHARS)
-    assert code == 0, err
-    return out.rstrip("\n")
 
 
 # ---- models trained and saved by the book's code, once per config ----------------------------

@@ -148,3 +148,11 @@ def atomic_write(path, write):
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def write_bytes(path, data):
+    """All of `data` at `path` or nothing (see `atomic_write`); a failure is one UsageError."""
+    try:
+        atomic_write(path, lambda f: f.write(data))
+    except OSError as exc:
+        raise UsageError(f"cannot write '{path}': {exc.strerror}") from None

@@ -19,7 +19,7 @@ from rnnlm.checkpoints.file import load_checkpoint
 from rnnlm.compression import mixed
 from rnnlm.compression.progress_bar import CodingProgress
 from rnnlm.errors import UsageError
-from rnnlm.checkpoints.outputs import atomic_write, check_writable
+from rnnlm.checkpoints.outputs import check_writable, write_bytes
 from rnnlm.data.vocab import Vocab
 from rnnlm.config import ConfigError
 from rnnlm.checkpoints.limits import read_bounded
@@ -72,13 +72,6 @@ def _check_output(path, input_path):
     check_writable(path, "output")
     if os.path.exists(input_path) and os.path.exists(path) and os.path.samefile(path, input_path):
         raise UsageError(f"output '{path}' is the input file")
-
-
-def _write(path, data):
-    try:
-        atomic_write(path, lambda f: f.write(data))
-    except OSError as exc:
-        raise UsageError(f"cannot write '{path}': {exc.strerror}") from None
 
 
 def _report(verb, path, n_bytes, n_chars, size, header, ideal_bits, seconds, settings):
@@ -135,7 +128,7 @@ def cmd_compress(args):
     seconds = time.perf_counter() - start
     settings.update(check_every=coding.CHECK_EVERY, checks=checks.values)
     out = container.pack(zlib.crc32(data), len(data), len(text), settings, words)
-    _write(args.output, out)
+    write_bytes(args.output, out)
     _report("compressed", args.input, len(data), len(text), len(out), len(out) - 4 * len(words),
             ideal_bits, seconds, settings)
     return 0
@@ -235,7 +228,7 @@ def cmd_decompress(args):
     if len(out) != n_bytes or zlib.crc32(out) != crc:
         raise UsageError(f"'{args.input}' did not decode to the original (CRC32 mismatch); "
                          "nothing written")
-    _write(args.output, out)
+    write_bytes(args.output, out)
     _report("decompressed", args.output, n_bytes, n_chars, len(data), len(data) - 4 * len(words),
             ideal_bits, seconds, settings)
     return 0

@@ -14,7 +14,7 @@ import zipfile
 
 from rnnlm.backend import EXPORT_FORMATS, IMPORT_FORMATS, format_call, load_format
 from rnnlm.checkpoints.file import META_KEY, load_checkpoint, save_checkpoint
-from rnnlm.checkpoints.outputs import atomic_write, check_writable
+from rnnlm.checkpoints.outputs import check_writable, write_bytes
 from rnnlm.data.corpus import load_lines, tokenize
 from rnnlm.data.vocab import Vocab
 from rnnlm.errors import UsageError
@@ -33,14 +33,6 @@ def check_source(path):
         raise UsageError(f"'{path}' does not exist")
     if os.path.isdir(path):
         raise UsageError(f"'{path}' is a directory, not a checkpoint")
-
-
-def write_bytes(path, data):
-    """All of `data` at `path` or nothing: a temporary file renamed over any old one."""
-    try:
-        atomic_write(path, lambda f: f.write(data))
-    except OSError as exc:
-        raise UsageError(f"cannot write '{path}': {exc.strerror}") from None
 
 
 def detect_format(path):
