@@ -58,12 +58,13 @@ def mutate(data, rng):
 def reader_for(kind, workdir):
     """A function(path) that reads `path` as this reader does; raises UsageError on bad input."""
     if kind in ("params", "pt"):
-        from rnnlm.interop.convert import SOURCE_ACTIVATION, read_native
+        from rnnlm.backend import load_format
+        from rnnlm.interop.convert import read_native
         from rnnlm.interop.names import infer_config
 
         def read(path):
             fmt, weights, _, scheme = read_native(path, "auto")
-            infer_config(weights, scheme, path, SOURCE_ACTIVATION[fmt])
+            infer_config(weights, scheme, path, load_format(fmt).DEFAULT_ACTIVATION)
         return read
     if kind in ("npz", "onnx"):
         from rnnlm.checkpoints.file import load_checkpoint

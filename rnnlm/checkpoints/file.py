@@ -11,6 +11,7 @@ rnnlm.checkpoints.outputs for the temporary files of a writer killed mid-write).
 import io
 import json
 import os
+import tokenize
 import zipfile
 
 import numpy as np
@@ -57,7 +58,8 @@ def load_checkpoint(path):
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files}
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError, NotImplementedError) as exc:
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError, NotImplementedError,
+            SyntaxError, tokenize.TokenError) as exc:  # (NumPy parses old headers with tokenize)
         reason = "it holds object arrays, which rnnlm never unpickles" \
             if "allow_pickle" in str(exc) else "truncated or not a .npz file"
         raise UsageError(f"checkpoint '{path}' cannot be read: {reason}") from None
@@ -107,7 +109,8 @@ def read_meta(path):
     try:
         with np.load(path, allow_pickle=False) as data:
             entry = data[META_KEY] if META_KEY in data.files else None
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError, NotImplementedError) as exc:
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError, NotImplementedError,
+            SyntaxError, tokenize.TokenError) as exc:  # (NumPy parses old headers with tokenize)
         raise UsageError(f"checkpoint '{path}' cannot be read: {str(exc)[:160]}") from None
     return _read_meta(path, entry)
 

@@ -9,6 +9,7 @@ ends Python's json in a RecursionError. These checks make each of them one Usage
 import json
 import os
 import stat
+import tokenize
 import zipfile
 
 import numpy as np
@@ -76,7 +77,8 @@ def check_npz_members(path, what):
                         raise ValueError(f"npy version {version}")
                     header = f.tell()
             except (ValueError, OSError, EOFError, zipfile.BadZipFile, SyntaxError, TypeError,
-                    RecursionError, MemoryError, zipfile.LargeZipFile, NotImplementedError) as exc:
+                    RecursionError, MemoryError, zipfile.LargeZipFile, NotImplementedError,
+                    tokenize.TokenError) as exc:  # (NumPy parses old headers with tokenize)
                 raise UsageError(f"{what} '{path}': member {info.filename!r} is not a readable "
                                  f"array ({str(exc)[:120] or type(exc).__name__})") from None
             count = 1
