@@ -169,6 +169,12 @@ def test_the_same_command_under_other_load_gives_the_same_checkpoint(backend, tm
 
 @pytest.mark.slow  # fresh processes, each loading a framework
 def test_a_resume_with_another_thread_count_keeps_the_recorded_one(backend, tmp_path):
+    before = backend.num_threads()
+    backend.set_num_threads(1)
+    settable = backend.num_threads() == 1
+    backend.set_num_threads(before)
+    if not settable:
+        pytest.skip(f"{backend.NAME} computes with its framework's own pool: there is no count to keep")
     path = tmp_path / "r.npz"
     small = ["train", "--backend", backend.NAME, "--num-hiddens", "16", "--max-tokens", "3000", "--quiet",
              "--save", str(path)]
