@@ -19,7 +19,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from rnnlm.backend import BACKENDS, build_model, check_name, installed_training_backends, load_backend, requested_name, select_backend
+from rnnlm.backend import BACKENDS, build_model, check_names, installed_training_backends, load_backend, requested_name, select_backend
 from rnnlm.data.batches import check_corpus_length
 from rnnlm.data.dataset import load_training_data
 from rnnlm.checkpoints.file import load_checkpoint, save_checkpoint
@@ -231,8 +231,8 @@ def compare_backends(names=None):
         if len(names) < 2:
             raise UsageError(f"compare needs two training backends; installed: {', '.join(names) or 'none'} "
                              f"(of {', '.join(BACKENDS)})")
-    names = tuple(check_name(n, training=True) for n in names)
-    if len(names) < 2 or len(set(names)) != len(names):
+    names = check_names(names)
+    if len(names) < 2:
         raise UsageError(f"compare needs two or more different backends, got {', '.join(names)}")
     return [load_backend(name) for name in names]
 

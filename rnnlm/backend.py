@@ -8,7 +8,7 @@ and a training part on top of it).
 import importlib
 import os
 from types import ModuleType
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 from rnnlm.backends import registry
 from rnnlm.backends.registry import BackendSpec, FormatSpec
@@ -46,16 +46,21 @@ def check_name(name: str, training: bool = False) -> str:
     return name
 
 
-def parse_names(text: str, training: bool = True) -> Tuple[str, ...]:
-    """'a,b,c' -> ('a', 'b', 'c'), each checked, none twice."""
-    names = tuple(n.strip() for n in text.split(",") if n.strip())
+def check_names(names: Sequence[str], training: bool = True) -> Tuple[str, ...]:
+    """`names` as a tuple: at least one, each a backend (a training one, with `training`),
+    none twice; else a UsageError. `--backends` of every command is checked here."""
     if not names:
         raise UsageError("--backends needs at least one backend name")
     for name in names:
         check_name(name, training)
     if len(set(names)) != len(names):
-        raise UsageError(f"--backends names a backend twice: {text}")
-    return names
+        raise UsageError(f"--backends names a backend twice: {','.join(names)}")
+    return tuple(names)
+
+
+def parse_names(text: str, training: bool = True) -> Tuple[str, ...]:
+    """'a,b,c' -> ('a', 'b', 'c'), checked by `check_names`."""
+    return check_names([n.strip() for n in text.split(",") if n.strip()], training)
 
 
 def _import(module: str, needs: Tuple[str, ...], extra: str, what: str,

@@ -17,7 +17,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, Dict, List
 
-from rnnlm.backend import BACKENDS, SPECS, check_name, study_models_module
+from rnnlm.backend import BACKENDS, SPECS, check_names, study_models_module
 from rnnlm.errors import UsageError
 from rnnlm.install import install_hint
 from rnnlm.checkpoints.outputs import atomic_write
@@ -44,18 +44,13 @@ def study_module(name):
 
 def check_backends(names):
     """The training backends asked for, each installed (checked without importing it)."""
-    if not names:
-        raise UsageError("--backends names no backend")
-    for name in names:
-        check_name(name, training=True)
+    for name in check_names(names):
         spec = SPECS[name]
         if importlib.util.find_spec(spec.needs[0]) is None:
             raise UsageError(f"backend '{name}' needs {spec.needs[0]}, which is not installed: "
                              f"{install_hint(spec.extra)}")
         if spec.study_models is None:
             study_models_module(spec)  # the one line that says which backends have them
-    if len(set(names)) != len(names):
-        raise UsageError(f"--backends names a backend twice: {','.join(names)}")
     return list(names)
 
 
