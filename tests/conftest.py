@@ -14,6 +14,7 @@ import pytest
 
 from rnnlm.backend import BACKENDS, INFERENCE_BACKENDS, load_backend
 from rnnlm.errors import UsageError
+from tests.ordering import pytest_addoption, pytest_collection_modifyitems, pytest_report_header  # noqa: F401  (hooks)
 
 
 def requested_backends(inference=False):
