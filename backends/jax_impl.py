@@ -38,6 +38,7 @@ import numpy as np
 from jax import lax
 
 from . import base
+from .jax_rnn_kernel import rnn_layer
 from .jax_engine import group_of, group_requested, restart_note  # noqa: F401 (part of the interface)
 from rnnlm.errors import UsageError
 from rnnlm.model.weights import canonical_shapes, check_weights, rnn_weight_names
@@ -134,7 +135,7 @@ def _linear(x, w, b):
 
 
 def _cell(cfg, w_hh, b_hh):
-    """One time step of the recurrence, (carry, x @ W_ih.T + b_ih) -> (carry, h), as
+    """One time step of a gated recurrence, (carry, x @ W_ih.T + b_ih) -> (carry, h), as
     PyTorch's cells compute it (gates in its order: GRU r, z, n; LSTM i, f, g, o)."""
     if cfg.cell == "lstm":
         def lstm(carry, xw):
@@ -154,31 +155,31 @@ def _cell(cfg, w_hh, b_hh):
             h = n + z * (h - n)  # = (1 - z) * n + z * h, written as ATen's gru_cell does
             return (h,), h
         return gru
-    act = jax.nn.relu if cfg.activation == "relu" else jnp.tanh
-
-    def rnn(carry, xw):
-        (h,) = carry
-        h = act(xw + _linear(h, w_hh, b_hh))
-        return (h,), h
-    return rnn
+    raise ValueError(f"the vanilla RNN runs through jax_rnn_kernel, not a cell: {cfg.cell!r}")
 
 
 def _forward(params, state, X, cfg):
     """Logits ((steps * batch, vocab), time-major, as the book's model) and the new state.
 
     `state` is a tuple of (layers * directions, batch, hidden) arrays: (h,) or (h, c).
-    Each layer and direction is one `lax.scan` over time; the input projection of all
-    steps is one matrix product before it.
+    Each layer and direction is one `lax.scan` over time (the vanilla RNN's with its own
+    backward, jax_rnn_kernel.py); the input projection of all steps is one matrix product
+    before it.
     """
     dtype = params["linear.weight"].dtype
     layer_in = jax.nn.one_hot(X.T, cfg.vocab_size, dtype=dtype)  # (steps, batch, vocab)
     finals: List[list] = [[] for _ in state]
     outs: list = []
     for index, (_, suffix, (w_ih, w_hh, b_ih, b_hh)) in enumerate(rnn_weight_names(cfg)):
-        xw = _linear(layer_in, params[w_ih], params[b_ih])
-        carry = tuple(s[index] for s in state)
-        carry, ys = lax.scan(_cell(cfg, params[w_hh], params[b_hh]), carry, xw,
-                             reverse=suffix == "_reverse")  # reversed: ys stay in time order
+        reverse = suffix == "_reverse"  # reversed: ys stay in time order
+        if cfg.cell == "rnn":  # both biases before the loop, as the PyTorch backend adds them
+            xw = _linear(layer_in, params[w_ih], params[b_ih] + params[b_hh])
+            ys, h_last = rnn_layer(xw, state[0][index], params[w_hh], cfg.activation == "relu", reverse)
+            carry = (h_last,)
+        else:
+            xw = _linear(layer_in, params[w_ih], params[b_ih])
+            carry = tuple(s[index] for s in state)
+            carry, ys = lax.scan(_cell(cfg, params[w_hh], params[b_hh]), carry, xw, reverse=reverse)
         for acc, part in zip(finals, carry):
             acc.append(part)
         outs.append(ys)

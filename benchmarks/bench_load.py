@@ -1,6 +1,6 @@
 """Training speed beside another busy process: rnnlm's default threads against the levers.
 
-    python benchmarks/bench_load.py [--epochs 15] [--repeats 3] [--backends torch,mxnet]
+    python benchmarks/bench_load.py [--epochs 15] [--repeats 3] [--backends torch,mxnet,jax]
 
 For each backend, `rnnlm train --epochs N` (the book's config) runs as a user runs it, in a
 fresh process, under eight conditions: the machine idle or beside a one-core busy loop, and
@@ -9,7 +9,9 @@ one thread (OMP_NUM_THREADS=1); every core with OpenMP's threads spinning while 
 OMP_WAIT_POLICY=PASSIVE); or rnnlm's default (no variable set: a count chosen once from the
 cores and the model). Conditions alternate within each repeat, so a drift in the machine's
 speed touches all alike. The figure is the run's mean tokens/s (tokens of all epochs after
-the first / their seconds). The target: beside the busy loop, rnnlm's default reaches
+the first / their seconds). JAX computes with XLA's own thread pool, not OpenMP: its conditions
+are one thread (XLA_FLAGS: Eigen single-threaded, one intra-op thread) and rnnlm's default
+(XLA's pool as it comes). The target: beside the busy loop, rnnlm's default reaches
 >= 80% of one thread on an idle machine.
 """
 
@@ -30,7 +32,18 @@ from rnnlm.training.threads import available_cores  # noqa: E402
 BUSY_LOOP = "while True: pass"
 
 
-LEVERS = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "MXNET_OMP_MAX_THREADS")
+LEVERS = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "MXNET_OMP_MAX_THREADS", "XLA_FLAGS")
+XLA_ONE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+
+
+def conditions(backend, cores):
+    """The thread settings measured for `backend`, by name."""
+    if backend == "jax":
+        return {"1 thread": {"XLA_FLAGS": XLA_ONE_THREAD}, "rnnlm default": {}}
+    return {"1 thread": {"OMP_NUM_THREADS": "1"},
+            f"{cores} threads, spinning": {"OMP_NUM_THREADS": str(cores), "GOMP_SPINCOUNT": "300000"},
+            f"{cores} threads, passive": {"OMP_NUM_THREADS": str(cores)},
+            "rnnlm default": {}}
 
 
 def run_once(backend, epochs, variables):
@@ -50,17 +63,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--backends", default="torch,mxnet")
+    parser.add_argument("--backends", default="torch,mxnet,jax")
     args = parser.parse_args()
     cores = available_cores()
-    settings = {"1 thread": {"OMP_NUM_THREADS": "1"},
-                f"{cores} threads, spinning": {"OMP_NUM_THREADS": str(cores), "GOMP_SPINCOUNT": "300000"},
-                f"{cores} threads, passive": {"OMP_NUM_THREADS": str(cores)},
-                "rnnlm default": {}}
     print(f"# {cpu_name()}, {cores} cores; rnnlm train --epochs {args.epochs}; tokens/s, median of "
           f"{args.repeats}", flush=True)
     results = {}
     for backend in args.backends.split(","):
+        settings = conditions(backend, cores)
         for load in ("idle", "busy"):
             busy = subprocess.Popen([sys.executable, "-c", BUSY_LOOP]) if load == "busy" else None
             try:
@@ -81,7 +91,7 @@ def main():
     print("|---|---|---|---|---|")
     for backend in args.backends.split(","):
         base = results[(backend, "idle", "1 thread")]
-        for name in settings:
+        for name in conditions(backend, cores):
             idle, busy = results[(backend, "idle", name)], results[(backend, "busy", name)]
             print(f"| {backend} | {name} | {idle:,.0f} | {busy:,.0f} | {busy / base:.2f} |")
 

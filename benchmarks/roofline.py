@@ -1,12 +1,15 @@
 """How close training is to the machine's limit for this model's shapes.
 
 FLOPs per token of the default model (forward + backward, multiply-adds counted as 2), the
-GEMM throughput measured on exactly those shapes in this run (torch, all cores; XLA's
+GEMM throughput measured on exactly those shapes in this run (torch's MKL; XLA's
 own GEMM beside it when jax is installed, the one rnnlm's JAX backend runs), the
 resulting roofline in tokens/s, and the fraction rnnlm reaches (from bench_train's
 default-config median, measured in the same run).
 
-    python benchmarks/roofline.py
+    python benchmarks/roofline.py [--cores 1]
+
+The process (and the training runs it starts) is pinned to the first `--cores` cores, one by
+default: the issue's goal is a fraction of the one-thread roofline.
 """
 
 import json
@@ -53,7 +56,15 @@ def xla_gemm_seconds(m, k, n, reps):
 
 
 def main():
+    import argparse
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cores", type=int, default=1)
+    args = parser.parse_args()
+    cores = sorted(os.sched_getaffinity(0))[:max(1, args.cores)]
+    os.sched_setaffinity(0, set(cores))  # before XLA makes its pool; inherited by the runs below
     torch.set_num_threads(available_cores())
+    from benchmarks.machine import cpu_name
+    print(f"# {cpu_name()}, pinned to cores {cores}, {torch.get_num_threads()} torch thread(s)\n")
     N = B * T
     # (what, m, k, n, how many per minibatch); the input projection is a gather (no FLOPs)
     gemms = [

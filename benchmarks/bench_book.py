@@ -1,0 +1,156 @@
+"""rnnlm against the book's own package (d2l 0.17.6), each run the way its user runs it.
+
+    python benchmarks/bench_book.py [--epochs 60] [--repeats 3] [--frameworks torch,mxnet]
+
+One round per framework: a fresh process trains the book's concise RNN with d2l's own code
+(`load_data_time_machine(32, 35)`, `RNNModel`, `train_epoch_ch8`, lr 1, the framework's
+default threads: nothing set), then a fresh process runs `rnnlm train --backend B` with its
+defaults on the same data (the book's first 10,000 tokens, batch 32, 35 steps, 256 hidden;
+for MXNet the book's ReLU). Rounds alternate, so a drift in the machine touches both alike.
+The figure is tokens/s over epochs 2..N (d2l's own per-epoch speed; rnnlm's metrics), the
+median of the rounds. d2l 0.17.6 has no JAX chapter: bench_train.py compares JAX with a
+book-style loop instead.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+EPOCH_LOOP = {  # the book's train_ch8 without its plotting: the same objects, its own epoch function
+    "torch": """
+import torch
+from torch import nn
+from d2l import torch as d2l
+train_iter, vocab = d2l.load_data_time_machine(32, 35)
+net = d2l.RNNModel(nn.RNN(len(vocab), 256), vocab_size=len(vocab))
+device = d2l.try_gpu()
+net = net.to(device)
+loss = nn.CrossEntropyLoss()
+updater = torch.optim.SGD(net.parameters(), 1)
+""",
+    "mxnet": """
+import rnnlm.backends.mxnet_compat  # np.bool for MXNet 1.9.1 on NumPy >= 1.24
+from mxnet import gluon, init, npx
+from mxnet.gluon import rnn
+from d2l import mxnet as d2l
+npx.set_np()
+train_iter, vocab = d2l.load_data_time_machine(32, 35)
+net = d2l.RNNModel(rnn.RNN(256), len(vocab))
+device = d2l.try_gpu()
+net.initialize(ctx=device, force_reinit=True, init=init.Normal(0.01))
+loss = gluon.loss.SoftmaxCrossEntropyLoss()
+trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': 1})
+updater = lambda batch_size: trainer.step(batch_size)
+""",
+}
+
+RNNLM_ARGS = {"torch": [], "mxnet": ["--activation", "relu"]}  # the book's MXNet RNN is ReLU
+
+
+def book_worker(framework, epochs):
+    """Runs in the fresh process: d2l's epochs, one JSON line of (tokens, seconds) per epoch."""
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    if framework == "torch":
+        try:
+            import torchvision  # noqa: F401  (d2l.torch imports it for its image chapters)
+        except ImportError:
+            import types
+            stand_in = types.ModuleType("torchvision")
+            stand_in.transforms = types.ModuleType("torchvision.transforms")
+            sys.modules.update({"torchvision": stand_in, "torchvision.transforms": stand_in.transforms})
+    scope: dict = {}
+    exec(EPOCH_LOOP[framework], scope)  # noqa: S102  (our own constant text, above)
+    d2l = scope["d2l"]
+    for _ in range(epochs):
+        ppl, speed = d2l.train_epoch_ch8(scope["net"], scope["train_iter"], scope["loss"], scope["updater"],
+                                         scope["device"], False)
+        print(json.dumps({"perplexity": ppl, "tokens_per_sec": speed}), flush=True)
+
+
+def corpus_cache(root):
+    """d2l reads the corpus from ../data (its download cache, checked by SHA-1): the embedded one."""
+    import rnnlm
+    from rnnlm.data.corpus import EMBEDDED_NAME
+    os.makedirs(os.path.join(root, "data"))
+    shutil.copy(os.path.join(os.path.dirname(rnnlm.__file__), "data", EMBEDDED_NAME),
+                os.path.join(root, "data", "timemachine.txt"))
+    work = os.path.join(root, "work")
+    os.makedirs(work)
+    return work
+
+
+def plain_environment():
+    """The environment a user's shell gives: none of the thread variables set."""
+    return {k: v for k, v in os.environ.items()
+            if k not in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "MXNET_OMP_MAX_THREADS")}
+
+
+def mean_speed(history):
+    """Tokens/s of epochs 2..N: all their tokens over all their seconds."""
+    rest = history[1:]
+    return len(rest) / sum(1 / h["tokens_per_sec"] for h in rest)  # equal tokens per epoch
+
+
+def run_book(framework, epochs, work):
+    out = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker", framework, "--epochs", str(epochs)],
+                         cwd=work, env=plain_environment(), capture_output=True, text=True)
+    history = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+    if out.returncode or len(history) != epochs:
+        raise SystemExit(f"error: d2l's {framework} loop failed: {(out.stderr.strip().splitlines() or [''])[-1]}")
+    return history
+
+
+def run_rnnlm(framework, epochs, work):
+    metrics = os.path.join(work, "rnnlm.json")
+    subprocess.run([sys.executable, "-m", "rnnlm", "train", "--backend", framework, "--epochs", str(epochs),
+                    "--quiet", "--metrics-json", metrics, *RNNLM_ARGS[framework]],
+                   check=True, env=plain_environment(), stdout=subprocess.DEVNULL)
+    with open(metrics) as f:
+        return json.load(f)["history"]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=60)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--frameworks", default="torch,mxnet")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        return book_worker(args.worker, args.epochs)
+    from benchmarks.machine import cpu_name
+    from rnnlm.training.threads import available_cores
+    print(f"# {cpu_name()}, {available_cores()} cores; {args.epochs} epochs a run, tokens/s of epochs 2..N, "
+          f"median of {args.repeats} alternating rounds", flush=True)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        work = corpus_cache(tmp)
+        for framework in args.frameworks.split(","):
+            speeds = {"d2l": [], "rnnlm": []}
+            last = {}
+            for _ in range(args.repeats):
+                for name, run in (("d2l", run_book), ("rnnlm", run_rnnlm)):
+                    history = run(framework, args.epochs, work)
+                    speeds[name].append(mean_speed(history))
+                    last[name] = history[-1]["perplexity"]
+            row = {"framework": framework, "epochs": args.epochs, "final_perplexity": last,
+                   **{name: {"median": statistics.median(v), "all": [round(x) for x in v]} for name, v in speeds.items()}}
+            row["speedup"] = row["rnnlm"]["median"] / row["d2l"]["median"]
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    print("\n| framework | d2l 0.17.6 tokens/s | rnnlm tokens/s | rnnlm / d2l | final perplexity d2l / rnnlm |")
+    print("| --- | --- | --- | --- | --- |")
+    for r in rows:
+        print(f"| {r['framework']} | {r['d2l']['median']:,.0f} | {r['rnnlm']['median']:,.0f} | {r['speedup']:.2f}x | "
+              f"{r['final_perplexity']['d2l']:.2f} / {r['final_perplexity']['rnnlm']:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
