@@ -12,7 +12,7 @@ from typing import Any, Dict
 
 from rnnlm.study import common
 
-FULL: Dict[str, Any] = {"hiddens": (32, 128, 512, 1024), "clips": (0.1, 1.0, 10.0, None), "epochs": 40, "max_tokens": 0,
+FULL: Dict[str, Any] = {"hiddens": (32, 128, 512, 1024), "clips": (0.1, 1.0, 10.0, None), "epochs": 20, "max_tokens": 0,
         "val_fraction": 0.1, "clip_hiddens": 256}
 QUICK: Dict[str, Any] = {"hiddens": (16, 64), "clips": (1.0, None), "epochs": 3, "max_tokens": 8000, "val_fraction": 0.2,
          "clip_hiddens": 32}
