@@ -30,6 +30,7 @@ class ContextConfig:
     add: int = 2             # A: extra escape weight, out of 16
     limit: int = 1 << 13     # a context's counts are halved when one reaches this
     max_cells: int = 1 << 24  # contexts x vocabulary, all orders (int32: 64 MiB): the memory cap
+    exclusion: int = 0       # 1: PPM's update exclusion (orders below the one that knew the symbol keep their counts)
 
 
 class ContextModel:
@@ -42,6 +43,7 @@ class ContextModel:
         self.cap = max(1, config.max_cells // vocab_size)
         self._keys: Any = None  # the contexts of the last `predict`, for `update`
         self._slots: Any = None
+        self._counts: Any = None
 
     def predict(self, prev):
         """Distributions (levels, rows, V) int64, level k = orders 0..k, after each row's `prev`
@@ -58,6 +60,7 @@ class ContextModel:
         self._keys, self._slots = keys, slots
         c = self.counts[np.maximum(slots, 0)].astype(np.int64)        # (K+1, R, V)
         c[slots < 0] = 0
+        self._counts = c
         n = c.sum(axis=2)
         d = np.count_nonzero(c, axis=2)
         fresh = np.maximum(16 * c - cfg.discount, 0) * T
@@ -89,6 +92,12 @@ class ContextModel:
             grown[:len(self.counts)] = self.counts
             self.counts = grown
         ok = slots >= 0
+        if self.cfg.exclusion:
+            # only the orders from the highest one that had seen the symbol up learn it: the lower
+            # orders then count in how many contexts a symbol is new, as Kneser-Ney's do
+            knew = self._counts[:, np.arange(self.rows), symbols] > 0       # (K+1, R)
+            lowest = np.where(knew, np.arange(self.K + 1)[:, None], 0).max(axis=0)
+            ok &= np.arange(self.K + 1)[:, None] >= lowest[None]
         cells = slots[ok] * self.V + np.broadcast_to(symbols, slots.shape)[ok]
         flat = self.counts.reshape(-1)
         np.add.at(flat, cells, 1)

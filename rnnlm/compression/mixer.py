@@ -39,6 +39,8 @@ class MixConfig:
     rnn_weight: int = 26214  # initial weight of the RNN (out of 2**16: 0.4)
     top_weight: int = 39322  # initial weight of the context model's highest level (0.6)
     confidence_buckets: int = 4  # weight sets per bucket of the RNN's top probability
+    match_weight: int = 16384    # initial weight of the match model (0.25)
+    final_lr: int = 0        # 0: the two mixes averaged; else a 2-input mixer learns how to weigh them
 
 
 class Mixer:
