@@ -26,7 +26,7 @@ _HASH_MUL = 0x2545F491   # odd, < 2**32: symbol i of the window times _HASH_MUL*
 
 @dataclass(frozen=True)
 class MatchConfig:
-    min_len: int = 6         # symbols a context must share to start a match (0: no match model)
+    min_len: int = 10        # symbols a context must share to start a match (0: no match model)
     limit: int = 1 << 12     # a length bucket's counts are halved when its trials reach this
 
 

@@ -21,7 +21,7 @@ import numpy as np
 from rnnlm.compression.context_model import ContextConfig, ContextModel
 from rnnlm.compression.fixed_point import log2_fixed
 from rnnlm.compression.match_model import MatchConfig, MatchModel
-from rnnlm.compression.sse import SSE, SSEConfig
+from rnnlm.compression.sse import ORDER2_CONTEXTS, SSE, SSEConfig
 from rnnlm.compression.mixer import WEIGHT_ONE, MixConfig, Mixer, probs_from_scores, quantize_model_probs
 
 
@@ -47,12 +47,13 @@ class MixSettings:
                   *asdict(sse).values(), d["rnn"]):
             if type(v) not in (int, bool):
                 raise ValueError("mix settings")
-        if not 0 <= ctx.max_order <= 16 or not 0 <= ctx.discount <= 16 or not 0 < ctx.add <= 1 << 16 \
+        if not 0 <= ctx.max_order <= 16 or not 0 <= ctx.discount <= 16 or not 0 <= ctx.discount2 <= 32 \
+                or not 0 <= ctx.discount3 <= 48 or not 0 < ctx.add <= 1 << 16 \
                 or not 2 <= ctx.limit <= 1 << 16 or not 0 < ctx.max_cells <= 1 << 26 \
                 or not 0 <= mix.lr <= 1 << 16 or not 1 <= mix.confidence_buckets <= 64 \
                 or not 0 <= mix.final_lr <= 1 << 16 or not abs(mix.match_weight) <= 1 << 20 \
                 or not 0 <= match.min_len <= 32 or not 2 <= match.limit <= 1 << 20 \
-                or not 0 <= sse.rate <= 16 or not 0 <= sse.weight <= 4:
+                or not 0 <= sse.rate <= 16 or not 0 <= sse.weight <= 4 or sse.order not in (1, 2):
             raise ValueError("mix settings")
         return MixSettings(bool(d["rnn"]), ctx, mix, match, sse)
 
@@ -79,7 +80,11 @@ class MixedModel:
             final_cfg = replace(settings.mixer, lr=settings.mixer.final_lr)
             self.final = Mixer(2, MATCH_STATES * levels, final_cfg)
             self.final.weights[:] = WEIGHT_ONE // 2
-        self.sse = SSE(vocab_size * MATCH_STATES, settings.sse) if settings.sse.rate else None
+        self.sse = None
+        if settings.sse.rate:
+            two = settings.sse.order == 2
+            self.sse = SSE(ORDER2_CONTEXTS if two else vocab_size * MATCH_STATES, settings.sse)
+        self.V, self.prev2 = vocab_size, np.zeros(rows, dtype=np.int64)
 
     def probs_int(self, prev, rnn_probs=None):
         """(rows, V) int64 probabilities of each row's next symbol."""
@@ -107,7 +112,11 @@ class MixedModel:
             scores = np.stack([self.mixer.score, self.mixer2.score])
             p = self.final.mix(None, state * (self.settings.context.max_order + 1) + seen, scores)
         if self.sse is not None:
-            p = self.sse.refine(p, prev * MATCH_STATES + state)
+            context = prev * MATCH_STATES + state
+            if self.settings.sse.order == 2:
+                context = (self.prev2 * self.V * MATCH_STATES + context) % ORDER2_CONTEXTS
+            p = self.sse.refine(p, context)
+        self.prev2 = prev
         return p
 
     def probs(self, prev, rnn_probs=None):

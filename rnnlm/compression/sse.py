@@ -15,6 +15,8 @@ import numpy as np
 
 from rnnlm.compression.fixed_point import FRAC_BITS, exp2_neg_fixed, log2_fixed
 
+ORDER2_CONTEXTS = 1 << 16  # order 2's contexts, hashed (x 33 entries x 8 bytes: 17 MiB)
+
 ONE = 1 << 16            # the tables' probabilities, out of 2**16
 STEPS = 33               # entries per context: stretch -16 .. +16 bits, one bit apart
 _HALF = (STEPS - 1) // 2
@@ -25,6 +27,7 @@ OUT_BITS = 24            # the corrected distribution, out of about 2**24
 class SSEConfig:
     rate: int = 6            # each update moves an entry 2**-rate of the way (0: no SSE)
     weight: int = 3          # the corrected probability's share in the final one, out of 4
+    order: int = 2           # its context: the previous symbol (1) or the previous two, hashed (2)
 
 
 def squash(st):
