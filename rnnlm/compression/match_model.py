@@ -42,7 +42,7 @@ BUCKETS = 20
 class MatchModel:
     def __init__(self, vocab_size, rows, config=MatchConfig()):
         self.cfg, self.V, self.rows = config, vocab_size, rows
-        self.history = np.zeros((rows, 256), dtype=np.int64)   # grows by doubling
+        self.history = np.zeros((rows, 16), dtype=np.int64)    # grows by doubling
         self.coded = 0                                          # columns coded so far
         self.table = np.full(1 << TABLE_BITS, -1, dtype=np.int64)  # row << 32 | column
         self.row = np.zeros(rows, dtype=np.int64)               # where each match points

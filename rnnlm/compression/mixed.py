@@ -51,7 +51,7 @@ class MixSettings:
                 or not 0 <= ctx.discount3 <= 48 or not 0 < ctx.add <= 1 << 16 \
                 or not 2 <= ctx.limit <= 1 << 16 or not 0 < ctx.max_cells <= 1 << 26 \
                 or not 0 <= mix.lr <= 1 << 16 or not 1 <= mix.confidence_buckets <= 64 \
-                or not 0 <= mix.final_lr <= 1 << 16 or not abs(mix.match_weight) <= 1 << 20 \
+                or not 0 <= mix.final_lr <= 1 << 16 or mix.third not in (0, 1) or not abs(mix.match_weight) <= 1 << 20 \
                 or not 0 <= match.min_len <= 32 or not 2 <= match.limit <= 1 << 20 \
                 or not 0 <= sse.rate <= 16 or not 0 <= sse.weight <= 4 or sse.order not in (1, 2):
             raise ValueError("mix settings")
@@ -75,11 +75,16 @@ class MixedModel:
             for m in (self.mixer, self.mixer2):
                 m.weights[:, int(settings.rnn)] = settings.mixer.match_weight
         # the two mixes combined: averaged, or by a learned 2-input mixer per match state
+        # a third, optional, chosen by the previous two symbols (hashed)
+        self.mixer3 = Mixer(inputs, ORDER2_SETS, settings.mixer, rnn_input) if settings.mixer.third else None
+        if self.mixer3 is not None and self.match is not None:
+            self.mixer3.weights[:, int(settings.rnn)] = settings.mixer.match_weight
         self.final = None
         if settings.mixer.final_lr:
             final_cfg = replace(settings.mixer, lr=settings.mixer.final_lr)
-            self.final = Mixer(2, MATCH_STATES * levels, final_cfg)
-            self.final.weights[:] = WEIGHT_ONE // 2
+            n = 2 + (self.mixer3 is not None)
+            self.final = Mixer(n, MATCH_STATES * levels, final_cfg)
+            self.final.weights[:] = WEIGHT_ONE // n
         self.sse = None
         if settings.sse.rate:
             two = settings.sse.order == 2
@@ -106,10 +111,14 @@ class MixedModel:
         logs = log2_fixed(levels)
         self.mixer.mix(levels, selector, logs)
         self.mixer2.mix(levels, prev, logs)
+        mixes = [self.mixer.score, self.mixer2.score]
+        if self.mixer3 is not None:
+            self.mixer3.mix(levels, (self.prev2 * self.V + prev) % ORDER2_SETS, logs)
+            mixes.append(self.mixer3.score)
         if self.final is None:
-            p = probs_from_scores((self.mixer.score + self.mixer2.score) >> 1)
+            p = probs_from_scores(sum(mixes) // len(mixes))
         else:
-            scores = np.stack([self.mixer.score, self.mixer2.score])
+            scores = np.stack(mixes)
             p = self.final.mix(None, state * (self.settings.context.max_order + 1) + seen, scores)
         if self.sse is not None:
             context = prev * MATCH_STATES + state
@@ -127,6 +136,8 @@ class MixedModel:
         self.context.update(symbols)
         self.mixer.update(symbols, active)
         self.mixer2.update(symbols, active)
+        if self.mixer3 is not None:
+            self.mixer3.update(symbols, active)
         if self.final is not None:
             self.final.update(symbols, active)
         if self.sse is not None:
@@ -135,6 +146,7 @@ class MixedModel:
             self.match.update(symbols)
 
 
+ORDER2_SETS = 4096       # the third mixer's weight sets
 MATCH_STATES = 3         # no match, a match shorter than 16 symbols, a longer one
 
 
