@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 
 from rnnlm.compression import coder as compress
+from rnnlm.compression import container
+from rnnlm.errors import UsageError
 from rnnlm.compression.context_model import ContextConfig, ContextModel
 from rnnlm.compression.match_model import PROB_BITS, MatchConfig, MatchModel
 from rnnlm.compression.mixed import MixedModel, MixSettings, simulate
@@ -156,12 +158,15 @@ def test_the_mix_codes_below_each_of_its_inputs_alone():
     assert report["mix"] < min(alone.values()), report
 
 
-@pytest.mark.parametrize("lever", ["match", "sse", "final"])
-def test_each_lever_switched_off_changes_the_bits(lever):
-    """Every lever is on the coded path: switching one off gives other probabilities."""
+@pytest.mark.parametrize("lever", ["match", "sse", "sse order", "final", "third mixer", "exclusion"])
+def test_each_lever_switched_changes_the_bits(lever):
+    """Every lever is on the coded path: switching one gives other probabilities."""
     off = {"match": lambda s: replace(s, match=replace(s.match, min_len=0)),
            "sse": lambda s: replace(s, sse=replace(s.sse, rate=0)),
-           "final": lambda s: replace(s, mixer=replace(s.mixer, final_lr=0))}[lever]
+           "sse order": lambda s: replace(s, sse=replace(s.sse, order=1)),
+           "final": lambda s: replace(s, mixer=replace(s.mixer, final_lr=0)),
+           "third mixer": lambda s: replace(s, mixer=replace(s.mixer, third=0)),
+           "exclusion": lambda s: replace(s, context=replace(s.context, exclusion=0))}[lever]
     text = read_raw_text()[:2000]
     vocab = compress.online_vocab(text)
     ids = compress.char_ids(text, vocab).reshape(2, 1000)
@@ -174,6 +179,13 @@ def test_each_lever_switched_off_changes_the_bits(lever):
             prev = ids[:, t]
         runs.append(np.stack(out))
     assert not np.array_equal(runs[0], runs[1])
+
+
+def test_a_version_2_container_is_refused_in_one_line():
+    data = bytearray(container.pack(0, 3, 3, {"mode": "online"}, [1]))
+    data[8] = 2
+    with pytest.raises(UsageError, match="format version 2; this rnnlm reads version 3"):
+        container.unpack(bytes(data), "old.rz")
 
 
 def test_settings_of_the_first_mixed_format_are_refused():

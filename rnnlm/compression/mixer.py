@@ -40,7 +40,7 @@ class MixConfig:
     top_weight: int = 39322  # initial weight of the context model's highest level (0.6)
     confidence_buckets: int = 4  # weight sets per bucket of the RNN's top probability
     match_weight: int = 16384    # initial weight of the match model (0.25)
-    third: int = 0           # 1: a third weight set, chosen by the previous two symbols (hashed)
+    third: int = 1           # 1: a third weight set, chosen by the previous two symbols (hashed)
     final_lr: int = 2        # 0: the two mixes averaged; else a 2-input mixer learns how to weigh them
 
 

@@ -11,6 +11,8 @@ their proportions of what is left. Integers throughout (logs from `fixed_point`)
 
 from dataclasses import dataclass
 
+from typing import Any
+
 import numpy as np
 
 from rnnlm.compression.fixed_point import FRAC_BITS, exp2_neg_fixed, log2_fixed
@@ -43,7 +45,7 @@ class SSE:
         self.cfg = config
         centres = (np.arange(STEPS, dtype=np.int64) - _HALF) << FRAC_BITS
         self.table = np.tile(np.clip(squash(centres), 1, ONE - 1), (contexts, 1))
-        self._last = None
+        self._last: Any = None
 
     def refine(self, p, context):
         """p: (rows, V) positive int64; context: (rows,) -> (rows, V) int64, each at least 1."""
