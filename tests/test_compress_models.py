@@ -158,7 +158,8 @@ def test_the_mix_codes_below_each_of_its_inputs_alone():
     assert report["mix"] < min(alone.values()), report
 
 
-@pytest.mark.parametrize("lever", ["match", "sse", "sse order", "final", "third mixer", "exclusion"])
+@pytest.mark.parametrize("lever", ["match", "sse", "sse order", "final", "third mixer", "exclusion",
+                                   "lr boost"])
 def test_each_lever_switched_changes_the_bits(lever):
     """Every lever is on the coded path: switching one gives other probabilities."""
     off = {"match": lambda s: replace(s, match=replace(s.match, min_len=0)),
@@ -166,7 +167,8 @@ def test_each_lever_switched_changes_the_bits(lever):
            "sse order": lambda s: replace(s, sse=replace(s.sse, order=1)),
            "final": lambda s: replace(s, mixer=replace(s.mixer, final_lr=0)),
            "third mixer": lambda s: replace(s, mixer=replace(s.mixer, third=0)),
-           "exclusion": lambda s: replace(s, context=replace(s.context, exclusion=0))}[lever]
+           "exclusion": lambda s: replace(s, context=replace(s.context, exclusion=0)),
+           "lr boost": lambda s: replace(s, mixer=replace(s.mixer, lr_boost=0))}[lever]
     text = read_raw_text()[:2000]
     vocab = compress.online_vocab(text)
     ids = compress.char_ids(text, vocab).reshape(2, 1000)

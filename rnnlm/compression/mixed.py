@@ -51,7 +51,8 @@ class MixSettings:
                 or not 0 <= ctx.discount3 <= 48 or not 0 < ctx.add <= 1 << 16 \
                 or not 2 <= ctx.limit <= 1 << 16 or not 0 < ctx.max_cells <= 1 << 26 \
                 or not 0 <= mix.lr <= 1 << 16 or not 1 <= mix.confidence_buckets <= 64 \
-                or not 0 <= mix.final_lr <= 1 << 16 or mix.third not in (0, 1) or not abs(mix.match_weight) <= 1 << 20 \
+                or not 0 <= mix.final_lr <= 1 << 16 or mix.third not in (0, 1) \
+                or not 0 <= mix.lr_boost <= 1 << 16 or not abs(mix.match_weight) <= 1 << 20 \
                 or not 0 <= match.min_len <= 32 or not 2 <= match.limit <= 1 << 20 \
                 or not 0 <= sse.rate <= 16 or not 0 <= sse.weight <= 4 or sse.order not in (1, 2):
             raise ValueError("mix settings")
