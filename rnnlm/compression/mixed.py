@@ -1,12 +1,13 @@
 """The RNN and the context model mixed: what the coder codes each column under.
 
     prev symbols --> ContextModel --> levels p_0 .. p_N --+
-    text so far  --> MatchModel   --> p_match ------------+--> 2 Mixers --> final mix --> SSE --> coder
+    text so far  --> MatchModel   --> p_match ------------+--> 3 Mixers --> final mix --> SSE --> coder
     RNN's float64 probabilities --> quantized (2**24) ----+
 
 The first mixer's weight set is chosen by the highest order seen (0..N), whether that context
 has only ever seen one symbol, the match state and the RNN's confidence; the second's by the
-previous symbol. A 2-input mixer (or an average) combines the two, and SSE corrects the top
+previous symbol, the third's (optional) by the previous two. A small mixer (or an average)
+combines them, and SSE corrects the top
 probability by the previous symbol and the match state. Without the RNN (`rnn=False`) the
 context model's levels (and the match model) are mixed alone. `probs` returns float64 p / sum p: exact integers divided once (IEEE division
 is correctly rounded everywhere), so both sides hand the coder the same floats.
