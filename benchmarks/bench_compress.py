@@ -1,6 +1,6 @@
 """Lossless compression of the same files, side by side: gzip, bzip2, xz, zstd, brotli, PPMd,
 rnnlm with a checkpoint and --online, each as the RNN alone (`--mix rnn`) and mixed with the
-context model (`--mix both`, the default), and the context model alone (`--online --mix
+context and match models (`--mix both`, the default), and the context model alone (`--online --mix
 context`). Sizes, bits/char and MB/s each way, from one run.
 
     python benchmarks/bench_compress.py [--backends torch,mxnet] [--epochs 40] [--quick]
@@ -196,16 +196,16 @@ def main():
             if online:  # no framework runs: one backend stands for all
                 size, t_in, t_out = run_rnnlm(folder, name, blob, ["--backend", backends[0], "--online",
                                                                    "--mix", "context"])
-                results[name].append(row("rnnlm context model alone", size, n_chars, n_bytes, t_in, t_out))
+                results[name].append(row("rnnlm context & match alone", size, n_chars, n_bytes, t_in, t_out))
             for b in backends:
                 for kind in kinds:
-                    for mix, how in (("rnn", ""), ("both", " + context model")):
+                    for mix, how in (("rnn", ""), ("both", " + context & match")):
                         size, t_in, t_out = run_rnnlm(folder, name, blob, [
                             "--backend", b, "--checkpoint", checkpoints[kind, b], "--mix", mix])
                         label = f"rnnlm {b}, checkpoint ({kind.split()[1]}, first 90%){how}"
                         results[name].append(row(label, size, n_chars, n_bytes, t_in, t_out))
                 if online:
-                    for mix, how in (("rnn", ""), ("both", " + context model")):
+                    for mix, how in (("rnn", ""), ("both", " + context & match")):
                         size, t_in, t_out = run_rnnlm(folder, name, blob, ["--backend", b, "--online",
                                                                            "--mix", mix])
                         results[name].append(row(f"rnnlm {b}, --online{how}", size, n_chars, n_bytes,

@@ -69,7 +69,7 @@ def mix(args):
     ids, probs = d["ids"], d["probs"]
     rows, length = int(d["rows"]), int(d["length"])
     settings = MixSettings(rnn=not args.no_rnn)
-    for kv in args.set:  # context.max_order=5 mixer.lr=30
+    for kv in args.set:  # context.max_order=5 mixer.lr=30 match.min_len=0 sse.rate=0
         part, value = kv.split("=")
         group, name = part.split(".")
         settings = replace(settings, **{group: replace(getattr(settings, group), **{name: int(value)})})

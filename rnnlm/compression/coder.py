@@ -35,7 +35,7 @@ from rnnlm.errors import UsageError
 from rnnlm.data.vocab import Vocab
 from rnnlm.model.weights import init_weights
 
-CODING_REVISION = 2      # bump whenever the computation that produces probabilities changes
+CODING_REVISION = 3      # bump whenever the computation that produces probabilities changes
 THREADS = 1              # pinned while coding: results must not depend on the machine's load
 DTYPE = "float32"
 ONLINE_MAX_VOCAB = 1024  # an --online vocabulary keeps the file's commonest characters

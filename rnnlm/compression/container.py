@@ -2,7 +2,7 @@
 
     offset  size  field
     0       8     magic b"RNNLMZ\\r\\n" (the CR LF catches text-mode mangling, as PNG's does)
-    8       1     format version (2)
+    8       1     format version (3)
     9       4     CRC32 of the original file
     13      8     length of the original file, in bytes
     21      8     length of the original text, in characters
@@ -15,8 +15,9 @@
 All integers are little-endian. The file is treated as hostile: every length is checked
 against the file's size and the limits below before it is used, and the CRC (header and
 body, since version 2) rejects a truncated or altered file before any decoding starts; the
-CRC32 of the original then checks the decoded text. Version 1 files (whose CRC left the
-header's lengths unchecked) are refused with one line: compress the original again.
+CRC32 of the original then checks the decoded text. Older versions are refused with one line
+(compress the original again): version 1's CRC left the header's lengths unchecked, version 2's
+mix settings lack the match model and SSE that version 3's decoder runs.
 """
 
 import hashlib
@@ -30,7 +31,7 @@ from rnnlm.errors import UsageError
 from rnnlm.checkpoints.limits import loads_json
 
 MAGIC = b"RNNLMZ\r\n"
-VERSION = 2
+VERSION = 3
 _FIXED = struct.Struct("<8sBIQQII")  # magic, version, crc, n_bytes, n_chars, settings len, crc
 _CHECKED = _FIXED.size - 4           # the header bytes the CRC covers (all but the CRC itself)
 MAX_SETTINGS = 1 << 20               # packed settings, and what they may unpack to

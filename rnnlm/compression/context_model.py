@@ -5,10 +5,13 @@ counts are shared by all rows, so each row learns from what every row coded befo
 order 0 up, each order's distribution interpolates its counts with the order below it
 (absolute discounting, as Kneser-Ney and PPM's escapes do):
 
-    p_k(v) = ( max(16 c_k(v) - D, 0) * T  +  (D d_k + A) * p_{k-1}(v) ) // (16 N_k + A)
+    p_k(v) = ( max(16 c_k(v) - D(c_k(v)), 0) * T  +  (sum_u D(c_k(u)) + A) * p_{k-1}(v) ) // (16 N_k + A)
 
-with N_k the context's total count, d_k its distinct symbols, T = 2**PROB_BITS and p_{-1}
-uniform. An unseen context (N_k = 0) passes p_{k-1} on unchanged. Every level is returned:
+with N_k the context's total count, D(c) the discount of a symbol seen c times (D1, D2, D3+:
+modified Kneser-Ney's three), T = 2**PROB_BITS and p_{-1} uniform. An unseen context
+(N_k = 0) passes p_{k-1} on unchanged. With update exclusion (PPM's) a coded symbol is
+counted only from the highest order that already knew it up, so a lower order counts the
+contexts a symbol was new in, which is what Kneser-Ney's lower orders want. Every level is returned:
 the mixer weighs them. All arithmetic is integer (exact), and contexts are exact dictionary
 keys (the last k symbols' bytes: no hash collisions), so encoder and decoder agree on any
 machine.
@@ -26,10 +29,13 @@ PROB_BITS = 16
 @dataclass(frozen=True)
 class ContextConfig:
     max_order: int = 6
-    discount: int = 8        # D: out of 16 per distinct symbol
+    discount: int = 12       # D: out of 16 per distinct symbol (seen once)
+    discount2: int = 18      # D for a symbol seen twice (0: as D), as modified Kneser-Ney's D2
+    discount3: int = 22      # D for a symbol seen three times or more (0: as discount2)
     add: int = 2             # A: extra escape weight, out of 16
     limit: int = 1 << 13     # a context's counts are halved when one reaches this
     max_cells: int = 1 << 24  # contexts x vocabulary, all orders (int32: 64 MiB): the memory cap
+    exclusion: int = 1       # 1: PPM's update exclusion (orders below the one that knew the symbol keep their counts)
 
 
 class ContextModel:
@@ -42,6 +48,7 @@ class ContextModel:
         self.cap = max(1, config.max_cells // vocab_size)
         self._keys: Any = None  # the contexts of the last `predict`, for `update`
         self._slots: Any = None
+        self._counts: Any = None
 
     def predict(self, prev):
         """Distributions (levels, rows, V) int64, level k = orders 0..k, after each row's `prev`
@@ -58,10 +65,19 @@ class ContextModel:
         self._keys, self._slots = keys, slots
         c = self.counts[np.maximum(slots, 0)].astype(np.int64)        # (K+1, R, V)
         c[slots < 0] = 0
+        self._counts = c
         n = c.sum(axis=2)
         d = np.count_nonzero(c, axis=2)
-        fresh = np.maximum(16 * c - cfg.discount, 0) * T
-        escape = cfg.discount * d + cfg.add
+        d1 = cfg.discount
+        d2 = cfg.discount2 or d1
+        d3 = cfg.discount3 or d2
+        if d1 == d2 == d3:
+            fresh = np.maximum(16 * c - d1, 0) * T
+            escape = d1 * d + cfg.add
+        else:
+            D = np.where(c >= 3, d3, np.where(c == 2, d2, np.where(c == 1, d1, 0)))
+            fresh = np.maximum(16 * c - D, 0) * T
+            escape = D.sum(axis=2) + cfg.add
         denominator = 16 * n + cfg.add
         levels = np.empty((K + 1, R, V), dtype=np.int64)
         p = np.full((R, V), T // V, dtype=np.int64)
@@ -89,6 +105,12 @@ class ContextModel:
             grown[:len(self.counts)] = self.counts
             self.counts = grown
         ok = slots >= 0
+        if self.cfg.exclusion:
+            # only the orders from the highest one that had seen the symbol up learn it: the lower
+            # orders then count in how many contexts a symbol is new, as Kneser-Ney's do
+            knew = self._counts[:, np.arange(self.rows), symbols] > 0       # (K+1, R)
+            lowest = np.where(knew, np.arange(self.K + 1)[:, None], 0).max(axis=0)
+            ok &= np.arange(self.K + 1)[:, None] >= lowest[None]
         cells = slots[ok] * self.V + np.broadcast_to(symbols, slots.shape)[ok]
         flat = self.counts.reshape(-1)
         np.add.at(flat, cells, 1)

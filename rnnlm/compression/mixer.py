@@ -8,6 +8,10 @@ and after the symbol x is coded each weight moves along the gradient of log2 p(x
 
     w_i += lr * ( log2 p_i(x) - sum_v p(v) log2 p_i(v) )
 
+with lr larger while a weight set is young (lr + boost * 256 / (256 + its updates so far)), so
+the many sets learn fast at first and settle later; without it a useless input (a tiny RNN)
+kept too much weight for thousands of characters and the mix coded worse than its best input.
+
 The weights are chosen per row by a small context (the highest context-model order seen, and
 whether that context has seen one symbol only), as paq's mixers select weight sets. Logs and
 exps are the tables of `fixed_point`; weights are integers in units of 2**-16; every
@@ -36,9 +40,13 @@ def quantize_model_probs(p):
 @dataclass(frozen=True)
 class MixConfig:
     lr: int = 24             # learning rate, in units of 2**-14
+    lr_boost: int = 96       # a young weight set learns faster: lr + lr_boost * 256 / (256 + its updates)
     rnn_weight: int = 26214  # initial weight of the RNN (out of 2**16: 0.4)
     top_weight: int = 39322  # initial weight of the context model's highest level (0.6)
     confidence_buckets: int = 4  # weight sets per bucket of the RNN's top probability
+    match_weight: int = 16384    # initial weight of the match model (0.25)
+    third: int = 1           # 1: a third weight set, chosen by the previous two symbols (hashed)
+    final_lr: int = 2        # 0: the two mixes averaged; else a 2-input mixer learns how to weigh them
 
 
 class Mixer:
@@ -53,6 +61,7 @@ class Mixer:
             w[:, rnn_input] = config.rnn_weight
             w[:, -1] = config.top_weight
         self.weights = w
+        self.updates = np.zeros(selectors, dtype=np.int64)
         self._last: Any = None
 
     def mix(self, probs, selector, logs=None):
@@ -78,7 +87,11 @@ class Mixer:
         rows = np.arange(active)
         expected = np.einsum("irv,rv->ri", logs, p) // p.sum(axis=1)[:, None]
         grad = logs[:, rows, symbols[:active]].T - expected        # (rows, inputs)
-        np.add.at(self.weights, selector, (grad * self.cfg.lr) >> (FRAC_BITS + 14 - 16))
+        lr: Any = self.cfg.lr
+        if self.cfg.lr_boost:
+            lr = lr + (self.cfg.lr_boost << 8) // (256 + self.updates[selector])[:, None]
+            np.add.at(self.updates, selector, 1)
+        np.add.at(self.weights, selector, (grad * lr) >> (FRAC_BITS + 14 - 16))
 
 
 def probs_from_scores(score):
