@@ -196,3 +196,25 @@ def test_settings_of_the_first_mixed_format_are_refused():
     with pytest.raises(ValueError):
         MixSettings.from_dict(old)
     assert MixSettings.from_dict(MixSettings().to_dict()) == MixSettings()
+
+
+def test_the_settings_header_is_deflated_against_its_dictionary(tmp_path):
+    """The usual settings cost well under half of what plain zlib makes of them, and the
+    stream names its preset dictionary (zlib's FDICT flag and the dictionary's Adler-32), so a
+    decoder with another dictionary stops instead of misreading."""
+    import json
+    import struct
+    import zlib
+    from rnnlm.cli.main import main
+    source, coded = tmp_path / "t.txt", tmp_path / "t.rz"
+    source.write_text("the time traveller smiled. " * 8)
+    assert main(["compress", str(source), "-o", str(coded), "--online", "--quiet", "--num-hiddens", "8"]) in (0, None)
+    data = coded.read_bytes()
+    settings = container.unpack(data, "t.rz")[3]
+    raw = json.dumps(settings, separators=(",", ":"), sort_keys=True).encode()
+    assert container.header_size(settings) - 37 < len(zlib.compress(raw, 9)) / 2
+    stream = data[37:37 + struct.unpack_from("<I", data, 29)[0]]
+    assert stream[1] & 0x20  # FDICT
+    assert struct.unpack(">I", stream[2:6])[0] == zlib.adler32(container.SETTINGS_DICTIONARY)
+    with pytest.raises(zlib.error):
+        zlib.decompressobj().decompress(stream)  # without the dictionary: unreadable

@@ -8,8 +8,9 @@
     21      8     length of the original text, in characters
     29      4     length M of the settings
     33      4     CRC32 of bytes 0-32 (the header above) and everything after this field
-    37      M     settings: zlib-compressed JSON (what the decoder must match: mode, backend,
-                  framework versions, dtype, threads, segments, model config, fingerprint...)
+    37      M     settings: JSON (what the decoder must match: mode, backend, framework
+                  versions, dtype, threads, segments, model config, fingerprint...), deflated
+                  against SETTINGS_DICTIONARY: the usual settings cost ~150 bytes, not ~520
     37+M    4k    payload: the range coder's uint32 words, little-endian
 
 All integers are little-endian. The file is treated as hostile: every length is checked
@@ -37,6 +38,20 @@ _CHECKED = _FIXED.size - 4           # the header bytes the CRC covers (all but 
 MAX_SETTINGS = 1 << 20               # packed settings, and what they may unpack to
 MAX_ORIGINAL_BYTES = 16 << 20        # what compress codes (decoding holds ~24 bytes per char)
 MAX_FILE_BYTES = 8 * MAX_ORIGINAL_BYTES + MAX_SETTINGS + _FIXED.size
+# zlib's preset dictionary for the settings: the keys and usual values of version 3's settings,
+# so a header repeats them by reference (on the raw book the header went from 576 bytes, 0.026
+# bits/char, to ~190). Part of the format: a new dictionary needs a new version.
+SETTINGS_DICTIONARY = (
+    b'{"fingerprint":"","mode":"checkpoint","dtype":"float64","backend":"","framework":"",'
+    b'"check_every":2048,"checks":[],"dtype":"float32","mix":{"context":{"add":2,"discount":12,'
+    b'"discount2":18,"discount3":22,"exclusion":1,"limit":8192,"max_cells":16777216,"max_order":6},'
+    b'"match":{"limit":4096,"min_len":10},"mixer":{"confidence_buckets":4,"final_lr":2,"lr":24,'
+    b'"lr_boost":96,"match_weight":16384,"rnn_weight":26214,"third":1,"top_weight":39322},'
+    b'"rnn":true,"sse":{"order":2,"rate":6,"weight":3}},"mode":"online","numpy":"1.26.4","online":'
+    b'{"cell":"gru","chunk":16,"clip":1.0,"lr":0.01,"num_hiddens":256,"num_layers":1,'
+    b'"optimizer":"adam","replay":1,"replay_batch":32,"replay_len":32,"seed":0},'
+    b'"platform":"x86_64","revision":3,"segments":8,"threads":1,'
+    b'"vocab":" etaonisrhldu\\ncmfwgyp,b.v' b"'k-IT;?!MHxqSAWj:EBz()_CDLNOPRFGY[]0123456789" b'"}')
 
 
 def _crc(data_or_header, body):
@@ -45,7 +60,7 @@ def _crc(data_or_header, body):
 
 def pack(original_crc, n_bytes, n_chars, settings, words):
     """The bytes of a compressed file."""
-    packed = zlib.compress(json.dumps(settings, separators=(",", ":"), sort_keys=True).encode(), 9)
+    packed = _deflate(settings)
     body = packed + np.asarray(words, dtype="<u4").tobytes()
     header = _FIXED.pack(MAGIC, VERSION, original_crc, n_bytes, n_chars, len(packed), 0)[:_CHECKED]
     return header + struct.pack("<I", _crc(header, body)) + body
@@ -73,7 +88,7 @@ def unpack(data, name):
         raise UsageError(f"'{name}' claims an original of {n_bytes} bytes; rnnlm codes at most "
                          f"{MAX_ORIGINAL_BYTES}")
     try:
-        unpacker = zlib.decompressobj()
+        unpacker = zlib.decompressobj(zdict=SETTINGS_DICTIONARY)
         raw = unpacker.decompress(body[:m], MAX_SETTINGS)  # bounded: a zlib bomb stops here
         if unpacker.unconsumed_tail or not unpacker.eof:
             raise ValueError("settings too large or cut short")
@@ -86,10 +101,14 @@ def unpack(data, name):
     return crc, n_bytes, n_chars, settings, words
 
 
+def _deflate(settings):
+    packer = zlib.compressobj(9, zlib.DEFLATED, 15, 9, zlib.Z_DEFAULT_STRATEGY, SETTINGS_DICTIONARY)
+    return packer.compress(json.dumps(settings, separators=(",", ":"), sort_keys=True).encode()) + packer.flush()
+
+
 def header_size(settings):
     """Bytes the file spends besides the payload, for the size report."""
-    packed = zlib.compress(json.dumps(settings, separators=(",", ":"), sort_keys=True).encode(), 9)
-    return _FIXED.size + len(packed)
+    return _FIXED.size + len(_deflate(settings))
 
 
 def fingerprint(weights, meta):
