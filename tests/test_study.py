@@ -179,3 +179,25 @@ def test_autoregressive_data_is_the_books_noisy_sine():
     assert abs(noise.std() - 0.2) < 0.02 and abs(noise.mean()) < 0.03
     features, labels = autoregressive.windows(x)
     assert features.shape == (996, 4) and np.array_equal(features[10], x[10:14]) and labels[10] == x[14]
+
+
+def _overfit_run(hidden, train, val, diverged=None):
+    history = [{"epoch": i + 1, "perplexity": t, "val_perplexity": v, "grad_norm": 1.0, "clipped_fraction": 0.0}
+               for i, (t, v) in enumerate(zip(train, val))]
+    return {"config": {"backend": "torch", "num_hiddens": hidden, "clip": 1.0, "sweep": "hidden units", "max_tokens": 0,
+                       "val_fraction": 0.1, "epochs": len(train), "lr": 1.0, "batch_size": 32, "num_steps": 35,
+                       "dtype": "float32"},
+            "result": {"history": history, "diverged": diverged}}
+
+
+def test_overfit_counts_a_rise_in_validation_but_never_a_divergence_as_overfitting():
+    from rnnlm.study import overfit
+    learns = _overfit_run(512, [9, 6, 4, 3], [9, 7, 7.5, 8.5])           # validation turns up: overfits
+    steady = _overfit_run(32, [9, 8, 7, 6.5], [9.5, 8.5, 7.5, 7.0])     # still improving: does not
+    # blown up: validation "best" at epoch 2, then rising while training falls from 1e25 to 1e19
+    blown = _overfit_run(256, [1e9, 1e25, 1e20, 1e19], [1e12, 1e6, 1e30, 1e40], diverged={"epoch": 1, "perplexity": 1e9})
+    summary = overfit.summarize([learns, steady, blown])
+    assert summary["answer"].startswith("1 of 2 runs that did not diverge overfit")
+    assert "512 hidden" in summary["answer"].split(";")[1] and "Diverged: torch 256 hidden" in summary["answer"]
+    table = overfit.markdown([learns, steady, blown], summary)
+    assert "| no (diverged) |" in table and table.count("| yes |") == 1

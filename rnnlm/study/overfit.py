@@ -65,18 +65,27 @@ def summarize(runs):
     for r in runs:
         s = shape_of(r["result"])
         rows.append({"label": label(r["config"]), "shape": s, "diverged": r["result"]["diverged"]})
-    over = [x for x in rows if x["shape"] and x["shape"]["overfits"]]
+    # a diverged run's validation perplexity rises because the model has blown up, not because
+    # it has learned its training text too well: it is never counted as overfitting
+    over = [x for x in rows if x["shape"] and x["shape"]["overfits"] and not x["diverged"]]
     div = [x for x in rows if x["diverged"]]
     if over:
         worst = max(over, key=lambda x: x["shape"]["last_val"] / x["shape"]["best_val"])
         s = worst["shape"]
-        lines.append(f"Yes: {len(over)} of {len(rows)} runs overfit (validation perplexity rises after its best "
-                     f"epoch while training perplexity still falls); the clearest, {worst['label']}, is best at "
-                     f"epoch {s['best_epoch']} (validation {s['best_val']:.3g}) and ends at validation "
-                     f"{s['last_val']:.3g} with training {s['last_train']:.3g}.")
+        lines.append(f"{len(over)} of {len(rows) - len(div)} runs that did not diverge overfit (validation "
+                     f"perplexity rises by more than 1% after its best epoch while training perplexity still "
+                     f"falls); the clearest, {worst['label']}, is best at epoch {s['best_epoch']} (validation "
+                     f"{s['best_val']:.4g}) and ends at validation {s['last_val']:.4g} with training "
+                     f"{s['last_train']:.4g}.")
     else:
-        lines.append(f"In this grid no run overfits: in all {len(rows)} runs validation perplexity is lowest at or "
-                     "near the last epoch (more epochs or units would be needed).")
+        lines.append(f"In this grid no run that did not diverge overfits: in all {len(rows) - len(div)} of them "
+                     "validation perplexity is lowest at or near the last epoch (more epochs or units would be "
+                     "needed).")
+    fine = [x for x in rows if x["shape"] and not x["diverged"]]
+    if fine:
+        widest = max(fine, key=lambda x: x["shape"]["gap"])
+        lines.append(f"The widest gap between validation and training perplexity at the end: {widest['label']}, "
+                     f"{widest['shape']['last_val']:.4g} against {widest['shape']['last_train']:.4g}.")
     if div:
         lines.append("Diverged: " + "; ".join(f"{x['label']} at epoch {x['diverged']['epoch']} (perplexity "
                                                f"{common.fmt(x['diverged']['perplexity'], 3)})" for x in div) + ".")
@@ -98,7 +107,7 @@ def markdown(runs, summary):
         rows.append([r["config"]["backend"], r["config"]["sweep"], r["config"]["num_hiddens"],
                      r["config"]["clip"] or "none", common.fmt(last["perplexity"]), common.fmt(last["val_perplexity"]),
                      sh.get("best_epoch", "-"), common.fmt(sh.get("best_val")),
-                     "yes" if sh.get("overfits") else "no",
+                     "no (diverged)" if res["diverged"] else "yes" if sh.get("overfits") else "no",
                      common.fmt(last.get("grad_norm"), 3), common.fmt(last.get("clipped_fraction"), 2),
                      "-" if not res["diverged"] else f"epoch {res['diverged']['epoch']}"])
     out.append(common.table(["backend", "sweep", "hidden", "clip", "train ppl (last)", "val ppl (last)",
