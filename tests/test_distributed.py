@@ -151,14 +151,18 @@ def test_ctrl_c_on_a_launched_group_is_one_line(tmp_path):
                                  "--backend", "torch", "--epochs", "100000", "--num-hiddens", "16", "--quiet",
                                  "--save", str(ckpt), "--save-every", "1"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    deadline = time.time() + 120
-    while not ckpt.exists() and time.time() < deadline and launcher.poll() is None:
-        time.sleep(0.05)
-    assert ckpt.exists(), launcher.communicate(timeout=30)
-    os.killpg(launcher.pid, signal.SIGINT)
-    time.sleep(0.3)
-    os.killpg(launcher.pid, signal.SIGINT)  # pressed twice: still one line, no traceback
-    _, err = launcher.communicate(timeout=60)
+    try:
+        deadline = time.time() + 120
+        while not ckpt.exists() and time.time() < deadline and launcher.poll() is None:
+            time.sleep(0.05)
+        assert ckpt.exists(), launcher.communicate(timeout=30)
+        os.killpg(launcher.pid, signal.SIGINT)
+        time.sleep(0.3)
+        os.killpg(launcher.pid, signal.SIGINT)  # pressed twice: still one line, no traceback
+        _, err = launcher.communicate(timeout=60)
+    finally:  # a failure must not leave a 100000-epoch group running under the rest of the suite
+        if launcher.poll() is None:
+            os.killpg(launcher.pid, signal.SIGKILL)
     assert launcher.returncode == 130
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("interrupted; checkpoint of epoch "), err
