@@ -46,3 +46,20 @@ def sigterm_stops():
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def restored_stop_signals():
+    """Within: whatever a stop does to SIGINT and SIGTERM (`ignore_stop_signals`) is undone on
+    leaving, so an in-process caller (a test, a notebook) keeps its own handlers, and the
+    programs it starts later do not inherit an ignored Ctrl-C (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = [(sig, signal.getsignal(sig)) for sig in (signal.SIGINT, signal.SIGTERM)]
+    try:
+        yield
+    finally:
+        for sig, handler in previous:
+            if handler is not None:
+                signal.signal(sig, handler)

@@ -77,3 +77,30 @@ def test_launch_forwards_sigterm_to_its_group(tmp_path):
     assert len(lines) == 1 and lines[0].startswith("terminated"), err
     if saved.exists():  # a group stopped before its first epoch has nothing to save
         assert lines[0] == f"terminated; checkpoint of epoch {load_checkpoint(saved)[3]['epoch']} in {saved}"
+
+
+def test_an_in_process_stop_leaves_the_callers_signal_handlers_as_they_were():
+    """A stop ignores SIGINT and SIGTERM; run in-process (main with arguments), that must not
+    outlive the call: every program started afterwards would inherit an ignored Ctrl-C (found
+    by a shuffled test order: later Ctrl-C tests hung)."""
+    import signal
+    from rnnlm.stop_signals import ignore_stop_signals, restored_stop_signals
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    with restored_stop_signals():
+        ignore_stop_signals()
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+
+
+def test_main_with_arguments_restores_the_handlers_after_an_interrupted_run(tmp_path, monkeypatch):
+    import signal
+    from rnnlm.cli.main import main
+    from rnnlm.training import run as training_run
+    def interrupted(self, *args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(training_run.TrainingRun, "run", interrupted)
+    before = signal.getsignal(signal.SIGINT)
+    from tests.helpers import TINY_ARGS
+    rc = main(["train", *TINY_ARGS, "--quiet"])
+    assert rc == 130
+    assert signal.getsignal(signal.SIGINT) == before != signal.SIG_IGN

@@ -5,6 +5,7 @@ Bad input (a UsageError, or an argument argparse rejects) prints one line
 `error: ...` on stderr and exits 2; no traceback reaches the user.
 """
 
+import contextlib
 import os
 import sys
 
@@ -13,7 +14,7 @@ from rnnlm.cli import compare, doctor, evaluate, export_native, import_native, l
 from rnnlm.cli import compress as compress_commands
 from rnnlm.cli.options import Parser
 from rnnlm.errors import UsageError
-from rnnlm.stop_signals import exit_status, sigterm_stops, stop_word
+from rnnlm.stop_signals import exit_status, restored_stop_signals, sigterm_stops, stop_word
 
 COMMANDS = (train, predict, evaluate, launch, compare, import_native, export_native, compress_commands, study, plot,
             doctor)
@@ -38,9 +39,12 @@ def _quiet_stdout():
 
 
 def main(argv=None):
+    # called with arguments, main runs inside someone's process: a stop's ignored signals are
+    # undone on return; as the command (argv None) they last until the process exits
+    keep = restored_stop_signals() if argv is not None else contextlib.nullcontext()
     try:
         args = build_parser().parse_args(argv)
-        with sigterm_stops():  # SIGTERM stops (and saves) as Ctrl-C does
+        with keep, sigterm_stops():  # SIGTERM stops (and saves) as Ctrl-C does
             return args.run(args)
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
