@@ -28,15 +28,19 @@ def load_text(name):
 
 
 def dump(args):
+    from dataclasses import replace
     from rnnlm.compression import coder as compress
     from rnnlm.backend import load_backend
     from rnnlm.compression.mixer import quantize_model_probs
     text = load_text(args.text)
     backend = load_backend(args.backend)
     ocfg = compress.OnlineConfig()
+    for kv in args.online:  # lr=0.02 replay_batch=64: the --online model's settings
+        name, value = kv.split("=")
+        ocfg = replace(ocfg, **{name: type(getattr(ocfg, name))(value)})
     vocab = compress.online_vocab(text)
     mcfg = compress.online_model_config(ocfg, len(vocab))
-    inner = compress.online_factory(backend, mcfg, ocfg)
+    inner = compress.online_factory(backend, mcfg, ocfg, args.threads or compress.THREADS)
     rows, length = compress.layout(len(text), args.segments)
     grid = np.zeros((rows, length, len(vocab)), dtype=np.int32)
     col = [0]
@@ -87,8 +91,10 @@ def main():
     p = sub.add_parser("dump")
     p.add_argument("--text", default="book", choices=("book", "other"))
     p.add_argument("--backend", default="torch")
-    p.add_argument("--segments", type=int, default=8)
+    p.add_argument("--segments", type=int, default=32)
     p.add_argument("--out", required=True)
+    p.add_argument("--threads", type=int, default=0, help="instead of the coder's default count")
+    p.add_argument("--online", nargs="*", default=[], help="--online settings, e.g. lr=0.02")
     p = sub.add_parser("mix")
     p.add_argument("dump")
     p.add_argument("--set", nargs="*", default=[], help="settings, e.g. context.max_order=5 mixer.lr=30")

@@ -19,10 +19,9 @@ from rnnlm.data.corpus import read_raw_text  # noqa: E402
 
 
 def factory(backend, text, threads):
-    compress.THREADS = threads  # what `pinned_threads` sets while coding
     ocfg = compress.OnlineConfig()
     vocab = compress.online_vocab(text)
-    inner = compress.online_factory(backend, compress.online_model_config(ocfg, len(vocab)), ocfg)
+    inner = compress.online_factory(backend, compress.online_model_config(ocfg, len(vocab)), ocfg, threads)
     return vocab, mixed.mixing_factory(inner, len(vocab), mixed.MixSettings())
 
 

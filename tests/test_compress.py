@@ -148,12 +148,34 @@ def test_a_wrong_decode_leaves_no_file(packed_file, checkpoint, tmp_path, capsys
 
 def test_mismatched_settings_are_refused(packed_file, checkpoint, tmp_path, capsys):
     pytest.importorskip("torch")
-    rewrite(packed_file, lambda c, b, n, s, w: (c, b, n, {**s, "threads": 4}, w))
-    decompress_fails(capsys, packed_file, tmp_path / "out", checkpoint, "thread count 4")
-    rewrite(packed_file, lambda c, b, n, s, w: (c, b, n, {**s, "threads": 1, "framework": "0.1"}, w))
+    threads = container.unpack(packed_file.read_bytes(), "x")[3]["threads"]
+    for bad in (0, 65, "2", 2.0, None):
+        rewrite(packed_file, lambda c, b, n, s, w: (c, b, n, {**s, "threads": bad}, w))
+        decompress_fails(capsys, packed_file, tmp_path / "out", checkpoint, "bad thread count")
+    rewrite(packed_file, lambda c, b, n, s, w: (c, b, n, {**s, "threads": threads, "framework": "0.1"}, w))
     decompress_fails(capsys, packed_file, tmp_path / "out", checkpoint, "torch 0.1")
     decompress_fails(capsys, packed_file, tmp_path / "out", checkpoint, "--backend torch",
                      extra=["--backend", "mxnet"])
+
+
+def test_the_decoder_computes_with_the_files_thread_count(tmp_path, capsys):
+    """The count is a setting the file carries, not a property of the decoding machine: a file
+    coded with 3 threads decodes with 3, and one with the default count with that."""
+    torch = pytest.importorskip("torch")
+    from rnnlm.compression import coder as compress
+    src, packed, out = tmp_path / "in.txt", tmp_path / "in.rz", tmp_path / "out.txt"
+    src.write_bytes(read_raw_text()[:600].encode())
+    for threads in ("3", None):
+        extra = ["--threads", threads] if threads else []
+        assert main(["compress", str(src), "-o", str(packed), "--backend", "torch", *ONLINE, *extra]) == 0
+        recorded = container.unpack(packed.read_bytes(), "x")[3]["threads"]
+        assert recorded == (int(threads) if threads else compress.THREADS)
+        torch.set_num_threads(2 if recorded == 1 else 1)
+        assert main(["decompress", str(packed), "-o", str(out)]) == 0
+        assert torch.get_num_threads() == recorded and out.read_bytes() == src.read_bytes()
+    for bad in ("0", "65"):
+        expect_error(capsys, ["compress", str(src), "-o", str(packed), *ONLINE, "--threads", bad],
+                     "--threads must be from 1 to 64")
 
 
 def test_mode_and_checkpoint_must_agree(packed_file, tmp_path, capsys):

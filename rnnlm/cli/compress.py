@@ -24,7 +24,7 @@ from rnnlm.data.vocab import Vocab
 from rnnlm.config import ConfigError
 from rnnlm.checkpoints.limits import read_bounded
 
-DEFAULT_SEGMENTS = {"checkpoint": 32, "online": 8}
+DEFAULT_SEGMENTS = {"checkpoint": 32, "online": 32}
 MAX_SEGMENTS = 1 << 16
 MIX_CHOICES = ("both", "rnn", "context")
 
@@ -50,6 +50,9 @@ def add_parser(sub):
                    help="both: the RNN mixed with an order-0..6 context model (default); rnn: the "
                         "RNN alone; context: the context model alone (with --online)")
     p.add_argument("--backend", help="one of: " + ", ".join(BACKENDS))
+    p.add_argument("--threads", type=integer, default=coding.THREADS, metavar="N",
+                   help=f"threads the framework computes with (default {coding.THREADS}); the file "
+                        "records it and its decoder uses the same, whatever its cores")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=cmd_compress)
 
@@ -100,18 +103,21 @@ def cmd_compress(args):
     segments = args.segments or DEFAULT_SEGMENTS[mode]
     if segments > MAX_SEGMENTS:
         raise UsageError(f"--segments must be at most {MAX_SEGMENTS}, got {segments}")
-    settings = {"mode": mode, "segments": segments, **coding.environment(backend),
+    threads = args.threads
+    if not 1 <= threads <= coding.MAX_THREADS:
+        raise UsageError(f"--threads must be from 1 to {coding.MAX_THREADS}, got {threads}")
+    settings = {"mode": mode, "segments": segments, **coding.environment(backend, threads),
                 "platform": coding.platform_tag()}
     if args.online:
         ocfg = coding.OnlineConfig(cell=args.model, num_hiddens=args.num_hiddens, seed=args.seed)
         vocab = coding.online_vocab(text)
         mcfg = coding.online_model_config(ocfg, len(vocab))
-        factory = coding.online_factory(backend, mcfg, ocfg)
+        factory = coding.online_factory(backend, mcfg, ocfg, threads)
         settings.update(coding.online_settings(ocfg, vocab))
     else:
         mcfg, vocab, weights, meta = load_checkpoint(args.checkpoint)
         settings["fingerprint"] = container.fingerprint(weights, meta)
-        factory = coding.checkpoint_factory(backend, mcfg, weights)
+        factory = coding.checkpoint_factory(backend, mcfg, weights, threads)
     if args.mix == "context" and not args.online:
         raise UsageError("--mix context codes with the context model alone: use it with --online")
     if args.mix != "rnn":
@@ -187,13 +193,13 @@ def cmd_decompress(args):
     if args.backend and args.backend != name:
         raise UsageError(f"'{args.input}' was coded with backend {name}; decode it with --backend {name}")
     backend = load_backend(name)
-    coding.check_environment(settings, backend, args.input)
+    threads = coding.check_environment(settings, backend, args.input)
     if mode == "online":
         if args.checkpoint:
             raise UsageError(f"'{args.input}' was coded --online and needs no checkpoint; "
                              "drop --checkpoint")
         ocfg, vocab, mcfg = _online_from_settings(settings, args.input)
-        factory = coding.online_factory(backend, mcfg, ocfg)
+        factory = coding.online_factory(backend, mcfg, ocfg, threads)
     else:
         if not args.checkpoint:
             raise UsageError(f"'{args.input}' was coded with a checkpoint; give it with --checkpoint")
@@ -201,7 +207,7 @@ def cmd_decompress(args):
         if container.fingerprint(weights, meta) != settings.get("fingerprint"):
             raise UsageError(f"'{args.input}' was coded with another checkpoint than "
                              f"'{args.checkpoint}' (fingerprints differ)")
-        factory = coding.checkpoint_factory(backend, mcfg, weights)
+        factory = coding.checkpoint_factory(backend, mcfg, weights, threads)
     mix = _mix_from_settings(settings, args.input)
     if mix is not None:
         factory = mixed.mixing_factory(factory, len(vocab), mix)

@@ -36,10 +36,12 @@ from rnnlm.data.vocab import Vocab
 from rnnlm.model.weights import init_weights
 
 CODING_REVISION = 3      # bump whenever the computation that produces probabilities changes
-THREADS = 1              # pinned while coding: results must not depend on the machine's load
+THREADS = 2              # the default pin while coding (the whole book, online: 2.6 kB/s, 1: 2.3);
+                         # the file records the count, and its decoder computes with the same
+MAX_THREADS = 64         # a recorded count beyond this is not a count (files are hostile)
 DTYPE = "float32"
 ONLINE_MAX_VOCAB = 1024  # an --online vocabulary keeps the file's commonest characters
-# an --online model is trained while coding, on one thread: beyond these, hours per megabyte
+# an --online model is trained while coding, on a thread or two: beyond these, hours per megabyte
 ONLINE_MAX_HIDDENS = 1024
 ONLINE_MAX_LAYERS = 4
 ONLINE_MAX_CHUNK = 1024
@@ -254,10 +256,12 @@ def decode(words, n, vocab, predictor_factory, segments, checks=None, progress=N
 
 # ---- what the decoder must match ---------------------------------------------------------
 
-def environment(backend):
-    """The settings that fix the floats: the decoder refuses to run unless they match."""
+def environment(backend, threads=THREADS):
+    """The settings that fix the floats. The decoder refuses to run unless the versions match;
+    `threads`, the count the framework computes with while coding (results depend on it, the
+    machine's load never changes it), it reproduces instead, on any number of cores."""
     return {"backend": backend.NAME, "framework": backend.framework_version(),
-            "numpy": np.__version__, "dtype": DTYPE, "threads": THREADS,
+            "numpy": np.__version__, "dtype": DTYPE, "threads": threads,
             "revision": CODING_REVISION}
 
 
@@ -267,38 +271,39 @@ def platform_tag():
 
 
 def check_environment(settings, backend, name):
-    """Raise a UsageError naming the first setting this machine cannot reproduce."""
-    want, have = {k: settings.get(k) for k in environment(backend)}, environment(backend)
+    """The file's thread count; a UsageError naming the first setting this machine cannot
+    reproduce."""
+    threads = settings.get("threads")
+    if type(threads) is not int or not 1 <= threads <= MAX_THREADS:
+        raise UsageError(f"'{name}' is corrupt (bad thread count {threads!r})")
+    want, have = {k: settings.get(k) for k in environment(backend)}, environment(backend, threads)
     if want["backend"] != have["backend"]:
         raise UsageError(f"'{name}' was coded with backend {want['backend']}; decode it with "
                          f"--backend {want['backend']}")
     for key, label in (("revision", "rnnlm coding revision"), ("framework", f"{backend.NAME}"),
-                       ("numpy", "numpy"), ("dtype", "dtype"), ("threads", "thread count")):
+                       ("numpy", "numpy"), ("dtype", "dtype")):
         if want[key] != have[key]:
             raise UsageError(f"'{name}' was coded with {label} {want[key]}, this machine has "
                              f"{have[key]}: decoding needs the same to reproduce the probabilities")
+    return threads
 
 
-def pinned_threads(backend):
-    backend.set_num_threads(THREADS)
-
-
-def checkpoint_factory(backend, mcfg, weights):
+def checkpoint_factory(backend, mcfg, weights, threads=THREADS):
     """Rows -> a Predictor over the checkpoint's model, on the CPU, threads pinned."""
     def make(rows):
         model = build_model(backend, mcfg, backend.resolve_device("cpu"), DTYPE,
                             {k: np.asarray(v, dtype=DTYPE) for k, v in weights.items()})
-        pinned_threads(backend)  # after building: the torch model claims every core
+        backend.set_num_threads(threads)  # after building: the torch model claims every core
         return Predictor(backend, model, rows)
     return make
 
 
-def online_factory(backend, mcfg, ocfg):
+def online_factory(backend, mcfg, ocfg, threads=THREADS):
     """Rows -> a Predictor over the seeded initial weights that learns as it codes."""
     def make(rows):
         model = build_model(backend, mcfg, backend.resolve_device("cpu"), DTYPE,
                             init_weights(mcfg, ocfg.seed, DTYPE))
-        pinned_threads(backend)
+        backend.set_num_threads(threads)
         return Predictor(backend, model, rows, ocfg)
     return make
 
