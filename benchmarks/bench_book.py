@@ -126,6 +126,7 @@ def main():
     if args.worker:
         return book_worker(args.worker, args.epochs)
     from benchmarks.machine import cpu_name
+    from rnnlm.study.common import table
     from rnnlm.training.threads import available_cores
     print(f"# {cpu_name()}, {available_cores()} cores; {args.epochs} epochs a run, tokens/s of epochs 2..N, "
           f"median of {args.repeats} alternating rounds", flush=True)
@@ -145,11 +146,12 @@ def main():
             row["speedup"] = row["rnnlm"]["median"] / row["d2l"]["median"]
             rows.append(row)
             print(json.dumps(row), flush=True)
-    print("\n| framework | d2l 0.17.6 tokens/s | rnnlm tokens/s | rnnlm / d2l | final perplexity d2l / rnnlm |")
-    print("| --- | --- | --- | --- | --- |")
-    for r in rows:
-        print(f"| {r['framework']} | {r['d2l']['median']:,.0f} | {r['rnnlm']['median']:,.0f} | {r['speedup']:.2f}x | "
-              f"{r['final_perplexity']['d2l']:.2f} / {r['final_perplexity']['rnnlm']:.2f} |")
+    print("\n" + table(["framework", "d2l 0.17.6 tokens/s", "rnnlm tokens/s", "rnnlm / d2l",
+                        "final perplexity d2l / rnnlm"],
+                       [[r["framework"], f"{r['d2l']['median']:,.0f}", f"{r['rnnlm']['median']:,.0f}",
+                         f"{r['speedup']:.2f}x",
+                         f"{r['final_perplexity']['d2l']:.2f} / {r['final_perplexity']['rnnlm']:.2f}"] for r in rows]),
+          end="")
 
 
 if __name__ == "__main__":

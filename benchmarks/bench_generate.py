@@ -22,6 +22,7 @@ from rnnlm.data.corpus import load_corpus  # noqa: E402
 from rnnlm.errors import UsageError  # noqa: E402
 from rnnlm.model.generate import predict  # noqa: E402
 from rnnlm.model.weights import init_weights  # noqa: E402
+from rnnlm.study.common import table  # noqa: E402
 
 PREFIX = "time traveller "
 
@@ -77,11 +78,9 @@ def main():
             row = measure(backend, cell, args.num_chars, args.rounds)
             rows.append(row)
             print(json.dumps(row), flush=True)
-    print("\n| backend | model | book chars/s | rnnlm chars/s | speed-up | same text |")
-    print("| --- | --- | --- | --- | --- | --- |")
-    for r in rows:
-        print(f"| {r['backend']} | {r['model']} | {r['book']['median']:.0f} | {r['rnnlm']['median']:.0f} | "
-              f"{r['speedup']:.2f}x | {r['same_text']} |")
+    print("\n" + table(["backend", "model", "book chars/s", "rnnlm chars/s", "speed-up", "same text"],
+                       [[r["backend"], r["model"], f"{r['book']['median']:.0f}", f"{r['rnnlm']['median']:.0f}",
+                         f"{r['speedup']:.2f}x", r["same_text"]] for r in rows]), end="")
 
 
 if __name__ == "__main__":
