@@ -276,7 +276,8 @@ def check_environment(settings, backend, name):
     threads = settings.get("threads")
     if type(threads) is not int or not 1 <= threads <= MAX_THREADS:
         raise UsageError(f"'{name}' is corrupt (bad thread count {threads!r})")
-    want, have = {k: settings.get(k) for k in environment(backend)}, environment(backend, threads)
+    have = environment(backend, threads)
+    want = {k: settings.get(k) for k in have}
     if want["backend"] != have["backend"]:
         raise UsageError(f"'{name}' was coded with backend {want['backend']}; decode it with "
                          f"--backend {want['backend']}")

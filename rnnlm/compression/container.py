@@ -10,7 +10,7 @@
     33      4     CRC32 of bytes 0-32 (the header above) and everything after this field
     37      M     settings: JSON (what the decoder must match: mode, backend, framework
                   versions, dtype, threads, segments, model config, fingerprint...), deflated
-                  against SETTINGS_DICTIONARY: 207 bytes on the raw book, not 576
+                  against SETTINGS_DICTIONARY: 168 bytes on the raw book online, not 576
     37+M    4k    payload: the range coder's uint32 words, little-endian
 
 All integers are little-endian. The file is treated as hostile: every length is checked
@@ -39,8 +39,9 @@ MAX_SETTINGS = 1 << 20               # packed settings, and what they may unpack
 MAX_ORIGINAL_BYTES = 16 << 20        # what compress codes (decoding holds ~24 bytes per char)
 MAX_FILE_BYTES = 8 * MAX_ORIGINAL_BYTES + MAX_SETTINGS + _FIXED.size
 # zlib's preset dictionary for the settings: the keys and usual values of version 3's settings,
-# so a header repeats them by reference (on the raw book the header went from 576 bytes, 0.026
-# bits/char, to 207). Part of the format: a new dictionary needs a new version.
+# so a header repeats them by reference (on the raw book, 8 segments, the header went from 576
+# bytes, 0.026 bits/char, to 207; 168 at today's defaults, whose segments and threads it predates).
+# Part of the format: a new dictionary needs a new version.
 SETTINGS_DICTIONARY = (
     b'{"fingerprint":"","mode":"checkpoint","dtype":"float64","backend":"","framework":"",'
     b'"check_every":2048,"checks":[],"dtype":"float32","mix":{"context":{"add":2,"discount":12,'
