@@ -11,7 +11,7 @@ them by hand, one process each:
 
 import sys
 
-from rnnlm.distributed.group import ProcessSpec
+from .common.engine import ProcessSpec
 
 COORDINATOR = "JAX_COORDINATOR_ADDRESS"  # jax.distributed.initialize reads it itself
 NUM_PROCESSES = "JAX_NUM_PROCESSES"

@@ -12,33 +12,28 @@ book's JAX tab uses, for three reasons:
   model holds `.grad` after backward); every computation is a function of its arguments,
   which is what makes two runs, or two workers, comparable bit for bit.
 
-float64: JAX computes in 32 bits unless its process-wide x64 switch is on, and its scoped
-switch (`jax.experimental.enable_x64`) is documented as unreliable under `jit`. So the
-switch goes on the first time a float64 model (or array) is asked for, and stays on. That
-is safe for this backend's float32 models, built before or after: every array here is
-created with an explicit dtype and every Python number enters as a weak-typed scalar, so
-float32 computes exactly as before (tests/test_jax.py checks it bit for bit). Other JAX
-code in the same process does see 64-bit defaults from then on -- the price of float64 in
-JAX; a process that never builds a float64 model is untouched.
-
-Threads: XLA sizes its CPU thread pool when the backend starts and never changes it, so
-`set_num_threads` cannot act and `num_threads` reports that pool (every core). With that pool, the same command
-repeats bit for bit on one machine (tests/test_jax.py runs it twice in fresh processes).
+float64, threads, the worker group and the trace counts are process-wide: `jax_runtime`
+holds them. With XLA's fixed pool, the same command repeats bit for bit on one machine
+(tests/test_jax.py runs it twice in fresh processes).
 """
 
-import collections
 import os
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Dict, List, Optional
+from typing import Any, List, Optional
+
+from . import jax_runtime
+from .jax_runtime import TRACES
+from .jax_runtime import dtype as _dtype  # float64 turns on JAX's x64 switch (see jax_runtime)
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from . import base
-from .jax_rnn_kernel import rnn_layer
+from .common import defaults
+from .common.defaults import state_to_numpy, to_float  # noqa: F401 (part of the interface)
+from .jax_kernel import rnn_layer
 from .jax_engine import group_of, group_requested, restart_note  # noqa: F401 (part of the interface)
 from rnnlm.errors import UsageError
 from rnnlm.model.weights import canonical_shapes, check_weights, rnn_weight_names
@@ -46,15 +41,6 @@ from rnnlm.model.weights import canonical_shapes, check_weights, rnn_weight_name
 NAME = "jax"
 _HIGHEST = lax.Precision.HIGHEST  # true float32 products on GPUs too (no TF32), as torch's
 _ADAM = (0.9, 0.999, 1e-8)  # torch.optim.Adam's defaults: beta1, beta2, eps
-TRACES: Dict[str, int] = collections.Counter()  # times each compiled function was traced
-_pending: list = []  # the last dispatched result, for synchronize()
-
-
-def _dtype(name):
-    """The JAX dtype of `name`; float64 turns on x64 for good (see the module's docstring)."""
-    if name == "float64" and not jax.config.read("jax_enable_x64"):
-        jax.config.update("jax_enable_x64", True)
-    return jnp.dtype(name)
 
 
 def set_num_threads(n):
@@ -63,25 +49,22 @@ def set_num_threads(n):
 
 
 def num_threads():
-    """XLA's CPU pool: one thread a core, sized when jax started; the run records this count."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    """XLA's CPU pool (jax_runtime.pool_threads): what the run records."""
+    return jax_runtime.pool_threads()
 
 
 def synchronize():
     """Wait for the computation last dispatched (JAX dispatches asynchronously)."""
-    if _pending:
-        jax.block_until_ready(_pending[-1])
+    if jax_runtime.LAST_DISPATCHED:
+        jax.block_until_ready(jax_runtime.LAST_DISPATCHED[-1])
 
 
 # ---- devices and the worker group ----------------------------------------------------
 
-_joined = [False]
-
-
 def _join_requested_group():
     """Join the group the JAX_* variables describe, once, before JAX touches a device:
     jax.distributed must start before its backends do, so device lookup comes here first."""
-    if _joined[0] or not group_requested(os.environ):
+    if jax_runtime.GROUP.joined or not group_requested(os.environ):
         return
     address, processes, rank = group_of(os.environ)
     try:  # CPU collectives across processes: gloo (already the default at jax 0.6.2)
@@ -89,7 +72,7 @@ def _join_requested_group():
     except AttributeError:  # jax < 0.4.32 names the switch differently
         jax.config.update("jax_cpu_enable_gloo_collectives", True)
     jax.distributed.initialize(address, processes, rank)
-    _joined[0] = True
+    jax_runtime.GROUP.joined = True
 
 
 def _local_devices(platform):
@@ -116,7 +99,7 @@ def try_all_gpus():
 
 
 def resolve_device(spec):
-    return base.resolve_device(spec, try_gpu, lambda d: d.platform != "cpu", _cpu, NAME)
+    return defaults.resolve_device(spec, try_gpu, lambda d: d.platform != "cpu", _cpu, NAME)
 
 
 def device_name(device):
@@ -155,7 +138,7 @@ def _cell(cfg, w_hh, b_hh):
             h = n + z * (h - n)  # = (1 - z) * n + z * h, written as ATen's gru_cell does
             return (h,), h
         return gru
-    raise ValueError(f"the vanilla RNN runs through jax_rnn_kernel, not a cell: {cfg.cell!r}")
+    raise ValueError(f"the vanilla RNN runs through jax_kernel, not a cell: {cfg.cell!r}")
 
 
 def _forward(params, state, X, cfg):
@@ -163,7 +146,7 @@ def _forward(params, state, X, cfg):
 
     `state` is a tuple of (layers * directions, batch, hidden) arrays: (h,) or (h, c).
     Each layer and direction is one `lax.scan` over time (the vanilla RNN's with its own
-    backward, jax_rnn_kernel.py); the input projection of all steps is one matrix product
+    backward, jax_kernel.py); the input projection of all steps is one matrix product
     before it.
     """
     dtype = params["linear.weight"].dtype
@@ -315,9 +298,9 @@ class RNNModel:
 
 
 def begin_state(model, batch_size):
-    shape = base.state_shape(model.cfg, batch_size)
+    shape = defaults.state_shape(model.cfg, batch_size)
     return tuple(jnp.zeros(shape, _dtype(model.dtype_name), device=model.device)
-                 for _ in range(base.state_count(model.cfg)))
+                 for _ in range(defaults.state_count(model.cfg)))
 
 
 def detach_state(state):
@@ -325,9 +308,6 @@ def detach_state(state):
     the state it is given; the loop goes on with the one it returns."""
     return state
 
-
-def state_to_numpy(state):
-    return [np.array(s) for s in state]
 
 
 def _tokens(model, array):
@@ -400,7 +380,7 @@ def init_distributed(model):
     """Join the group the JAX_* variables describe (done already when the device was
     resolved: JAX must join before it computes). Returns (rank, world_size)."""
     _join_requested_group()
-    if not _joined[0]:
+    if not jax_runtime.GROUP.joined:
         raise UsageError("the jax backend was asked to join a group without JAX_COORDINATOR_ADDRESS "
                          "and JAX_NUM_PROCESSES > 1 set")
     model.group = WorkerGroup(jax.process_index(), jax.process_count())
@@ -454,13 +434,13 @@ def train_step(model, optimizer, state, X, Y, clip):
         model.params, optimizer.state, norm = _group_update(
             model.params, optimizer.state, jax.device_put(mean, model.device), float(clip), optimizer.lr,
             cfg=model.cfg, kind=optimizer.kind)
-    _pending[:] = [loss_sum]
+    jax_runtime.LAST_DISPATCHED[:] = [loss_sum]
     return state, loss_sum, norm
 
 
 def eval_step(model, state, X, Y):
     state, loss_sum = _eval_step(model.params, state, _tokens(model, X), _tokens(model, Y), cfg=model.cfg)
-    _pending[:] = [loss_sum]
+    jax_runtime.LAST_DISPATCHED[:] = [loss_sum]
     return state, loss_sum
 
 
@@ -489,6 +469,3 @@ def loss_and_grads(model, state, X, Y):
                                         cfg=model.cfg)
     return float(loss), {name: np.array(g) for name, g in model.grads.items()}
 
-
-def to_float(x):
-    return float(x)

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .jax_impl import _dtype  # float64 turns on JAX's x64 switch (see jax_impl)
+from .jax_runtime import dtype as _dtype  # float64 turns on JAX's x64 switch (see jax_runtime)
 
 NAME = "jax"
 

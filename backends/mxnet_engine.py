@@ -4,7 +4,7 @@ would start that role)."""
 
 import sys
 
-from rnnlm.distributed.group import ProcessSpec
+from .common.engine import ProcessSpec
 
 
 def group_requested(environ):
@@ -24,7 +24,7 @@ def group_processes(train_argv, workers, servers, port):
               "DMLC_NUM_SERVER": str(servers), "DMLC_NUM_WORKER": str(workers),
               "DMLC_NODE_HOST": "127.0.0.1", "DMLC_INTERFACE": "lo"}  # loopback only
     # importing mxnet with DMLC_ROLE=scheduler|server runs that role until the workers finish
-    role = [sys.executable, "-c", "import rnnlm.backends.mxnet_compat"]
+    role = [sys.executable, "-c", "from rnnlm.backends.mxnet_runtime import load; load()"]
     procs = [ProcessSpec("scheduler", role, {**common, "DMLC_ROLE": "scheduler"}, worker=False)]
     procs += [ProcessSpec(f"server {i}", role, {**common, "DMLC_ROLE": "server"}, worker=False)
               for i in range(servers)]

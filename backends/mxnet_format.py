@@ -19,7 +19,7 @@ with `i2h_weight`, `h2h_weight`, `i2h_bias`, `h2h_bias`, and the output layer as
 import re
 
 from rnnlm.errors import UsageError
-from rnnlm.interop.names import CANONICAL, LINEAR, canonical_name, refuse_unknown
+from rnnlm.model.names import CANONICAL, LINEAR, canonical_name, refuse_unknown
 
 TITLE = "MXNet .params"
 DEFAULT_ACTIVATION = "relu"  # Gluon's rnn.RNN

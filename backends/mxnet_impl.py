@@ -18,15 +18,17 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 
-from . import mxnet_compat  # np.bool and the thread count, before mxnet loads
-import mxnet as mx  # noqa: E402
+import numpy as np
+
+from . import mxnet_runtime
+from .common import defaults, exact_sum
+from .common.defaults import device_name  # noqa: F401 (part of the interface)
+from .mxnet_engine import group_requested, restart_note  # noqa: F401 (part of the interface)
+
+mx = mxnet_runtime.load()  # np.bool and the operators' thread count, before mxnet loads
 from mxnet import autograd, gluon  # noqa: E402
 from mxnet.gluon import nn, rnn  # noqa: E402
-import numpy as np  # noqa: E402
 
-from . import mxnet_exact_sum as exact_sum
-from .mxnet_engine import group_requested, restart_note  # noqa: F401 (part of the interface)
-from . import base
 from rnnlm.errors import UsageError
 from rnnlm.model.weights import check_weights, rnn_weight_names
 
@@ -44,8 +46,8 @@ def set_num_threads(n):
 
 
 def num_threads():
-    """The count the operators compute with: the one MXNet loaded with (mxnet_compat)."""
-    return mxnet_compat.LOADED_THREADS
+    """The count the operators compute with: the one MXNet loaded with (mxnet_runtime)."""
+    return mxnet_runtime.LOADED_THREADS
 
 
 def synchronize():
@@ -69,11 +71,8 @@ def try_all_gpus():
 
 
 def resolve_device(spec):
-    return base.resolve_device(spec, try_gpu, lambda d: d.device_type == "gpu", mx.cpu, NAME)
+    return defaults.resolve_device(spec, try_gpu, lambda d: d.device_type == "gpu", mx.cpu, NAME)
 
-
-def device_name(device):
-    return str(device)
 
 
 # ---- the model -------------------------------------------------------------------------
@@ -128,8 +127,8 @@ class RNNModel(gluon.HybridBlock):
 
 
 def begin_state(model, batch_size):
-    shape = base.state_shape(model.cfg, batch_size)
-    return [mx.nd.zeros(shape, ctx=model.device, dtype=model.dtype_name) for _ in range(base.state_count(model.cfg))]
+    shape = defaults.state_shape(model.cfg, batch_size)
+    return [mx.nd.zeros(shape, ctx=model.device, dtype=model.dtype_name) for _ in range(defaults.state_count(model.cfg))]
 
 
 def detach_state(state):
@@ -201,7 +200,7 @@ def framework_version():
 def environment():
     """What `rnnlm doctor` shows: the OpenMP count, the build's BLAS/MKLDNN/CUDA features, GPUs."""
     enabled = sorted(name for name, feature in mx.runtime.Features().items() if feature.enabled)
-    return {"threads": f"{mxnet_compat.LOADED_THREADS} (fixed when MXNet loaded)",
+    return {"threads": f"{mxnet_runtime.LOADED_THREADS} (fixed when MXNet loaded)",
             "features": [f for f in enabled if f.startswith(("BLAS", "MKLDNN", "CUDA", "CUDNN", "NCCL",
                                                              "OPENMP", "LAPACK", "DIST"))],
             "gpus": [f"gpu({i})" for i in range(mx.context.num_gpus())]}
@@ -265,7 +264,7 @@ def _kv_sum(model, purpose, segments):
 def all_reduce_sum(model, values):
     """Sum each float over the group's workers (the values themselves when alone)."""
     if model.group is None:
-        return base.alone_sum(values)
+        return defaults.alone_sum(values)
     return _kv_sum(model, "metrics", [np.array([float(v) for v in values])])[0].tolist()
 
 

@@ -13,7 +13,7 @@ The format, as MXNet 1.x's src/ndarray/ndarray.cc writes it (all little-endian):
 Every count, length and shape is a claim: it is checked against the bytes the file really
 has (and sane limits) before anything is allocated. Writing uses V2, which Gluon's
 `load_parameters` reads with and without `npx.set_np()` (it falls back to legacy shapes).
-Values cross as NumPy arrays; names are the caller's (see `rnnlm.interop.names`).
+Values cross as NumPy arrays; names are the caller's (see `rnnlm.model.names`).
 """
 
 import os

@@ -4,10 +4,10 @@ real-valued sequence regressor (the book's MLP, or an RNN reading the window).""
 
 import numpy as np
 
-from . import mxnet_compat  # noqa: F401  (np.bool for MXNet 1.9.1, before mxnet loads)
-from . import mxnet_impl  # noqa: F401  (loads mxnet with its thread settings)
-import mxnet as mx
-from mxnet import autograd
+from . import mxnet_runtime
+
+mx = mxnet_runtime.load()  # np.bool for MXNet 1.9.1, and its thread count, before mxnet loads
+from mxnet import autograd  # noqa: E402
 
 NAME = "mxnet"
 

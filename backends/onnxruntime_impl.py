@@ -1,18 +1,20 @@
 """ONNX Runtime backend: inference only (`predict`, `eval`), with neither torch nor mxnet.
 
 Mirrors the inference half of the training backends. `set_weights` builds the graph of
-`rnnlm.backends.onnx_graph` from canonical weights and opens a session on it, so any rnnlm
+`rnnlm.backends.onnxruntime_native` from canonical weights and opens a session on it, so any rnnlm
 checkpoint runs here, converted on the fly; an exported `.onnx` file is read back into
 canonical weights by `load_checkpoint` and rebuilt the same way. Computation is float32
 (the ONNX Runtime RNN kernels are); the loss is summed in float64 NumPy. It implements the
-`InferenceBackend` part of `rnnlm.backends.base` alone: the registry marks it as not
+`InferenceBackend` part of `rnnlm.backends.common.base` alone: the registry marks it as not
 training, so the core never asks it to.
 """
 
 import numpy as np
 import onnxruntime as ort
 
-from . import base, onnx_graph
+from . import onnxruntime_native
+from .common import defaults
+from .common.defaults import device_name, state_to_numpy, to_float  # noqa: F401 (part of the interface)
 from rnnlm.model.weights import check_weights
 
 NAME = "onnxruntime"
@@ -31,11 +33,8 @@ def try_all_gpus():
 
 
 def resolve_device(spec):
-    return base.resolve_device(spec, try_gpu, lambda d: d == "cuda", lambda: "cpu", NAME)
+    return defaults.resolve_device(spec, try_gpu, lambda d: d == "cuda", lambda: "cpu", NAME)
 
-
-def device_name(device):
-    return device
 
 
 # ---- the model -------------------------------------------------------------------------
@@ -51,15 +50,12 @@ class RNNModel:
         self.cfg, self.device, self.dtype_name = cfg, device or "cpu", dtype
         self.group = None  # never part of a worker group
         self.weights, self.session = None, None
-        self.state_names = onnx_graph.state_names(cfg)
+        self.state_names = onnxruntime_native.state_names(cfg)
 
 
 def begin_state(model, batch_size):
-    return [np.zeros(base.state_shape(model.cfg, batch_size), dtype=np.float32) for _ in model.state_names]
+    return [np.zeros(defaults.state_shape(model.cfg, batch_size), dtype=np.float32) for _ in model.state_names]
 
-
-def state_to_numpy(state):
-    return [np.array(s) for s in state]
 
 
 def get_weights(model):
@@ -69,7 +65,7 @@ def get_weights(model):
 def set_weights(model, weights):
     check_weights(model.cfg, weights)
     model.weights = {name: np.array(w) for name, w in weights.items()}
-    proto = onnx_graph.model_bytes(model.cfg, model.weights)
+    proto = onnxruntime_native.model_bytes(model.cfg, model.weights)
     options = ort.SessionOptions()
     options.log_severity_level = 3  # warnings about unused initializers are not the user's concern
     model.session = ort.InferenceSession(proto, options, providers=[_PROVIDERS[model.device]])
@@ -101,9 +97,6 @@ def greedy_continue(model, state, last, num_chars):
         x[0, 0] = out[i] = int(logits[0].argmax())
     return out, state
 
-
-def to_float(x):
-    return float(x)
 
 
 def framework_version():

@@ -2,61 +2,97 @@
 framework: the core reads these declarations to choose, check and load, and never names a
 framework itself.
 
-A backend is an implementation module (`impl`, the only one that imports its framework),
-the pip extra and top-level modules it needs, whether it trains, and for a training backend
-the engine module with its worker-group hooks (imports no framework). A file format is a
-framework-free description module (`module`: sniffing, naming scheme, the book's
-constructor line, reading and writing through its framework's reader when needed).
-
-Adding a backend: its files in this folder, one `BackendSpec` (and a `FormatSpec` when it
-brings a file format) below, its extra in setup.cfg, a line in the README.
+Adding a backend (the one recipe; `docs/ARCHITECTURE.md` walks through it):
+1. its files in this folder, named `<name>_<role>.py` for each role in ROLES it has;
+   `<name>_impl.py` (the interface of `common/base.py`) always;
+2. one `BackendSpec` below listing those roles (and a `FormatSpec` when it brings a file
+   format), and its line in `common/type_check.py`;
+3. its extra in setup.cfg (environment markers where wheels are missing), and in `all`;
+4. its line in the README's backend table.
+Nothing in `rnnlm/` or `tests/` changes: the tests' backend fixtures are parametrized over
+this registry, and `tests/test_architecture.py` checks every file against the convention.
 """
 
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
+# The role of each module of a backend, as its file name's suffix says: `torch_engine.py`.
+ROLES = {
+    "impl": "the backend interface (common/base.py's Protocols); imports the framework",
+    "runtime": "what the framework needs before and while it loads, and its process-wide switches",
+    "engine": "how its processes form a worker group (imports no framework)",
+    "kernel": "a custom recurrence (forward and backward) the impl computes with",
+    "format": "its native file format's description: sniffing, naming scheme, the book's line",
+    "native": "the native file codec: reads and writes the framework's files, bounded",
+    "study_models": "`rnnlm study`'s from-scratch RNN and autoregressive models",
+}
+
 
 @dataclass(frozen=True)
 class BackendSpec:
-    name: str                    # as --backend and $RNNLM_BACKEND spell it
-    impl: str                    # module in rnnlm.backends: the framework's side
+    name: str                    # as --backend and $RNNLM_BACKEND spell it; its files' prefix
     extra: str                   # the pip extra that installs it
     needs: Tuple[str, ...]       # top-level modules that must import
     trains: bool                 # train, compare, launch, compress; else predict and eval only
-    engine: Optional[str] = None  # module with the worker-group hooks (training backends)
+    roles: Tuple[str, ...]       # its modules besides impl (keys of ROLES)
     native_format: Optional[str] = None  # the FormatSpec its framework reads and writes
     last_python: Optional[Tuple[int, int]] = None  # the newest Python its framework has wheels for
     why_not_newer: str = ""      # why not past it ({python} is filled in)
     numpy_below: Optional[int] = None  # the NumPy major version its framework no longer runs on
-    study_models: Optional[str] = None  # module with `rnnlm study`'s from-scratch RNN and regressor
+
+    def module(self, role: str) -> Optional[str]:
+        """The module in rnnlm.backends that plays `role` for this backend, or None."""
+        assert role in ROLES, f"unknown role {role!r}"
+        return f"{self.name}_{role}" if role == "impl" or role in self.roles else None
+
+    @property
+    def impl(self) -> str:
+        return f"{self.name}_impl"
+
+    @property
+    def engine(self) -> Optional[str]:
+        return self.module("engine")
+
+    @property
+    def runtime(self) -> Optional[str]:
+        return self.module("runtime")
+
+    @property
+    def study_models(self) -> Optional[str]:
+        return self.module("study_models")
 
 
 @dataclass(frozen=True)
 class FormatSpec:
     name: str                    # as import/export --format spell it
-    module: str                  # module in rnnlm.backends describing the format
+    backend: str                 # the backend whose `<backend>_format` module describes it
     extra: str                   # the pip extra its reader and writer need
     needs: Tuple[str, ...]       # top-level modules its reader and writer import
     imports: bool                # `rnnlm import` reads it
     checkpoint: bool = False     # usable as --checkpoint as it is (it carries config and vocabulary)
 
+    @property
+    def module(self) -> str:
+        return f"{self.backend}_format"
+
 
 # the order of training backends is the default's: the first one installed is used
 BACKENDS: Tuple[BackendSpec, ...] = (
-    BackendSpec("torch", "torch_impl", "torch", ("torch",), trains=True, engine="torch_engine",
-                native_format="torch", study_models="torch_study_models"),
-    BackendSpec("mxnet", "mxnet_impl", "mxnet", ("mxnet",), trains=True, engine="mxnet_engine",
-                native_format="mxnet", study_models="mxnet_study_models", last_python=(3, 12), numpy_below=2,
+    BackendSpec("torch", "torch", ("torch",), trains=True, native_format="torch",
+                roles=("runtime", "engine", "kernel", "format", "native", "study_models")),
+    BackendSpec("mxnet", "mxnet", ("mxnet",), trains=True, native_format="mxnet",
+                roles=("runtime", "engine", "format", "native", "study_models"),
+                last_python=(3, 12), numpy_below=2,
                 why_not_newer="MXNet 1.9.1, its last release, needs NumPy < 2, which has no wheel for "
                               "Python {python}"),
-    BackendSpec("jax", "jax_impl", "jax", ("jax", "jaxlib"), trains=True, engine="jax_engine",
-                study_models="jax_study_models"),
-    BackendSpec("onnxruntime", "onnxruntime_impl", "onnx", ("onnxruntime", "onnx"), trains=False,
-                native_format="onnx"),
+    BackendSpec("jax", "jax", ("jax", "jaxlib"), trains=True,
+                roles=("runtime", "engine", "kernel", "study_models")),
+    BackendSpec("onnxruntime", "onnx", ("onnxruntime", "onnx"), trains=False, native_format="onnx",
+                roles=("format", "native")),
 )
 
 FORMATS: Tuple[FormatSpec, ...] = (
-    FormatSpec("torch", "torch_format", "torch", ("torch",), imports=True),
-    FormatSpec("mxnet", "mxnet_format", "mxnet", (), imports=True),  # read and written in NumPy
-    FormatSpec("onnx", "onnx_format", "onnx", ("onnx", "onnxruntime"), imports=False, checkpoint=True),
+    FormatSpec("torch", "torch", "torch", ("torch",), imports=True),
+    FormatSpec("mxnet", "mxnet", "mxnet", (), imports=True),  # read and written in NumPy
+    FormatSpec("onnx", "onnxruntime", "onnx", ("onnx", "onnxruntime"), imports=False, checkpoint=True),
 )

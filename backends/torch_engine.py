@@ -8,7 +8,7 @@ supervise it beside MXNet's.
 
 import sys
 
-from rnnlm.distributed.group import ProcessSpec
+from .common.engine import ProcessSpec
 
 
 def group_requested(environ):

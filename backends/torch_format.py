@@ -8,7 +8,7 @@ The book's `RNNModel` state_dict already uses the canonical names, possibly unde
 
 import zipfile
 
-from rnnlm.interop.names import CANONICAL, LINEAR, canonical_name, refuse_unknown
+from rnnlm.model.names import CANONICAL, LINEAR, canonical_name, refuse_unknown
 
 TITLE = "PyTorch state_dict"
 DEFAULT_ACTIVATION = "tanh"  # nn.RNN's

@@ -13,16 +13,14 @@ from typing import Any, List, Optional
 
 import numpy as np
 
-from rnnlm.training import threads
+from .torch_runtime import torch  # imported with passive OpenMP waiting (see torch_runtime)
+from torch import nn
+from torch.nn import functional as F
 
-with threads.framework_environment():  # passive OpenMP waiting, read when libgomp loads
-    import torch
-from torch import nn  # noqa: E402
-from torch.nn import functional as F  # noqa: E402
-
-from .torch_rnn_kernel import FusedRNNLayer
+from .common import defaults
+from .common.defaults import device_name, to_float  # noqa: F401 (part of the interface)
+from .torch_kernel import FusedRNNLayer
 from .torch_engine import group_requested, restart_note  # noqa: F401 (part of the interface)
-from . import base
 from rnnlm.errors import UsageError
 from rnnlm.model.weights import check_weights, rnn_weight_names
 
@@ -32,7 +30,7 @@ _CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 
 
 def set_num_threads(n):
-    """Compute with n threads from now on (the run chooses n once, rnnlm.training.threads)."""
+    """Compute with n threads from now on (the run chooses n once, rnnlm.threads)."""
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
 
@@ -65,12 +63,9 @@ def try_all_gpus():
 
 def resolve_device(spec):
     local_rank = int(os.environ.get("LOCAL_RANK", "0") or 0)  # torchrun: one GPU a worker
-    return base.resolve_device(spec, lambda: try_gpu(local_rank), lambda d: d.type == "cuda",
+    return defaults.resolve_device(spec, lambda: try_gpu(local_rank), lambda d: d.type == "cuda",
                                lambda: torch.device("cpu"), NAME)
 
-
-def device_name(device):
-    return str(device)
 
 
 # ---- the model -------------------------------------------------------------------------
@@ -132,7 +127,7 @@ class RNNModel(nn.Module):
 
 def begin_state(model, batch_size):
     cfg = model.cfg
-    shape = base.state_shape(cfg, batch_size)
+    shape = defaults.state_shape(cfg, batch_size)
     zeros = lambda: torch.zeros(shape, device=model.device, dtype=_DTYPES[model.dtype_name])  # noqa: E731
     return (zeros(), zeros()) if cfg.cell == "lstm" else zeros()
 
@@ -237,7 +232,7 @@ def finish_distributed(model):
 def all_reduce_sum(model, values):
     """Sum each float over the group's workers (the values themselves when alone)."""
     if model.group is None:
-        return base.alone_sum(values)
+        return defaults.alone_sum(values)
     import torch.distributed as dist
     t = torch.tensor([float(v) for v in values], dtype=torch.float64,
                      device=model.device if model.device.type == "cuda" else "cpu")
@@ -355,6 +350,3 @@ def loss_and_grads(model, state, X, Y):
     grads = {name: p.grad.detach().cpu().numpy().copy() for name, p in model.named_parameters()}
     return float(loss.detach()), grads
 
-
-def to_float(x):
-    return float(x)

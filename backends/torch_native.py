@@ -1,7 +1,7 @@
 """The book's PyTorch checkpoints: a `state_dict` file, read with `torch.load(weights_only=True)`
 (so no arbitrary object is ever unpickled) and written with `torch.save`.
 
-Values cross as NumPy arrays; names are the caller's (see `rnnlm.interop.names`).
+Values cross as NumPy arrays; names are the caller's (see `rnnlm.model.names`).
 """
 
 import io
@@ -16,7 +16,7 @@ import torch
 
 from rnnlm.errors import UsageError
 from rnnlm.library_errors import library_reason
-from rnnlm.checkpoints.limits import check_zip, regular_file_size
+from rnnlm.io.limits import check_zip, regular_file_size
 
 MAX_LEGACY_BYTES = 1 << 30
 _LEGACY_MAGIC = b"\x80\x02\x8a\x0a" + (0x1950A86A20F9469CFC6C).to_bytes(10, "little")  # pre-1.6 torch.save

@@ -36,7 +36,8 @@ loss = nn.CrossEntropyLoss()
 updater = torch.optim.SGD(net.parameters(), 1)
 """,
     "mxnet": """
-import rnnlm.backends.mxnet_compat  # np.bool for MXNet 1.9.1 on NumPy >= 1.24
+from rnnlm.backends import mxnet_runtime
+mxnet_runtime.load()  # np.bool for MXNet 1.9.1, before mxnet is imported
 from mxnet import gluon, init, npx
 from mxnet.gluon import rnn
 from d2l import mxnet as d2l
@@ -127,7 +128,7 @@ def main():
         return book_worker(args.worker, args.epochs)
     from benchmarks.machine import cpu_name
     from rnnlm.study.common import table
-    from rnnlm.training.threads import available_cores
+    from rnnlm.threads import available_cores
     print(f"# {cpu_name()}, {available_cores()} cores; {args.epochs} epochs a run, tokens/s of epochs 2..N, "
           f"median of {args.repeats} alternating rounds", flush=True)
     rows = []

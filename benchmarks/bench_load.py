@@ -27,7 +27,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.machine import cpu_name  # noqa: E402
-from rnnlm.training.threads import available_cores  # noqa: E402
+from rnnlm.threads import available_cores  # noqa: E402
 
 BUSY_LOOP = "while True: pass"
 

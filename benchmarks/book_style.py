@@ -66,7 +66,8 @@ def torch_epoch_fn(cfg, weights, lr):
 
 
 def mxnet_epoch_fn(cfg, weights, lr):
-    import rnnlm.backends.mxnet_compat  # noqa: F401  (np.bool, before mxnet)
+    from rnnlm.backends import mxnet_runtime
+    mxnet_runtime.load()  # np.bool for MXNet 1.9.1, before mxnet is imported
     import mxnet as mx
     from mxnet import autograd, gluon
     from mxnet.gluon import nn, rnn

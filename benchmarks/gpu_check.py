@@ -12,14 +12,12 @@ then the JSON line with every figure:
   checkpoint      the GPU-trained checkpoint evaluated on the CPU, and back on the GPU
   nccl_group      a one-process NCCL group (torch): DDP steps equal plain ones
 A machine without a GPU prints "no GPU" for each part and exits 0. It runs from a plain
-checkout with no pip (a Python that already has torch): `rnnlm.backends` is installed
-through package_dir, so the script maps this checkout's backends/ to it when it is missing.
+checkout with no pip (a Python that already has torch): `import rnnlm` maps the checkout's
+backends/ itself when rnnlm is not installed.
 """
 
 import argparse
 import contextlib
-import importlib
-import importlib.util
 import json
 import os
 import socket
@@ -39,34 +37,13 @@ NO_GPU = "no GPU"
 RUN = {"gpu": "gpu", "main_epochs": 500, "cpu_timed_epochs": 20, "parity_epochs": 40}
 
 
-def map_checkout_backends():
-    """Make `rnnlm.backends` this checkout's backends/ (a plain checkout lacks the mapping
-    the wheel's package_dir makes; an rnnlm installed elsewhere would bring its own)."""
-    import rnnlm
-    folder = ROOT / "backends"
-    try:
-        module = importlib.import_module("rnnlm.backends")
-        if Path(module.__file__).resolve().parent == folder:
-            return module
-    except ImportError:
-        pass
-    spec = importlib.util.spec_from_file_location("rnnlm.backends", folder / "__init__.py",
-                                                  submodule_search_locations=[str(folder)])
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["rnnlm.backends"] = module
-    spec.loader.exec_module(module)
-    rnnlm.backends = module
-    return module
-
-
-map_checkout_backends()
-import rnnlm  # noqa: E402
-from rnnlm.backend import BACKENDS, build_model, load_backend  # noqa: E402
-from rnnlm.data.batches import make_batches  # noqa: E402
-from rnnlm.config import ModelConfig  # noqa: E402
-from rnnlm.data.corpus import load_corpus  # noqa: E402
-from rnnlm.errors import UsageError  # noqa: E402
-from rnnlm.model.weights import init_weights  # noqa: E402
+import rnnlm
+from rnnlm.backend import BACKENDS, build_model, load_backend
+from rnnlm.data.batches import make_batches
+from rnnlm.config import ModelConfig
+from rnnlm.data.corpus import load_corpus
+from rnnlm.errors import UsageError
+from rnnlm.model.weights import init_weights
 
 
 def has_gpu(backend):

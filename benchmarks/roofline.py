@@ -22,7 +22,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from rnnlm.training.threads import available_cores  # noqa: E402
+from rnnlm.threads import available_cores  # noqa: E402
 
 V, H, B, T = 28, 256, 32, 35  # vocab, hidden, batch, steps: the book's default
 

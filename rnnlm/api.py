@@ -23,13 +23,11 @@ from rnnlm.backend import BACKENDS, build_model, check_names, installed_training
 from rnnlm.data.batches import check_corpus_length
 from rnnlm.data.dataset import load_training_data
 from rnnlm.checkpoints.file import load_checkpoint, save_checkpoint
-from rnnlm.training import threads
 from rnnlm.config import DataConfig, ModelConfig, RunOptions, TrainConfig
 from rnnlm.data.corpus import corpus_name, load_corpus
 from rnnlm.errors import UsageError
-from rnnlm.checkpoints.outputs import check_outputs
 from rnnlm.model.generate import predict as _predict
-from rnnlm.training.run import Resumed, TrainingRun, thread_choice
+from rnnlm.training.run import Resumed, TrainingRun, check_outputs, thread_choice
 from rnnlm.training.loop import EpochStats, evaluate as _evaluate
 
 PROBE_PREFIXES = ("time traveller", "traveller")  # what the book prints after training
@@ -180,10 +178,10 @@ def start_training(mcfg, tcfg, dcfg, run_opts, backend=None, device="auto"):
         raise UsageError("--save-best keeps the best validation epoch: give a --val-fraction too")
     corpus, val_corpus, vocab = load_training_data(dcfg, tcfg)
     mcfg = replace(mcfg, vocab_size=len(vocab))
-    threads.plan(thread_choice(mcfg, tcfg, run_opts, resumed).count)  # before a framework loads
-    backend_module = select_backend(backend, training=True)
+    counts = thread_choice(mcfg, tcfg, run_opts, resumed)  # chosen once, handed to the backend as it loads
+    backend_module = select_backend(backend, training=True, threads=counts.count)
     return TrainingRun(backend_module, backend_module.resolve_device(device), mcfg, tcfg, dcfg, run_opts,
-                       vocab, corpus, val_corpus, resumed)
+                       vocab, corpus, val_corpus, resumed, counts)
 
 
 def model_of(run):

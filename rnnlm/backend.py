@@ -1,8 +1,9 @@
 """Choosing and loading backends and file formats, from what `rnnlm.backends.registry`
 declares. Names no framework: every backend, its extra and its modules come from there.
 
-The backend interface itself is written down in `rnnlm.backends.base` (an inference part,
-and a training part on top of it).
+The backend interface itself is written down in `rnnlm.backends.common.base` (an inference part,
+and a training part on top of it). Module names come from the registry's naming convention
+(`BackendSpec.module(role)`); a backend is handed the run's thread count when it loads.
 """
 
 import importlib
@@ -10,6 +11,7 @@ import os
 from types import ModuleType
 from typing import Any, Dict, Optional, Sequence, Tuple
 
+from rnnlm import threads as thread_counts
 from rnnlm.backends import registry
 from rnnlm.backends.registry import BackendSpec, FormatSpec
 from rnnlm.errors import UsageError
@@ -64,9 +66,12 @@ def parse_names(text: str, training: bool = True) -> Tuple[str, ...]:
 
 
 def _import(module: str, needs: Tuple[str, ...], extra: str, what: str,
-            spec: Optional[BackendSpec] = None) -> ModuleType:
-    """Import `rnnlm.backends.<module>`; a missing or broken framework is a UsageError."""
+            spec: Optional[BackendSpec] = None, threads: Optional[int] = None) -> ModuleType:
+    """Import `rnnlm.backends.<module>`, its backend's runtime loaded first with `threads`
+    (when `spec` has one); a missing or broken framework is a UsageError."""
     try:
+        if spec is not None and spec.runtime is not None:
+            importlib.import_module(f"rnnlm.backends.{spec.runtime}").load(threads)
         return importlib.import_module(f"rnnlm.backends.{module}")
     except ModuleNotFoundError as exc:
         missing = (exc.name or "").split(".")[0]
@@ -82,16 +87,20 @@ def _import(module: str, needs: Tuple[str, ...], extra: str, what: str,
                          f"reinstall with: {install_hint(extra)}") from None
 
 
-def load_backend(name: str) -> ModuleType:
-    """The implementation module of backend `name` (this imports its framework)."""
+def load_backend(name: str, threads: Optional[int] = None) -> ModuleType:
+    """The implementation module of backend `name` (this imports its framework), loaded to
+    compute with `threads` threads (None: the default of `rnnlm.threads.choose`). A framework
+    that fixes its count when it loads keeps the first count it was given: `num_threads()`
+    says what it computes with."""
     spec = SPECS[check_name(name)]
-    return _import(spec.impl, spec.needs, spec.extra, f"backend '{name}'", spec)
+    count = thread_counts.choose().count if threads is None else threads
+    return _import(spec.impl, spec.needs, spec.extra, f"backend '{name}'", spec, count)
 
 
 def load_engine(name: str) -> ModuleType:
     """The engine module of training backend `name` (imports no framework)."""
     spec = SPECS[check_name(name, training=True)]
-    assert spec.engine is not None, f"registry: training backend {name} declares no engine"
+    assert spec.engine is not None, f"registry: training backend {name} declares no engine role"
     return importlib.import_module(f"rnnlm.backends.{spec.engine}")
 
 
@@ -100,7 +109,8 @@ def study_models_module(spec: BackendSpec) -> ModuleType:
     if spec.study_models is None:
         raise UsageError(f"backend '{spec.name}' has no study models yet (rnnlm study runs on: "
                          f"{', '.join(n for n, s in SPECS.items() if s.study_models)})")
-    return _import(spec.study_models, spec.needs, spec.extra, f"backend '{spec.name}'", spec)
+    return _import(spec.study_models, spec.needs, spec.extra, f"backend '{spec.name}'", spec,
+                   thread_counts.choose().count)
 
 
 def load_format(name: str) -> ModuleType:
@@ -127,15 +137,17 @@ def requested_name(flag: Optional[str] = None, environ: Any = None, training: bo
     return None if name is None else check_name(name, training)
 
 
-def select_backend(flag: Optional[str] = None, environ: Any = None, training: bool = False) -> ModuleType:
+def select_backend(flag: Optional[str] = None, environ: Any = None, training: bool = False,
+                   threads: Optional[int] = None) -> ModuleType:
     """--backend, else $RNNLM_BACKEND (empty = unset), else the first training backend that
-    imports. With `training`, an inference-only backend is refused before anything is imported."""
+    imports, loaded with `threads` (see `load_backend`). With `training`, an inference-only
+    backend is refused before anything is imported."""
     name = requested_name(flag, environ, training)
     if name is not None:
-        return load_backend(name)
+        return load_backend(name, threads)
     for candidate in BACKENDS:
         try:
-            return load_backend(candidate)
+            return load_backend(candidate, threads)
         except UsageError:
             continue
     hints = " or ".join(install_hint(SPECS[n].extra) for n in BACKENDS)

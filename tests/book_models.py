@@ -106,7 +106,8 @@ def torch_predict(prefix, num_preds, net, vocab):
 
 def mxnet_model(cell, vocab_size, num_hiddens, num_layers=1, bidirectional=False, activation=None):
     """The book's Gluon model. `activation=None` keeps rnn.RNN's own default (relu)."""
-    import rnnlm.backends.mxnet_compat  # noqa: F401  (np.bool, before mxnet)
+    from rnnlm.backends import mxnet_runtime
+    mxnet_runtime.load()  # np.bool for MXNet 1.9.1, before mxnet is imported
     import mxnet as mx
     from mxnet import nd
     from mxnet.gluon import nn, rnn
@@ -138,7 +139,8 @@ def mxnet_model(cell, vocab_size, num_hiddens, num_layers=1, bidirectional=False
 
 
 def mxnet_train(net, corpus, steps=8, batch_size=8, num_steps=10, lr=1.0):
-    import rnnlm.backends.mxnet_compat  # noqa: F401  (np.bool, before mxnet)
+    from rnnlm.backends import mxnet_runtime
+    mxnet_runtime.load()  # np.bool for MXNet 1.9.1, before mxnet is imported
     from mxnet import autograd, gluon, init, nd
 
     net.initialize(init.Normal(0.1), force_reinit=True)
@@ -154,7 +156,8 @@ def mxnet_train(net, corpus, steps=8, batch_size=8, num_steps=10, lr=1.0):
 
 
 def mxnet_perplexity(net, corpus, batch_size, num_steps):
-    import rnnlm.backends.mxnet_compat  # noqa: F401  (np.bool, before mxnet)
+    from rnnlm.backends import mxnet_runtime
+    mxnet_runtime.load()  # np.bool for MXNet 1.9.1, before mxnet is imported
     from mxnet import gluon, nd
 
     loss = gluon.loss.SoftmaxCrossEntropyLoss()
@@ -169,7 +172,8 @@ def mxnet_perplexity(net, corpus, batch_size, num_steps):
 
 def mxnet_predict(prefix, num_preds, net, vocab):
     """The book's predict_ch8."""
-    import rnnlm.backends.mxnet_compat  # noqa: F401  (np.bool, before mxnet)
+    from rnnlm.backends import mxnet_runtime
+    mxnet_runtime.load()  # np.bool for MXNet 1.9.1, before mxnet is imported
     from mxnet import nd
 
     state = net.begin_state(batch_size=1)
@@ -229,7 +233,8 @@ def mxnet_train_ch8(net, corpus, lr, num_epochs, batch_size=32, num_steps=35, se
     epoch's perplexity."""
     import math
 
-    import rnnlm.backends.mxnet_compat  # noqa: F401  (np.bool, before mxnet)
+    from rnnlm.backends import mxnet_runtime
+    mxnet_runtime.load()  # np.bool for MXNet 1.9.1, before mxnet is imported
 
     from mxnet import autograd, gluon, init, nd
 

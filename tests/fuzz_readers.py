@@ -60,7 +60,7 @@ def reader_for(kind, workdir):
     if kind in ("params", "pt"):
         from rnnlm.backend import load_format
         from rnnlm.interop.convert import read_native
-        from rnnlm.interop.names import infer_config
+        from rnnlm.model.names import infer_config
 
         def read(path):
             fmt, weights, _, scheme = read_native(path, "auto")

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from rnnlm.backend import SPECS, load_backend
-from rnnlm.backends import base, registry
+from rnnlm.backends import registry
+from rnnlm.backends.common import base
 from rnnlm.errors import UsageError
 
 CORE = Path(__file__).resolve().parent.parent / "rnnlm"

@@ -9,7 +9,7 @@ from rnnlm.errors import UsageError
 
 def test_import_rnnlm_loads_no_framework():
     code = ("import sys, rnnlm, rnnlm.cli.main, rnnlm.training.loop, rnnlm.model.generate, rnnlm.api, "
-            "rnnlm.interop.convert, rnnlm.interop.names; print(sorted(m for m in ('torch', 'mxnet', 'onnx', "
+            "rnnlm.interop.convert, rnnlm.model.names; print(sorted(m for m in ('torch', 'mxnet', 'onnx', "
             "'onnxruntime', 'matplotlib', 'tqdm') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

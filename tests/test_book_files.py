@@ -34,7 +34,8 @@ def d2l_for(framework):
     load_or_skip(framework)
     os.environ.setdefault("MPLBACKEND", "Agg")
     if framework == "mxnet":
-        import rnnlm.backends.mxnet_compat  # noqa: F401  (np.bool, before d2l imports mxnet)
+        from rnnlm.backends import mxnet_runtime
+        mxnet_runtime.load()  # np.bool for MXNet 1.9.1, before mxnet is imported
     else:
         _stand_in_for_torchvision()
     try:

@@ -124,7 +124,7 @@ def server_sum(arrays):
 
 @pytest.mark.parametrize("workers", [2, 3, 16])
 def test_float64_sums_through_a_float32_transport_are_exact(workers):
-    from rnnlm.backends import mxnet_exact_sum as exact_sum
+    from rnnlm.backends.common import exact_sum
     rng = np.random.default_rng(workers)
     parts = [[rng.normal(size=(5, 7)) * 10.0 ** rng.integers(-6, 3), rng.normal(size=11) * 1e-4,
               np.zeros(3)] for _ in range(workers)]

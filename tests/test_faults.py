@@ -158,7 +158,7 @@ def test_mxnet_roles_started_as_separate_commands(tmp_path, uninterrupted, capsy
     ckpt = tmp_path / "ck.npz"
     common = {"DMLC_PS_ROOT_URI": "127.0.0.1", "DMLC_PS_ROOT_PORT": str(free_port()), "DMLC_NUM_SERVER": "1",
               "DMLC_NUM_WORKER": "2", "DMLC_NODE_HOST": "127.0.0.1", "DMLC_INTERFACE": "lo"}
-    helpers = [start(["-c", "import rnnlm.backends.mxnet_compat"], env={**common, "DMLC_ROLE": role}) for role in ("scheduler", "server")]
+    helpers = [start(["-c", "from rnnlm.backends.mxnet_runtime import load; load()"], env={**common, "DMLC_ROLE": role}) for role in ("scheduler", "server")]
     workers = [start(["-m", "rnnlm", "train", "--backend", "mxnet", *TINY, "--dtype", "float64", "--save", str(ckpt),
                       "--metrics-json", f"{ckpt}.json"], env={**common, "DMLC_ROLE": "worker"}) for _ in range(2)]
     deadline = time.time() + RUN_SECONDS

@@ -21,7 +21,7 @@ from rnnlm.backends import mxnet_native
 from rnnlm.checkpoints.file import META_KEY
 from rnnlm.cli.main import main
 from rnnlm.errors import UsageError
-from rnnlm.checkpoints.limits import MAX_JSON_DEPTH
+from rnnlm.io.limits import MAX_JSON_DEPTH
 from rnnlm.data.vocab import Vocab
 
 
@@ -82,7 +82,7 @@ def test_a_params_file_is_read_without_mxnet():
 
 
 def test_params_bytes_are_what_mxnet_writes(tmp_path):
-    pytest.importorskip("rnnlm.backends.mxnet_compat")
+    pytest.importorskip("mxnet")
     try:
         import mxnet as mx
     except ImportError as exc:
@@ -133,7 +133,7 @@ def test_deeply_nested_metadata_is_one_line(tmp_path, capsys):
     assert f"deeper than {MAX_JSON_DEPTH}" in line
 
 
-def test_foreign_operators_in_an_exported_onnx_graph_are_refused(tmp_path, capsys):
+def test_foreign_operators_in_an_exported_onnxruntime_native_are_refused(tmp_path, capsys):
     onnx = pytest.importorskip("onnx")
     assert main(["train", "--epochs", "1", "--num-hiddens", "4", "--max-tokens", "2000", "--quiet",
                  "--batch-size", "4", "--num-steps", "5", "--save", str(tmp_path / "ck.npz")]) == 0
@@ -298,7 +298,7 @@ def test_a_full_disk_is_one_line_and_nothing_else(tmp_path):
 
 
 def test_a_failed_atomic_write_leaves_the_old_file(tmp_path):
-    from rnnlm.checkpoints.outputs import atomic_write
+    from rnnlm.io.outputs import atomic_write
     target = tmp_path / "keep.npz"
     target.write_bytes(b"old")
 

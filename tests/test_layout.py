@@ -37,7 +37,7 @@ def test_the_wheel_holds_every_module_under_rnnlm_and_no_top_level_backends(tmp_
     with zipfile.ZipFile(wheel) as z:
         inside = {n for n in z.namelist() if not n.split("/")[0].endswith(".dist-info")}
     sources = {str(p.relative_to(ROOT)) for p in (ROOT / "rnnlm").rglob("*.py")}
-    sources |= {"rnnlm/backends/" + p.name for p in (ROOT / "backends").glob("*.py")}
+    sources |= {"rnnlm/backends/" + str(p.relative_to(ROOT / "backends")) for p in (ROOT / "backends").rglob("*.py")}
     assert sources - inside == set()
     assert "rnnlm/data/timemachine.txt" in inside
     assert {n.split("/")[0] for n in inside} == {"rnnlm"}

@@ -7,7 +7,7 @@ import sys
 import types
 
 from rnnlm.checkpoints.file import load_checkpoint, save_checkpoint
-from rnnlm.checkpoints.outputs import remove_stale_temps
+from rnnlm.io.outputs import remove_stale_temps
 from rnnlm.config import ModelConfig
 from rnnlm.distributed.group import ProcessSpec
 from rnnlm.distributed.launch import run_group
@@ -99,7 +99,7 @@ def test_max_restarts_needs_save():
 
 KILLED_WRITER = """
 import os, signal, sys
-from rnnlm.checkpoints.outputs import atomic_write
+from rnnlm.io.outputs import atomic_write
 def write(f):
     f.write(b"PK half a checkpoint")
     f.flush()

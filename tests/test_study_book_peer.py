@@ -15,7 +15,8 @@ from tests.conftest import load_or_skip
 PEER = r'''
 import json, sys
 import numpy as onp
-import rnnlm.backends.mxnet_compat  # noqa: F401
+from rnnlm.backends import mxnet_runtime
+mxnet_runtime.load()  # np.bool for MXNet 1.9.1, before mxnet is imported
 from d2l import mxnet as d2l
 from mxnet import gluon, np, npx
 npx.set_np()

@@ -9,7 +9,8 @@ import sys
 import numpy as np
 import pytest
 
-from rnnlm.training import threads
+from rnnlm import threads
+from rnnlm.backends.common.runtime import framework_environment
 from rnnlm.checkpoints.file import META_KEY, load_checkpoint
 from rnnlm.errors import UsageError
 from tests.test_cli import run_cli
@@ -47,13 +48,13 @@ def test_default_depends_on_cores_and_model_size_only():
 def test_framework_environment_is_put_back(monkeypatch):
     monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
     monkeypatch.setenv("OMP_NUM_THREADS", "3")
-    with threads.framework_environment(OMP_NUM_THREADS=None, MXNET_OMP_MAX_THREADS="2"):
+    with framework_environment(OMP_NUM_THREADS=None, MXNET_OMP_MAX_THREADS="2"):
         assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE" and "OMP_NUM_THREADS" not in os.environ
         assert os.environ["MXNET_OMP_MAX_THREADS"] == "2"
     assert os.environ["OMP_NUM_THREADS"] == "3"
     assert "OMP_WAIT_POLICY" not in os.environ and "MXNET_OMP_MAX_THREADS" not in os.environ
     monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")  # the user's choice is kept
-    with threads.framework_environment():
+    with framework_environment():
         assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
 
 

@@ -1,2 +1,1 @@
-"""Checkpoints: the pickle-free .npz file, its schema (every field checked before use), and
-atomic, checked-in-advance outputs."""
+"""Checkpoints: the pickle-free .npz file and its schema (every field checked before use)."""

@@ -5,7 +5,7 @@ plus `__meta__`, a JSON string: {"format": "rnnlm-checkpoint", "version": 1,
 "model": ModelConfig, "vocab": idx_to_token, "dtype": ..., ...extra}. Writes are atomic:
 a temporary file in the same folder, flushed and fsynced, then renamed over the target,
 so a crash leaves either the old checkpoint or the new one, never half of one (see
-rnnlm.checkpoints.outputs for the temporary files of a writer killed mid-write).
+rnnlm.io.outputs for the temporary files of a writer killed mid-write).
 """
 
 import io
@@ -18,8 +18,8 @@ import numpy as np
 
 from rnnlm.checkpoints import schema
 from rnnlm.errors import UsageError
-from rnnlm.checkpoints.limits import check_npz_members, check_zip, loads_json, regular_file_size
-from rnnlm.checkpoints.outputs import atomic_write
+from rnnlm.io.limits import check_npz_members, check_zip, loads_json, regular_file_size
+from rnnlm.io.outputs import atomic_write
 from rnnlm.data.vocab import Vocab
 
 FORMAT = "rnnlm-checkpoint"

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from rnnlm.training.threads import MAX_THREADS
+from rnnlm.threads import MAX_THREADS
 from rnnlm.config import DTYPES, TEXT_MODES, ConfigError, ModelConfig, TrainConfig
 from rnnlm.model.weights import canonical_shapes
 

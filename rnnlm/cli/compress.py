@@ -19,10 +19,10 @@ from rnnlm.checkpoints.file import load_checkpoint
 from rnnlm.compression import mixed
 from rnnlm.compression.progress_bar import CodingProgress
 from rnnlm.errors import UsageError
-from rnnlm.checkpoints.outputs import check_writable, write_bytes
+from rnnlm.io.outputs import check_writable, write_bytes
 from rnnlm.data.vocab import Vocab
 from rnnlm.config import ConfigError
-from rnnlm.checkpoints.limits import read_bounded
+from rnnlm.io.limits import read_bounded
 
 DEFAULT_SEGMENTS = {"checkpoint": 32, "online": 32}
 MAX_SEGMENTS = 1 << 16

@@ -1,7 +1,7 @@
 """`rnnlm eval --checkpoint CK`: the perplexity of a corpus under a checkpoint."""
 
 from rnnlm import api
-from rnnlm.checkpoints.outputs import check_writable
+from rnnlm.io.outputs import check_writable
 from rnnlm.cli.options import E, add_backend_options, add_checkpoint_option, integer
 from rnnlm.config import EvalConfig
 from rnnlm.training.metrics import write_json

@@ -3,7 +3,8 @@ data-parallel group on the chosen backend's engine (see rnnlm.distributed.launch
 
 import argparse
 
-from rnnlm.cli.options import integer, train_job
+from rnnlm.cli import train as train_command
+from rnnlm.cli.options import Parser, integer, train_job
 from rnnlm.config import LaunchConfig
 from rnnlm.distributed.launch import launch
 
@@ -23,8 +24,14 @@ def add_parser(sub):
     p.set_defaults(run=run)
 
 
+def train_parser():
+    """The `train` command line alone, parsed as `rnnlm train` parses it."""
+    parser = Parser(prog="rnnlm")
+    train_command.add_parser(parser.add_subparsers(dest="command", parser_class=Parser))
+    return parser
+
+
 def run(args):
-    from rnnlm.cli.main import build_parser  # the train command line is parsed as `train` parses it
     cfg = LaunchConfig(args.workers, args.servers, args.max_restarts)
-    return launch(cfg, args.train_argv, lambda argv: train_job(build_parser().parse_args(argv)))
+    return launch(cfg, args.train_argv, lambda argv: train_job(train_parser().parse_args(argv)))
 

@@ -11,7 +11,7 @@ def add_parser(sub):
 
 
 def run(args):
-    from rnnlm.checkpoints.outputs import check_writable
+    from rnnlm.io.outputs import check_writable
     from rnnlm.training.plot import plot_runs, read_metrics
     check_writable(args.out, "plot")
     for path in args.metrics:  # every file checked before the figure is drawn

@@ -29,7 +29,7 @@ import zlib
 import numpy as np
 
 from rnnlm.errors import UsageError
-from rnnlm.checkpoints.limits import loads_json
+from rnnlm.io.limits import loads_json
 
 MAGIC = b"RNNLMZ\r\n"
 VERSION = 3

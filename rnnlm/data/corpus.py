@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from rnnlm.errors import UsageError
-from rnnlm.checkpoints.limits import read_bounded
+from rnnlm.io.limits import read_bounded
 
 EMBEDDED_NAME = "timemachine.txt"
 MAX_CORPUS_BYTES = 64 << 20  # the book is 178 kB; 64 MiB of raw text is ~0.5 GB of tokens in memory

@@ -14,8 +14,7 @@ Each backend's engine module (`rnnlm.backends.<name>_engine`) says how its proce
 each other; this module holds only what every engine shares.
 """
 
-from dataclasses import dataclass, field
-from typing import Dict, List
+from dataclasses import dataclass
 
 from rnnlm.errors import UsageError
 
@@ -33,15 +32,6 @@ class Group:
 
 
 SINGLE = Group()
-
-
-@dataclass(frozen=True)
-class ProcessSpec:
-    """One process of a local group, as an engine describes it to the launcher."""
-    label: str                      # how errors name it: "rank 1", "server 0"
-    argv: List[str]
-    env: Dict[str, str] = field(default_factory=dict)  # added to the launcher's environment
-    worker: bool = True             # workers train; helpers (scheduler, servers) serve them
 
 
 def check_divisible(batch_size, world_size):

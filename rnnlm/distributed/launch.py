@@ -25,9 +25,9 @@ from rnnlm.backend import load_engine, requested_name, select_backend
 from rnnlm.checkpoints.file import read_meta
 from rnnlm.data.dataset import load_training_data
 from rnnlm.distributed.group import SUPERVISED, check_divisible
-from rnnlm.training.threads import available_cores
+from rnnlm.threads import available_cores
 from rnnlm.errors import UsageError
-from rnnlm.checkpoints.outputs import remove_stale_temps
+from rnnlm.io.outputs import remove_stale_temps
 from rnnlm.stop_signals import Terminated, exit_status, ignore_stop_signals
 
 POLL_SECONDS = 0.05

@@ -14,11 +14,11 @@ import zipfile
 
 from rnnlm.backend import EXPORT_FORMATS, IMPORT_FORMATS, format_call, load_format
 from rnnlm.checkpoints.file import META_KEY, load_checkpoint, save_checkpoint
-from rnnlm.checkpoints.outputs import check_writable, write_bytes
+from rnnlm.io.outputs import check_writable, write_bytes
 from rnnlm.data.corpus import load_lines, tokenize
 from rnnlm.data.vocab import Vocab
 from rnnlm.errors import UsageError
-from rnnlm.interop.names import check_values, describe, infer_config, to_canonical
+from rnnlm.model.names import check_values, describe, infer_config, to_canonical
 from rnnlm.model.weights import canonical_shapes
 
 _PICKLE = b"\x80"  # a pickle's PROTO opcode

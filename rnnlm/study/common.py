@@ -5,7 +5,7 @@ import math
 from collections import Counter
 
 from rnnlm.training.divergence import diverged_at
-from rnnlm.checkpoints.outputs import atomic_write
+from rnnlm.io.outputs import atomic_write
 
 NO_CLIP = 1e300  # "no clipping": a threshold no gradient norm reaches (the config wants a number)
 

@@ -20,7 +20,7 @@ from typing import Any, Dict, List
 from rnnlm.backend import BACKENDS, SPECS, check_names, study_models_module
 from rnnlm.errors import UsageError
 from rnnlm.install import install_hint
-from rnnlm.checkpoints.outputs import atomic_write
+from rnnlm.io.outputs import atomic_write
 from rnnlm.study.store import RunStore
 
 STUDIES = ("scratch", "overfit", "autoregressive", "depth", "compress")

@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 
-from rnnlm.checkpoints.outputs import atomic_write
+from rnnlm.io.outputs import atomic_write
 
 
 def canonical(config):

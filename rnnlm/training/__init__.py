@@ -1,2 +1,2 @@
-"""Training: the loop (the book's `train_ch8`), one run with resume and checkpoints, thread
-counts, progress, metrics and plots."""
+"""Training: the loop (the book's `train_ch8`), one run with resume and checkpoints, its outputs,
+progress, metrics and plots."""

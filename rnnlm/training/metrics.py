@@ -2,7 +2,7 @@
 
 import json
 
-from rnnlm.checkpoints.outputs import atomic_write
+from rnnlm.io.outputs import atomic_write
 from rnnlm.training.divergence import diverged_at
 from rnnlm.errors import UsageError
 from rnnlm.training.loop import history_dicts

@@ -10,7 +10,7 @@ import math
 
 from rnnlm.errors import UsageError
 from rnnlm.install import install_hint
-from rnnlm.checkpoints.outputs import atomic_write
+from rnnlm.io.outputs import atomic_write
 
 
 def require_matplotlib():

@@ -17,22 +17,33 @@ import numpy as np
 
 from rnnlm.distributed import group as distributed
 
-from rnnlm.training import threads
+from rnnlm import threads
 from rnnlm.backend import build_model
 from rnnlm.checkpoints.file import save_checkpoint
-from rnnlm.config import DataConfig, ModelConfig, TrainConfig
+from rnnlm.config import GATES, DataConfig, ModelConfig, TrainConfig
 from rnnlm.errors import TrainingDiverged, UsageError
+from rnnlm.io.outputs import check_writable
 from rnnlm.training.metrics import train_metrics
+from rnnlm.training.plot import require_matplotlib
 from rnnlm.training.progress import Progress
 from rnnlm.training.loop import EpochStats, train
 from rnnlm.model.weights import init_weights
 
 
+def check_outputs(run_opts):
+    """Every output path of a training run, and matplotlib when a plot is asked for."""
+    for path, what in ((run_opts.save, "checkpoint"), (run_opts.save_best, "checkpoint"), (run_opts.plot, "plot"),
+                       (run_opts.metrics_json, "metrics")):
+        if path:
+            check_writable(path, what)
+    if run_opts.plot:
+        require_matplotlib()
+
+
 def thread_choice(mcfg, tcfg, run_opts, resumed=None, environ=None):
-    """This run's thread count (rnnlm.training.threads.choose): the checkpoint's on resume, else
+    """This run's thread count (rnnlm.threads.choose): the checkpoint's on resume, else
     --threads, else OMP_NUM_THREADS, else one chosen from the cores and the model's size."""
-    gates = {"rnn": 1, "gru": 3, "lstm": 4}[mcfg.cell]
-    work = threads.step_work(tcfg.batch_size, mcfg.num_hiddens, mcfg.vocab_size, gates)
+    work = threads.step_work(tcfg.batch_size, mcfg.num_hiddens, mcfg.vocab_size, GATES[mcfg.cell])
     recorded = resumed.meta.get("threads") if resumed is not None else None
     return threads.choose(run_opts.threads, recorded, environ, work=work, checkpoint=run_opts.save or "")
 
@@ -49,9 +60,10 @@ class Resumed:
 
 class TrainingRun:
     def __init__(self, backend, device, mcfg, tcfg, dcfg, run_opts, vocab, corpus, val_corpus=None,
-                 resumed=None):
+                 resumed=None, counts=None):
         """`corpus`, `val_corpus`: token ids (see rnnlm.data.dataset); `resumed`: the saved run to
-        continue (whose configs the others already are), or None."""
+        continue (whose configs the others already are), or None; `counts`: the run's thread
+        choice (rnnlm.threads.Choice; None: `thread_choice` makes it here)."""
         self.backend, self.device, self.vocab = backend, device, vocab
         self.mcfg, self.tcfg, self.dcfg, self.opts = mcfg, tcfg, dcfg, run_opts
         self.save_path = run_opts.save
@@ -70,7 +82,7 @@ class TrainingRun:
             distributed.check_same_start(backend, self.model, len(self.history), self.group)
         if not self.group.is_main:
             self.save_path = None  # rank 0 alone writes checkpoints
-        self.threads = self._set_threads(thread_choice(mcfg, tcfg, run_opts, resumed))
+        self.threads = self._set_threads(counts or thread_choice(mcfg, tcfg, run_opts, resumed))
 
     def _continue(self, resumed):
         """Take up the saved history and batch-order state; returns the saved weights."""

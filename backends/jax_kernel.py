@@ -1,5 +1,5 @@
 """The vanilla-RNN recurrence for the JAX backend, with its own backward (as
-torch_rnn_kernel.py is for PyTorch).
+torch_kernel.py is for PyTorch).
 
 Differentiating `lax.scan` through JAX's autodiff makes the backward loop compute the
 recurrent weight's gradient inside the loop: one small (H x B) @ (B x H) product and an

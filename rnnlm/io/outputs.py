@@ -63,17 +63,6 @@ def check_writable(path, what):
         raise UsageError(f"{what} '{path}': folder '{folder}' is not writable")
 
 
-def check_outputs(run_opts):
-    """Every output path of a training run, and matplotlib when a plot is asked for."""
-    for path, what in ((run_opts.save, "checkpoint"), (run_opts.save_best, "checkpoint"), (run_opts.plot, "plot"),
-                       (run_opts.metrics_json, "metrics")):
-        if path:
-            check_writable(path, what)
-    if run_opts.plot:
-        from rnnlm.training.plot import require_matplotlib
-        require_matplotlib()
-
-
 def _umask():
     mask = os.umask(0)
     os.umask(mask)

@@ -31,7 +31,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from rnnlm.config import ModelConfig
 from rnnlm.errors import UsageError
-from rnnlm.checkpoints.limits import loads_json
+from rnnlm.io.limits import loads_json
 from rnnlm.library_errors import library_reason
 from rnnlm.model.weights import canonical_shapes, rnn_weight_names
 

@@ -4,14 +4,13 @@ the command, the machine's cores and the model, never from timings.
 The count decides how float sums are split among threads, hence their last bits, so it is
 part of a run's identity: the checkpoint records it, a resumed run takes it up again, and
 the same command on the same machine gives the same bits whatever else the machine is
-doing. Speed beside other programs comes from how idle threads wait, which changes no
-bits: OpenMP threads that spin at the end of every small parallel operation, while the
-one they wait for is descheduled, collapse beside a busy process, so the frameworks load
-with passive waiting (`framework_environment`; measured in benchmarks/bench_load.py).
+doing. The count chosen here is handed to the backend when it loads
+(`rnnlm.backend.load_backend(name, threads)`), and what a run records is the count the
+backend reports it really computes with. How idle threads wait is the backends' own
+(`rnnlm.backends.common.runtime`).
 """
 
 import os
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Optional
 
@@ -77,43 +76,11 @@ def plural(n):
     return f"{n} thread" if n == 1 else f"{n} threads"
 
 
-# ---- what a framework reads when it loads ----------------------------------------------
-
-_planned: Optional[int] = None
-
-
-def plan(count):
-    """The count for a framework that fixes it when it loads (MXNet): set before it loads."""
-    global _planned
-    _planned = count
+# compress's own default: coding runs one small forward a character, where a second thread
+# still pays; the file records the count and its decoder computes with the same
+CODING_THREADS = 2
 
 
-def planned():
-    """The planned count, else OMP_NUM_THREADS, else the default for the book's model."""
-    if _planned is not None:
-        return _planned
-    return env_threads() or default_threads(available_cores(), SMALL_STEP)
-
-
-@contextmanager
-def framework_environment(**variables):
-    """Import a framework inside this: its OpenMP runtime waits passively (unless the user
-    chose OMP_WAIT_POLICY), and `variables` (None: removed) hold while it loads. Everything
-    is put back afterwards, so no child process mistakes them for the user's settings."""
-    wanted = dict(variables)
-    if "OMP_WAIT_POLICY" not in os.environ:
-        wanted["OMP_WAIT_POLICY"] = "PASSIVE"
-    saved = {name: os.environ.get(name) for name in wanted}
-    try:
-        for name, value in wanted.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+def coding_choice(requested=0):
+    """compress's thread count: `requested` (--threads) when above 0, else CODING_THREADS."""
+    return Choice(requested, "--threads") if requested else Choice(CODING_THREADS, "default")

@@ -1,6 +1,6 @@
 """The ONNX file rnnlm exports, described without importing onnx: how to tell one, how
 onnxruntime loads it; writing and reading back (it is a checkpoint too: its metadata carry
-the config and vocabulary) go through `onnx_graph`, which imports onnx.
+the config and vocabulary) go through `onnxruntime_native`, which imports onnx.
 """
 
 TITLE = "ONNX model"
@@ -13,15 +13,15 @@ def sniff(path, head):
 
 
 def write(cfg, weights, vocab, dtype):
-    from . import onnx_graph
+    from . import onnxruntime_native
     del dtype  # the graph computes in float32, as ONNX Runtime's RNN kernels do
-    return onnx_graph.model_bytes(cfg, weights, vocab)
+    return onnxruntime_native.model_bytes(cfg, weights, vocab)
 
 
 def read_checkpoint(path):
     """(ModelConfig, vocabulary list, {canonical name: array}, meta) of an exported file."""
-    from . import onnx_graph
-    return onnx_graph.read_checkpoint(path)
+    from . import onnxruntime_native
+    return onnxruntime_native.read_checkpoint(path)
 
 
 def book_constructor(cfg, dtype="float32"):
