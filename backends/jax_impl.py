@@ -20,7 +20,7 @@ holds them. With XLA's fixed pool, the same command repeats bit for bit on one m
 import os
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, List, Optional
+from typing import Any, Dict, List, Optional
 
 from . import jax_runtime
 from .jax_runtime import TRACES

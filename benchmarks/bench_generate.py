@@ -17,7 +17,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from rnnlm.backend import BACKENDS, load_backend  # noqa: E402
-from rnnlm.config import ModelConfig  # noqa: E402
+from rnnlm.config import CELLS, ModelConfig  # noqa: E402
 from rnnlm.data.corpus import load_corpus  # noqa: E402
 from rnnlm.errors import UsageError  # noqa: E402
 from rnnlm.model.generate import predict  # noqa: E402
@@ -74,7 +74,7 @@ def main():
         except UsageError as exc:
             print(f"# skipped {name}: {exc}", file=sys.stderr)
             continue
-        for cell in ("rnn", "gru", "lstm"):
+        for cell in CELLS:
             row = measure(backend, cell, args.num_chars, args.rounds)
             rows.append(row)
             print(json.dumps(row), flush=True)

@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks import book_style  # noqa: E402
 from rnnlm.backend import BACKENDS, load_backend  # noqa: E402
 from rnnlm.data.batches import make_batches  # noqa: E402
-from rnnlm.config import ModelConfig  # noqa: E402
+from rnnlm.config import CELLS, ModelConfig  # noqa: E402
 from rnnlm.data.corpus import load_corpus  # noqa: E402
 from rnnlm.errors import UsageError  # noqa: E402
 from rnnlm.training.loop import train_epoch  # noqa: E402
@@ -72,7 +72,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--grid", action="store_true")
     args = parser.parse_args()
-    configs = list(itertools.product(("rnn", "gru", "lstm"), (256, 512), (32, 128))) if args.grid \
+    configs = list(itertools.product(CELLS, (256, 512), (32, 128))) if args.grid \
         else [("rnn", 256, 32)]
     names = args.backends.split(",")
     if len(names) > 1:

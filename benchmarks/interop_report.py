@@ -22,6 +22,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from rnnlm.cli.main import main  # noqa: E402
+from rnnlm.config import CELLS  # noqa: E402
 from rnnlm.data.corpus import load_corpus  # noqa: E402
 from tests import book_models as book  # noqa: E402
 
@@ -61,7 +62,7 @@ def row(what, ppl, text, ref_ppl, ref_text):
 def main_report():
     parser = argparse.ArgumentParser()
     parser.add_argument("--epochs", type=int, default=100)
-    parser.add_argument("--cell", default="rnn", choices=("rnn", "gru", "lstm"))
+    parser.add_argument("--cell", default="rnn", choices=CELLS)
     parser.add_argument("--num-hiddens", type=int, default=256)
     args = parser.parse_args()
     corpus, vocab = load_corpus(None, 10000)

@@ -15,12 +15,12 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from rnnlm.backend import build_model, load_backend  # noqa: E402
 from rnnlm.data.batches import make_batches  # noqa: E402
-from rnnlm.config import ModelConfig, TrainConfig  # noqa: E402
+from rnnlm.config import CELLS, ModelConfig, TrainConfig  # noqa: E402
 from rnnlm.data.corpus import load_corpus  # noqa: E402
 from rnnlm.training.loop import train  # noqa: E402
 from rnnlm.model.weights import init_weights  # noqa: E402
 
-ARCHS = [(c, n, b) for c in ("rnn", "gru", "lstm") for n in (1, 2) for b in (False, True)]
+ARCHS = [(c, n, b) for c in CELLS for n in (1, 2) for b in (False, True)]
 
 
 def pair(backends, cfg, dtype):

@@ -19,7 +19,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from rnnlm.backend import BACKENDS, build_model, check_names, installed_training_backends, load_backend, requested_name, select_backend
+from rnnlm.backend import (BACKENDS, build_model, check_names, installed_training_backends, load_backend,
+                           load_selected, requested_name, select_backend)
 from rnnlm.data.batches import check_corpus_length
 from rnnlm.data.dataset import load_training_data
 from rnnlm.checkpoints.file import load_checkpoint, save_checkpoint
@@ -170,7 +171,7 @@ def start_training(mcfg, tcfg, dcfg, run_opts, backend=None, device="auto"):
     """A ready TrainingRun (every output path checked, resumed if asked, data loaded);
     `run()` it to train. The CLI and `train` share this."""
     check_outputs(run_opts)
-    requested_name(backend, training=True)  # an unknown name before the checkpoint is read
+    name = requested_name(backend, training=True)  # checked once, before the checkpoint is read
     resumed = resume_point(run_opts, tcfg.epochs)
     if resumed is not None:
         mcfg, tcfg, dcfg = resumed.mcfg, resumed.tcfg, resumed.dcfg
@@ -179,7 +180,7 @@ def start_training(mcfg, tcfg, dcfg, run_opts, backend=None, device="auto"):
     corpus, val_corpus, vocab = load_training_data(dcfg, tcfg)
     mcfg = replace(mcfg, vocab_size=len(vocab))
     counts = thread_choice(mcfg, tcfg, run_opts, resumed)  # chosen once, handed to the backend as it loads
-    backend_module = select_backend(backend, training=True, threads=counts.count)
+    backend_module = load_selected(name, training=True, threads=counts.count)
     return TrainingRun(backend_module, backend_module.resolve_device(device), mcfg, tcfg, dcfg, run_opts,
                        vocab, corpus, val_corpus, resumed, counts)
 
@@ -232,7 +233,7 @@ def compare_backends(names=None):
     names = check_names(names)
     if len(names) < 2:
         raise UsageError(f"compare needs two or more different backends, got {', '.join(names)}")
-    return [load_backend(name) for name in names]
+    return [load_selected(name) for name in names]  # checked above
 
 
 def compare_configs(mcfg, tcfg, dcfg, device="auto", on_start=None, backends=None):

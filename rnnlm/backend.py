@@ -92,9 +92,12 @@ def load_backend(name: str, threads: Optional[int] = None) -> ModuleType:
     compute with `threads` threads (None: the default of `rnnlm.threads.choose`). A framework
     that fixes its count when it loads keeps the first count it was given: `num_threads()`
     says what it computes with."""
-    spec = SPECS[check_name(name)]
+    return _load(SPECS[check_name(name)], threads)
+
+
+def _load(spec: BackendSpec, threads: Optional[int]) -> ModuleType:
     count = thread_counts.choose().count if threads is None else threads
-    return _import(spec.impl, spec.needs, spec.extra, f"backend '{name}'", spec, count)
+    return _import(spec.impl, spec.needs, spec.extra, f"backend '{spec.name}'", spec, count)
 
 
 def load_engine(name: str) -> ModuleType:
@@ -142,12 +145,17 @@ def select_backend(flag: Optional[str] = None, environ: Any = None, training: bo
     """--backend, else $RNNLM_BACKEND (empty = unset), else the first training backend that
     imports, loaded with `threads` (see `load_backend`). With `training`, an inference-only
     backend is refused before anything is imported."""
-    name = requested_name(flag, environ, training)
+    return load_selected(requested_name(flag, environ, training), training, threads)
+
+
+def load_selected(name: Optional[str], training: bool = False, threads: Optional[int] = None) -> ModuleType:
+    """Backend `name` as `requested_name` returned it (checked there, once), or with None the
+    first training backend that imports."""
     if name is not None:
-        return load_backend(name, threads)
+        return _load(SPECS[name], threads)
     for candidate in BACKENDS:
         try:
-            return load_backend(candidate, threads)
+            return _load(SPECS[candidate], threads)
         except UsageError:
             continue
     hints = " or ".join(install_hint(SPECS[n].extra) for n in BACKENDS)

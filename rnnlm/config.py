@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Optional
 
 from rnnlm.errors import UsageError
+from rnnlm.threads import MAX_THREADS
 
 CELLS = ("rnn", "gru", "lstm")
 ACTIVATIONS = ("tanh", "relu")
@@ -132,6 +133,8 @@ class RunOptions:
     def __post_init__(self):
         _choice("--resume", self.resume, RESUME_MODES)
         _non_negative("--threads", self.threads)
+        if self.threads > MAX_THREADS:
+            raise ConfigError(f"--threads must be at most {MAX_THREADS}, got {self.threads}")
         _non_negative("--save-every", self.save_every)
         if self.save_best and self.save and os.path.abspath(self.save_best) == os.path.abspath(self.save):
             raise ConfigError("--save-best must be another file than --save")

@@ -3,7 +3,7 @@
 Schedulers, `docker stop`, torchrun and Kubernetes send SIGTERM and expect the work to be
 saved. The handler raises `Terminated`, a KeyboardInterrupt, so every path that saves on
 Ctrl-C (the training run's last completed epoch, atomic writes cleaning up) saves on SIGTERM
-too; the command line then exits 143 (128 + 15) instead of 130.
+too; the command line then exits 143 (128 + 15) instead of 130 (`rnnlm.cli.main.EXIT`).
 """
 
 import signal
@@ -13,10 +13,6 @@ from contextlib import contextmanager
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM arrived: stop as on Ctrl-C, exit 143."""
-
-
-def exit_status(exc):
-    return 143 if isinstance(exc, Terminated) else 130
 
 
 def stop_word(exc):

@@ -1,5 +1,6 @@
 """The core is framework-neutral: it names no framework and imports none; every backend the
-registry declares conforms to its interface."""
+registry declares conforms to its interface; the package has the shape docs/ARCHITECTURE.md
+draws (one naming convention for backends, no import circle, layers that import downward)."""
 
 import ast
 import re
@@ -13,6 +14,7 @@ from rnnlm.backend import SPECS, load_backend
 from rnnlm.backends import registry
 from rnnlm.backends.common import base
 from rnnlm.errors import UsageError
+from tests.support.import_graph import cycles, import_graph
 
 CORE = Path(__file__).resolve().parent.parent / "rnnlm"
 # every name the registry uses, and how people write the frameworks' names
@@ -96,3 +98,134 @@ def test_an_inference_only_backend_declares_no_training_members():
             continue
         training_only = set(base.protocol_members(base.TrainingBackend)) - set(base.protocol_members(base.InferenceBackend))
         assert sorted(n for n in training_only if hasattr(module, n)) == []
+
+
+# ---- the shape of the package: names, layers, imports ------------------------------------
+
+BACKENDS_DIR = CORE.parent / "backends"
+SHARED = {"__init__.py", "registry.py"}  # backends/ itself; backends/common/ is shared code
+
+
+def convention_problems(folder, specs=registry.BACKENDS):
+    """What breaks the naming convention in a backends folder: a file that is not
+    `<registered backend>_<role it declares>.py` (shared code aside), a declared role
+    without its file, a backend without its `_impl.py`."""
+    problems = []
+    by_name = {s.name: s for s in specs}
+    for path in sorted(folder.glob("*.py")):
+        if path.name in SHARED:
+            continue
+        owner = next((n for n in sorted(by_name, key=len, reverse=True) if path.stem.startswith(n + "_")), None)
+        role = path.stem[len(owner) + 1:] if owner else None
+        if owner is None or role not in registry.ROLES:
+            problems.append(f"{path.name}: not <backend>_<role>.py (roles: {', '.join(registry.ROLES)})")
+        elif by_name[owner].module(role) is None:
+            problems.append(f"{path.name}: backend {owner} does not declare the role {role!r}")
+    for spec in specs:
+        for role in ("impl", *spec.roles):
+            if not (folder / f"{spec.module(role)}.py").exists():
+                problems.append(f"{spec.name} declares {role!r} but {spec.module(role)}.py is missing")
+    return problems
+
+
+def test_every_backend_file_follows_the_naming_convention():
+    assert convention_problems(BACKENDS_DIR) == []
+    shared = {p.parent.name for p in BACKENDS_DIR.rglob("*.py") if p.parent != BACKENDS_DIR}
+    assert shared == {"common"}  # one shared place, no other subfolder
+
+
+def test_the_convention_check_names_a_file_that_breaks_it(tmp_path):
+    for path in BACKENDS_DIR.glob("*.py"):
+        (tmp_path / path.name).write_text("")
+    (tmp_path / "torch_helpers.py").write_text("")   # no such role
+    (tmp_path / "caffe_impl.py").write_text("")      # no such backend
+    (tmp_path / "jax_native.py").write_text("")      # a role jax does not declare
+    (tmp_path / "mxnet_engine.py").unlink()          # a declared role without its file
+    assert sorted(convention_problems(tmp_path)) == sorted([
+        "caffe_impl.py: not <backend>_<role>.py (roles: " + ", ".join(registry.ROLES) + ")",
+        "jax_native.py: backend jax does not declare the role 'native'",
+        "mxnet declares 'engine' but mxnet_engine.py is missing",
+        "torch_helpers.py: not <backend>_<role>.py (roles: " + ", ".join(registry.ROLES) + ")"])
+
+
+def test_no_import_circle_in_the_package():
+    graph = import_graph()
+    assert len(graph) > 90  # the walk found rnnlm/ and backends/
+    assert cycles(graph) == []
+
+
+def test_the_cycle_finder_finds_one():
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+# what a backend may import from the core: the NumPy-shaped types, errors and reader limits
+BACKEND_MAY_IMPORT = {"rnnlm.config", "rnnlm.errors", "rnnlm.library_errors", "rnnlm.io.limits",
+                      "rnnlm.model.weights", "rnnlm.model.names"}
+
+
+def test_backends_import_from_the_core_only_its_neutral_types():
+    graph = import_graph()
+    found = {(m, d) for m, deps in graph.items() if m.startswith("rnnlm.backends")
+             for d in deps if not d.startswith("rnnlm.backends") and d not in BACKEND_MAY_IMPORT}
+    assert found == set()
+    forbidden = ("rnnlm.training", "rnnlm.distributed", "rnnlm.interop", "rnnlm.cli")
+    assert not BACKEND_MAY_IMPORT & {m for m in graph if m.startswith(forbidden)}
+
+
+def test_the_core_reaches_a_backend_only_through_the_registry():
+    graph = import_graph()
+    reached = {d for m, deps in graph.items() if not m.startswith("rnnlm.backends")
+               for d in deps if d.startswith("rnnlm.backends")}
+    assert reached == {"rnnlm.backends.registry"}
+
+
+FRAMEWORK_MODULES = {m for s in registry.BACKENDS for m in s.needs} | {m for f in registry.FORMATS for m in f.needs}
+IMPORT_NO_FRAMEWORK = ("engine", "format")  # the launcher and `rnnlm import` stay light
+
+
+def _imported_tops(path):
+    tree = ast.parse(path.read_text())
+    names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    names |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module and not n.level}
+    return {n.split(".")[0] for n in names}
+
+
+def test_engines_formats_the_registry_and_shared_code_import_no_framework():
+    light = [BACKENDS_DIR / "registry.py", *(BACKENDS_DIR / "common").glob("*.py")]
+    light += [BACKENDS_DIR / f"{s.module(role)}.py" for s in registry.BACKENDS for role in IMPORT_NO_FRAMEWORK
+              if s.module(role)]
+    heavy = {p.name: _imported_tops(p) & FRAMEWORK_MODULES for p in light}
+    assert {name: tops for name, tops in heavy.items() if tops} == {}
+    assert len(light) > 8
+
+
+ARCHITECTURE = CORE.parent / "docs" / "ARCHITECTURE.md"
+LAYER_ROW = re.compile(r"^\| (\d+) \| ([^|]+) \|")
+
+
+def documented_layers():
+    """{module or package: layer} from the table in docs/ARCHITECTURE.md."""
+    layers = {}
+    for line in ARCHITECTURE.read_text().splitlines():
+        row = LAYER_ROW.match(line)
+        if row:
+            for name in re.findall(r"`([\w.]+)`", row.group(2)):
+                layers[name] = int(row.group(1))
+    return layers
+
+
+def layer_of(module, layers):
+    """The layer of the longest documented name that is `module` or a package above it
+    (the bare package `rnnlm` stands for its own __init__ only)."""
+    matches = [n for n in layers if module == n or (n != "rnnlm" and module.startswith(n + "."))]
+    return layers[max(matches, key=len)] if matches else None
+
+
+def test_the_architecture_diagram_is_the_import_graph():
+    """Every module sits in one documented layer and imports only from its own layer or below."""
+    layers, graph = documented_layers(), import_graph()
+    assert len(set(layers.values())) >= 6
+    assert [m for m in graph if layer_of(m, layers) is None] == []
+    upward = [f"{m} (layer {layer_of(m, layers)}) imports {d} (layer {layer_of(d, layers)})"
+              for m, deps in sorted(graph.items()) for d in sorted(deps) if layer_of(d, layers) > layer_of(m, layers)]
+    assert upward == []

@@ -6,12 +6,15 @@ import subprocess
 import sys
 import types
 
+import pytest
+
 from rnnlm.checkpoints.file import load_checkpoint, save_checkpoint
 from rnnlm.io.outputs import remove_stale_temps
 from rnnlm.config import ModelConfig
-from rnnlm.distributed.group import ProcessSpec
+from rnnlm.backends.common.engine import ProcessSpec
 from rnnlm.distributed.launch import run_group
 from rnnlm.data.vocab import Vocab
+from rnnlm.errors import GroupFailed
 from rnnlm.model.weights import init_weights
 from tests.helpers import assert_one_line_error, run_cli
 
@@ -78,18 +81,23 @@ def test_an_older_checkpoint_is_not_resumed_by_a_fresh_run(tmp_path, capsys):
 
 def test_after_k_restarts_the_next_death_ends_the_run_with_one_line(tmp_path, capsys):
     engine, log, ckpt = fake_engine(tmp_path, ["die"] * 4)
-    assert run_group(engine, ["train"], 1, 0, max_restarts=2, save=str(ckpt)) == 1
+    with pytest.raises(GroupFailed) as failed:
+        run_group(engine, ["train"], 1, 0, max_restarts=2, save=str(ckpt))
+    assert failed.value.status == 1
     assert len(started(log)) == 3
     lines = capsys.readouterr().err.splitlines()
-    assert [line[:12] for line in lines[:2]] == ["restart 1/2:", "restart 2/2:"]
-    assert lines[2].startswith("error: rank 0 (pid ") and lines[2].endswith("was killed by SIGKILL; stopped the group")
+    assert [line[:12] for line in lines] == ["restart 1/2:", "restart 2/2:"]
+    line = failed.value.line  # the launcher's one line, which rnnlm.cli.main prints
+    assert line.startswith("error: rank 0 (pid ") and line.endswith("was killed by SIGKILL; stopped the group")
 
 
 def test_bad_input_is_not_restarted(tmp_path, capsys):
     engine, log, ckpt = fake_engine(tmp_path, ["usage"])
-    assert run_group(engine, ["train"], 1, 0, max_restarts=3, save=str(ckpt)) == 2
+    with pytest.raises(GroupFailed) as failed:
+        run_group(engine, ["train"], 1, 0, max_restarts=3, save=str(ckpt))
+    assert failed.value.status == 2
     assert len(started(log)) == 1
-    assert capsys.readouterr().err.strip().endswith("exited with status 2; stopped the group")
+    assert failed.value.line.endswith("exited with status 2; stopped the group")
 
 
 def test_max_restarts_needs_save():

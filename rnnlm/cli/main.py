@@ -1,5 +1,5 @@
 """The `rnnlm` command line: each command's module adds its parser; this is the one place
-errors become exit codes.
+errors become exit statuses (`EXIT`).
 
 Bad input (a UsageError, or an argument argparse rejects) prints one line
 `error: ...` on stderr and exits 2; no traceback reaches the user.
@@ -13,8 +13,8 @@ from rnnlm import __version__
 from rnnlm.cli import compare, doctor, evaluate, export_native, import_native, launch, plot, predict, study, train
 from rnnlm.cli import compress as compress_commands
 from rnnlm.cli.options import Parser
-from rnnlm.errors import UsageError
-from rnnlm.stop_signals import exit_status, restored_stop_signals, sigterm_stops, stop_word
+from rnnlm.errors import EXIT, GroupFailed, Stopped, TrainingDiverged, UsageError
+from rnnlm.stop_signals import Terminated, restored_stop_signals, sigterm_stops, stop_word
 
 COMMANDS = (train, predict, evaluate, launch, compare, import_native, export_native, compress_commands, study, plot,
             doctor)
@@ -38,6 +38,16 @@ def _quiet_stdout():
     os.dup2(devnull, sys.stdout.fileno())
 
 
+def stop_status(request):
+    """The status of a stop: 143 after SIGTERM (Terminated), 130 after Ctrl-C."""
+    return EXIT["terminated"] if isinstance(request, Terminated) else EXIT["interrupted"]
+
+
+def _say(line):
+    if line:
+        print(line, file=sys.stderr)
+
+
 def main(argv=None):
     # called with arguments, main runs inside someone's process: a stop's ignored signals are
     # undone on return; as the command (argv None) they last until the process exits
@@ -47,11 +57,20 @@ def main(argv=None):
         with keep, sigterm_stops():  # SIGTERM stops (and saves) as Ctrl-C does
             return args.run(args)
     except UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        _say(f"error: {exc}")
+        return EXIT["usage"]
+    except TrainingDiverged as exc:
+        _say(f"error: {exc}{exc.kept}")
+        return EXIT["failed"]
+    except GroupFailed as exc:
+        _say(exc.line)
+        return exc.status or EXIT["failed"]
+    except Stopped as exc:  # the work saved and says what it kept
+        _say(exc.line)
+        return stop_status(exc.request)
     except KeyboardInterrupt as exc:
-        print(f"error: {stop_word(exc)}", file=sys.stderr)
-        return exit_status(exc)
+        _say(f"error: {stop_word(exc)}")
+        return stop_status(exc)
     except BrokenPipeError:
         _quiet_stdout()
-        return 141  # as a shell reports a process ended by SIGPIPE
+        return EXIT["broken_pipe"]  # as a shell reports a process ended by SIGPIPE

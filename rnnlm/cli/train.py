@@ -7,9 +7,9 @@ import sys
 from rnnlm import api
 from rnnlm.cli.options import R, D, add_backend_options, add_train_options, integer, number, resume_mode, train_job
 from rnnlm.distributed.group import SUPERVISED
-from rnnlm.errors import TrainingDiverged
+from rnnlm.errors import GroupFailed, Stopped, TrainingDiverged
 from rnnlm.library_errors import library_reason
-from rnnlm.stop_signals import exit_status, ignore_stop_signals, stop_word
+from rnnlm.stop_signals import ignore_stop_signals, stop_word
 from rnnlm.training.metrics import write_json
 from rnnlm.training import divergence
 from rnnlm.training.plot import plot_history
@@ -44,7 +44,7 @@ def run(args):
 
 
 def train(mcfg, tcfg, dcfg, opts, backend=None, device="auto"):
-    """Train on typed configs and report; returns the exit status."""
+    """Train on typed configs and report; returns 0, or raises what `rnnlm.cli.main` reports."""
     run = api.start_training(mcfg, tcfg, dcfg, opts, backend=backend, device=device)
     model = api.model_of(run)
     agent = run.backend.restart_note(os.environ)  # the engine's own agent (torchrun) restarts groups
@@ -59,21 +59,17 @@ def train(mcfg, tcfg, dcfg, opts, backend=None, device="auto"):
         # the epoch the checkpoint holds: a stop between an epoch's end and its snapshot keeps the one before
         epoch = run.last_good["extra"]["epoch"] if run.last_good else 0
         saved = f"; checkpoint of epoch {epoch} in {opts.save}" if run.save_path and epoch else ""
-        if not os.environ.get(SUPERVISED):  # under `rnnlm launch`, the launcher says it once
-            print(f"{stop_word(exc)}{saved}", file=sys.stderr)
-        return exit_status(exc)
+        supervised = os.environ.get(SUPERVISED)  # under `rnnlm launch`, the launcher says it once
+        raise Stopped(exc, None if supervised else f"{stop_word(exc)}{saved}") from None
     except TrainingDiverged as exc:
-        kept = f"; last good checkpoint kept in {opts.save}" if run.save_path and run.history else ""
-        print(f"error: {exc}{kept}", file=sys.stderr)
-        return 1
+        exc.kept = f"; last good checkpoint kept in {opts.save}" if run.save_path and run.history else ""
+        raise
     except RuntimeError as exc:
         if run.group.world_size == 1:
             raise
         # a peer died or hung up (e.g. gloo: connection reset); the launcher names which
-        reason = library_reason(exc)
-        if not os.environ.get(SUPERVISED):  # under `rnnlm launch`, its one line says it all
-            print(f"error: rank {run.group.rank}: the worker group failed ({reason})", file=sys.stderr)
-        return 1
+        line = f"error: rank {run.group.rank}: the worker group failed ({library_reason(exc)})"
+        raise GroupFailed(None if os.environ.get(SUPERVISED) else line) from None
     if not run.group.is_main:
         return 0  # rank 0 reports for the group
     print(f"perplexity {metrics['perplexity']:.1f}, {metrics['tokens_per_sec']:.1f} tokens/sec "

@@ -2,15 +2,13 @@
 
 from rnnlm.data.batches import check_corpus_length
 from rnnlm.data.corpus import corpus_name, load_corpus
-from rnnlm.errors import UsageError
 
 
 def split_validation(corpus, fraction):
-    """(train, validation): the last `fraction` of the token stream is held out."""
+    """(train, validation): the last `fraction` of the token stream is held out (a
+    DataConfig's val_fraction, whose range DataConfig checks)."""
     if not fraction:
         return corpus, None
-    if not 0.0 < fraction < 1.0:
-        raise UsageError(f"--val-fraction must be between 0 and 1 (exclusive), got {fraction}")
     n_val = int(len(corpus) * fraction)
     return corpus[:len(corpus) - n_val], corpus[len(corpus) - n_val:]
 

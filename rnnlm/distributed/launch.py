@@ -26,9 +26,9 @@ from rnnlm.checkpoints.file import read_meta
 from rnnlm.data.dataset import load_training_data
 from rnnlm.distributed.group import SUPERVISED, check_divisible
 from rnnlm.threads import available_cores
-from rnnlm.errors import UsageError
+from rnnlm.errors import EXIT, GroupFailed, Stopped, UsageError
 from rnnlm.io.outputs import remove_stale_temps
-from rnnlm.stop_signals import Terminated, exit_status, ignore_stop_signals
+from rnnlm.stop_signals import Terminated, ignore_stop_signals, stop_word
 
 POLL_SECONDS = 0.05
 GRACE_SECONDS = 5
@@ -104,26 +104,25 @@ def _first_failure(procs):
 
 
 def supervise(workers, helpers):
-    """Wait for the group; on the first failure end everyone. Returns (exit status, the
-    failed (label, Popen) or None)."""
+    """Wait for the group; on the first failure end everyone. Returns (the failed (label,
+    Popen) or None, the stop request (KeyboardInterrupt) that ended the group or None)."""
     everyone = workers + helpers
     try:
         while True:
             failure = _first_failure(everyone)
             if failure is not None:
                 _stop(everyone)
-                rc = failure[1].returncode
-                return (rc if rc > 0 else 1), failure
+                return failure, None
             if all(p.poll() == 0 for _, p in workers):
                 _stop(helpers)  # servers end by themselves once the workers finalize
-                return 0, None
+                return None, None
             time.sleep(POLL_SECONDS)
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (stop_signals.Terminated)
         ignore_stop_signals()  # a second Ctrl-C or SIGTERM must not cut the stop short
         # forwarded as it came: workers save their checkpoint and exit 130 (SIGINT) or 143
         _stop(workers, signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT)
         _stop(helpers)
-        return exit_status(exc), None
+        return None, exc
 
 
 def _fingerprint(path):
@@ -155,21 +154,21 @@ def _resume_point(save):
 
 def run_group(engine, argv, workers, servers, max_restarts=0, save=None, resume_given=False):
     """Start the group and supervise it, restarting it after a death up to `max_restarts`
-    times from the last checkpoint in `save`. Returns the exit status."""
+    times from the last checkpoint in `save`. Returns 0 when the group finished; raises
+    Stopped (a stop request, obeyed) or GroupFailed (with the failed process's status)."""
     before = _fingerprint(save) if save else None  # a checkpoint that is not this run's
     group_argv, restarts = list(argv), 0
     while True:
-        rc, failure = supervise(*start_group(engine, group_argv, workers, servers))
-        if rc in (130, 143) and failure is None:  # Ctrl-C or SIGTERM: the workers saved, silently
-            print(f"{'terminated' if rc == 143 else 'interrupted'}{_saved_epoch(save)}", file=sys.stderr)
-            return rc
+        failure, request = supervise(*start_group(engine, group_argv, workers, servers))
+        if request is not None:  # Ctrl-C or SIGTERM: the workers saved, silently
+            raise Stopped(request, f"{stop_word(request)}{_saved_epoch(save)}")
         if failure is None:
-            return rc
+            return EXIT["ok"]
         label, proc = failure
         what = f"{label} (pid {proc.pid}) {_describe(proc.returncode)}"
-        if restarts == max_restarts or proc.returncode in (2, 130):
-            print(f"error: {what}; stopped the group", file=sys.stderr)
-            return rc
+        if restarts == max_restarts or proc.returncode in (EXIT["usage"], EXIT["interrupted"]):
+            status = proc.returncode if proc.returncode > 0 else EXIT["failed"]
+            raise GroupFailed(f"error: {what}; stopped the group", status)
         restarts += 1
         remove_stale_temps(save)  # the group is gone: no writer is left
         if resume_given:
@@ -183,7 +182,8 @@ def run_group(engine, argv, workers, servers, max_restarts=0, save=None, resume_
 
 def launch(cfg, train_argv, parse_train):
     """Run the group `cfg` (a LaunchConfig) describes on `train_argv`; `parse_train(argv)`
-    parses the train command line into a TrainJob (the CLI's). Returns the exit status."""
+    parses the train command line into a TrainJob (the CLI's). Returns 0 or raises (see
+    `run_group`)."""
     argv = list(train_argv)
     if argv[:1] == ["--"]:
         argv = argv[1:]

@@ -9,9 +9,9 @@ characters' frequencies gives): it has learned something from the order of chara
 
 from typing import Any, Dict
 
+from rnnlm.config import CELLS
 from rnnlm.study import common
 
-CELLS = ("rnn", "gru", "lstm")
 SETTINGS = {"book (lr 1, clip 1)": (1.0, 1.0), "lr 4, clip 1": (4.0, 1.0), "lr 0.25, clip 1": (0.25, 1.0)}
 # 128 units, 50 epochs, the book's setting and lr 4: 24 runs up to 8 LSTM layers deep fit in under an
 # hour on 2 cores (lr 0.25 is there for --quick and the API, not the full grid)

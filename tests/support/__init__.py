@@ -1,0 +1,1 @@
+"""What many tests share, imported as a library (conftest.py holds the fixtures alone)."""
