@@ -58,6 +58,19 @@ def backend_pair(request):
     return tuple(load_or_skip(name) for name in request.param)
 
 
+@pytest.fixture(scope="session")
+def any_backend():
+    """The name of one installed training backend (the first requested that imports), for
+    tests of what every backend shares; skipped with the reason when none is installed."""
+    for name in requested_backends():
+        try:
+            load_backend(name)
+        except UsageError:
+            continue
+        return name
+    pytest.skip(f"needs a training backend; none of {', '.join(requested_backends())} is installed")
+
+
 @pytest.fixture
 def training_backends():
     """Every requested training backend that is installed (skipped when fewer than two)."""

@@ -38,8 +38,8 @@ def test_save_load_evaluate_round_trip(backend, tmp_path):
     assert again.predict("the", 20) == run.model.predict("the", 20)
 
 
-def test_sampling_is_seeded():
-    model = rnnlm.train(**TINY).model
+def test_sampling_is_seeded(any_backend):
+    model = rnnlm.train(backend=any_backend, **TINY).model
     a = model.predict("the", 30, temperature=1.0, seed=1)
     assert a == model.predict("the", 30, temperature=1.0, seed=1)
     assert a != model.predict("the", 30, temperature=1.0, seed=2)

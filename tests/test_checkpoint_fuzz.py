@@ -21,9 +21,9 @@ SECONDS_PER_CASE = 10
 
 
 @pytest.fixture(scope="module")
-def real_checkpoint(tmp_path_factory):
+def real_checkpoint(tmp_path_factory, any_backend):
     path = tmp_path_factory.mktemp("fuzz") / "real.npz"
-    assert main(["train", "--epochs", "2", "--num-hiddens", "8", "--num-layers", "2", "--model", "gru",
+    assert main(["train", "--backend", any_backend, "--epochs", "2", "--num-hiddens", "8", "--num-layers", "2", "--model", "gru",
                  "--max-tokens", "2000", "--quiet", "--save", str(path)]) == 0
     return path
 

@@ -38,9 +38,9 @@ def test_without_split_val_perplexity_is_null(backend, tmp_path, capsys):
 
 
 @pytest.fixture(scope="module")
-def small_checkpoint(tmp_path_factory):
+def small_checkpoint(tmp_path_factory, any_backend):
     path = tmp_path_factory.mktemp("s") / "s.npz"
-    assert main(["train", "--epochs", "10", "--num-hiddens", "32", "--max-tokens", "3000", "--quiet",
+    assert main(["train", "--backend", any_backend, "--epochs", "10", "--num-hiddens", "32", "--max-tokens", "3000", "--quiet",
                  "--save", str(path)]) == 0
     return path
 
@@ -101,9 +101,9 @@ def test_killed_and_resumed_run_matches_uninterrupted(backend, tmp_path, capsys)
         assert np.array_equal(w_ref[name], w_res[name]), name
 
 
-def test_ctrl_c_saves_a_checkpoint_and_exits_130(tmp_path):
+def test_ctrl_c_saves_a_checkpoint_and_exits_130(tmp_path, any_backend):
     path = tmp_path / "c.npz"
-    proc = subprocess.Popen([sys.executable, "-m", "rnnlm", *train_cmd(path, 100000)],
+    proc = subprocess.Popen([sys.executable, "-m", "rnnlm", *train_cmd(path, 100000, "--backend", any_backend)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while saved_epoch(path) < 2 and time.time() < deadline:
@@ -147,8 +147,8 @@ def test_divergence_stops_and_keeps_the_last_good_checkpoint(backend, tmp_path):
     assert meta["epoch"] == 2 and all(np.isfinite(h["perplexity"]) for h in meta["history"])
 
 
-def test_divergence_exit_status_is_1(tmp_path):
-    proc = run_cli("train", "--lr", "1e6", "--clip", "1e6", "--epochs", "3", "--num-hiddens", "16")
+def test_divergence_exit_status_is_1(tmp_path, any_backend):
+    proc = run_cli("train", "--backend", any_backend, "--lr", "1e6", "--clip", "1e6", "--epochs", "3", "--num-hiddens", "16")
     assert proc.returncode == 1
     assert proc.stderr.strip().startswith("error: training diverged") and "--lr" in proc.stderr
     assert "Traceback" not in proc.stderr

@@ -92,7 +92,7 @@ def test_an_in_process_stop_leaves_the_callers_signal_handlers_as_they_were():
     assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
 
 
-def test_main_with_arguments_restores_the_handlers_after_an_interrupted_run(tmp_path, monkeypatch):
+def test_main_with_arguments_restores_the_handlers_after_an_interrupted_run(tmp_path, monkeypatch, any_backend):
     import signal
     from rnnlm.cli.main import main
     from rnnlm.training import run as training_run
@@ -101,6 +101,6 @@ def test_main_with_arguments_restores_the_handlers_after_an_interrupted_run(tmp_
     monkeypatch.setattr(training_run.TrainingRun, "run", interrupted)
     before = signal.getsignal(signal.SIGINT)
     from tests.helpers import TINY_ARGS
-    rc = main(["train", *TINY_ARGS, "--quiet"])
+    rc = main(["train", "--backend", any_backend, *TINY_ARGS, "--quiet"])
     assert rc == 130
     assert signal.getsignal(signal.SIGINT) == before != signal.SIG_IGN

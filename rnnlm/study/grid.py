@@ -55,7 +55,12 @@ def check_backends(names):
 
 
 def default_backends():
-    return [n for n in BACKENDS if SPECS[n].study_models and importlib.util.find_spec(SPECS[n].needs[0])][:1]
+    """The first installed training backend that has study models; a UsageError when none is."""
+    found = [n for n in BACKENDS if SPECS[n].study_models and importlib.util.find_spec(SPECS[n].needs[0])][:1]
+    if not found:
+        hints = " or ".join(install_hint(SPECS[n].extra) for n in BACKENDS if SPECS[n].study_models)
+        raise UsageError(f"rnnlm study needs a training backend, and none is installed: {hints}")
+    return found
 
 
 def check_out_dir(out):
@@ -107,10 +112,10 @@ def run_study(name, backends=None, quick=False, jobs=1, out="studies", quiet=Fal
     """Run (or finish, or read back) study `name`; returns a StudyResult. Every setting is
     checked before the first run starts."""
     module = study_module(name)
-    backends = check_backends(backends if backends is not None else default_backends())
     if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
         raise UsageError(f"--jobs must be a positive integer, got {jobs!r}")
-    check_out_dir(out)
+    check_out_dir(out)  # the paths first: they need no framework to judge
+    backends = check_backends(backends if backends is not None else default_backends())
     module.check(backends)
     os.makedirs(out, exist_ok=True)
     configs = module.points(backends, quick)
