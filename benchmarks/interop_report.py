@@ -2,7 +2,7 @@
 
     python benchmarks/interop_report.py [--epochs 100] [--cell rnn] [--num-hiddens 256]
 
-For each framework: train the book's RNNModel with the book's own loop (tests/book_models.py),
+For each framework: train the book's RNNModel with the book's own loop (tests/support/book_models.py),
 save it natively (torch.save of the state_dict; Gluon save_parameters), `rnnlm import` it,
 then compare the book's own perplexity and greedy text with `rnnlm eval`/`predict` on every
 backend (torch, mxnet, onnxruntime). Then `rnnlm export` the checkpoint to both native formats
@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from rnnlm.cli.main import main  # noqa: E402
 from rnnlm.config import CELLS  # noqa: E402
 from rnnlm.data.corpus import load_corpus  # noqa: E402
-from tests import book_models as book  # noqa: E402
+from tests.support import book_models as book  # noqa: E402
 
 BATCH, STEPS, PREFIX, CHARS = 32, 35, "time traveller", 50
 

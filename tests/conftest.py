@@ -12,34 +12,13 @@ import os
 
 import pytest
 
-from rnnlm.backend import BACKENDS, INFERENCE_BACKENDS, load_backend
+from rnnlm.backend import BACKENDS, load_backend
 from rnnlm.errors import UsageError
-from tests.ordering import pytest_addoption, pytest_collection_modifyitems, pytest_report_header  # noqa: F401  (hooks)
-
-
-def requested_backends(inference=False):
-    """The requested training backends (with `inference`, the inference-only ones too)."""
-    raw = os.environ.get("RNNLM_TEST_BACKENDS", "")
-    known = list(BACKENDS + INFERENCE_BACKENDS)
-    names = [n.strip() for n in raw.split(",") if n.strip()] or known
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        raise pytest.UsageError(f"RNNLM_TEST_BACKENDS names unknown backend(s) {unknown}; "
-                                f"choose from {known}")
-    return [n for n in names if inference or n in BACKENDS]
+from tests.support.backends import load_or_skip, requested_backends
 
 
 def pytest_configure(config):
     requested_backends()  # an unknown name stops the session before any test runs
-
-
-def load_or_skip(name):
-    if name not in requested_backends(inference=True):
-        pytest.skip(f"backend {name} not selected by RNNLM_TEST_BACKENDS")
-    try:
-        return load_backend(name)
-    except UsageError as exc:
-        pytest.skip(f"backend {name} unavailable: {exc}")
 
 
 @pytest.fixture(params=BACKENDS)

@@ -10,7 +10,7 @@ import pytest
 import rnnlm
 from rnnlm.cli.main import main
 from rnnlm.errors import UsageError
-from tests.helpers import TINY_SETTINGS
+from tests.support.commands import TINY_SETTINGS
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 TINY = TINY_SETTINGS

@@ -18,9 +18,9 @@ import pytest
 from rnnlm.checkpoints.file import load_checkpoint
 from rnnlm.cli.main import main
 from rnnlm.data.corpus import EMBEDDED_NAME
-from tests import book_models as book
-from tests.conftest import load_or_skip
-from tests.helpers import BOOK_BATCH, BOOK_STEPS, BOOK_TOKENS, EVAL_ARGS as EVAL, NUM_CHARS, PREFIX, cli, rnnlm_eval, rnnlm_predict
+from tests.support import book_models as book
+from tests.support.backends import load_or_skip
+from tests.support.commands import BOOK_BATCH, BOOK_STEPS, BOOK_TOKENS, EVAL_ARGS as EVAL, NUM_CHARS, PREFIX, cli, rnnlm_eval, rnnlm_predict
 
 HIDDEN, EPOCHS = 16, 3
 TOKENS, BATCH, STEPS = BOOK_TOKENS, BOOK_BATCH, BOOK_STEPS

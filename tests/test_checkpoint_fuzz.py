@@ -13,7 +13,7 @@ import pytest
 
 from rnnlm.checkpoints.file import META_KEY, load_checkpoint
 from rnnlm.cli.main import main
-from tests.helpers import assert_one_line_error, run_cli
+from tests.support.commands import assert_one_line_error, run_cli
 from rnnlm.errors import UsageError
 
 CASES = 300

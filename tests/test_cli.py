@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from rnnlm.cli.main import main
-from tests.helpers import assert_one_line_error, run_cli
+from tests.support.commands import assert_one_line_error, run_cli
 
 SMALL = ["--epochs", "2", "--num-hiddens", "16", "--max-tokens", "2000", "--quiet"]
 
@@ -54,7 +54,7 @@ def test_progress_lines_every_ten_epochs_unless_quiet(backend, capsys):
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory):
     """A small checkpoint trained by each installed backend."""
-    from tests.conftest import requested_backends
+    from tests.support.backends import requested_backends
     from rnnlm.backend import load_backend
     from rnnlm.errors import UsageError
     folder = tmp_path_factory.mktemp("ckpt")

@@ -9,7 +9,7 @@ import pytest
 from rnnlm.compression import container
 from rnnlm.checkpoints.file import save_checkpoint
 from rnnlm.cli.main import main
-from tests.helpers import tiny_checkpoint
+from tests.support.commands import tiny_checkpoint
 from rnnlm.config import ModelConfig
 from rnnlm.data.corpus import preprocess_lines, read_raw_text
 from rnnlm.data.vocab import Vocab

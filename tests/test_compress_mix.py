@@ -125,7 +125,7 @@ def test_online_mix_round_trip(backend, mix, name, tmp_path):
 
 @pytest.mark.parametrize("name", ["one char", "outside the vocabulary", "binary"])
 def test_checkpoint_mix_round_trip(backend, name, tmp_path):
-    from tests.helpers import tiny_checkpoint as make_checkpoint
+    from tests.support.commands import tiny_checkpoint as make_checkpoint
     ck = make_checkpoint(tmp_path / "ck.npz")
     packed = round_trip(tmp_path, CASES[name], ["--backend", backend.NAME, "--checkpoint", ck],
                         ["--checkpoint", ck])
@@ -147,7 +147,7 @@ def test_the_mix_codes_the_book_better_than_either_part(tmp_path, capsys):
 
 
 def test_context_mix_needs_online(tmp_path, capsys):
-    from tests.helpers import tiny_checkpoint as make_checkpoint
+    from tests.support.commands import tiny_checkpoint as make_checkpoint
     src = tmp_path / "a.txt"
     src.write_bytes(b"abc")
     expect_error(capsys, ["compress", str(src), "-o", str(tmp_path / "o"), "--checkpoint",

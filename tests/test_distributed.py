@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from rnnlm.cli.main import main
-from tests.chaos import environ_of
-from tests.helpers import assert_one_line_error, run_cli
+from tests.support.chaos import environ_of
+from tests.support.commands import assert_one_line_error, run_cli
 
 TEN_EPOCHS = ["--epochs", "10", "--dtype", "float64", "--quiet"]
 
@@ -46,7 +46,7 @@ def test_launch_two_workers_matches_one_process(backend, tmp_path, capsys):
 
 @pytest.mark.slow
 def test_torchrun_matches_one_process(tmp_path, capsys):
-    from tests.conftest import load_or_skip
+    from tests.support.backends import load_or_skip
     backend = load_or_skip("torch")
     out = tmp_path / "t.json"
     proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
@@ -144,7 +144,7 @@ def test_float64_sums_through_a_float32_transport_are_exact(workers):
 @pytest.mark.slow
 def test_ctrl_c_on_a_launched_group_is_one_line(tmp_path):
     """As a terminal's Ctrl-C, twice: SIGINT to the launcher and its workers alike."""
-    from tests.conftest import load_or_skip
+    from tests.support.backends import load_or_skip
     load_or_skip("torch")
     ckpt = tmp_path / "c.npz"
     launcher = subprocess.Popen([sys.executable, "-m", "rnnlm", "launch", "--workers", "2", "--", "train",

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.test_cli import run_cli
+from tests.support.commands import run_cli
 
 
 @pytest.mark.slow

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from rnnlm.cli.main import main
-from tests.chaos import assert_bitwise_equal, descendants, kill_workers
+from tests.support.chaos import assert_bitwise_equal, descendants, kill_workers
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not os.path.exists(f"/proc/{os.getpid()}/task"), reason="needs Linux /proc")]
@@ -107,7 +107,7 @@ def torchrun(*args):
 
 
 def test_torchrun_restarts_the_group_from_the_checkpoint(tmp_path, uninterrupted):
-    from tests.conftest import load_or_skip
+    from tests.support.backends import load_or_skip
     load_or_skip("torch")
     ckpt = tmp_path / "ck.npz"
     agent = start([*torchrun("--standalone", "--nproc-per-node", "2", "--max-restarts", "3"), "--save", str(ckpt)])
@@ -133,7 +133,7 @@ def assert_close(a, b, rel=1e-9):
 
 def test_two_torchrun_nodes_on_loopback_survive_a_killed_worker(tmp_path, uninterrupted, capsys):
     """What a user runs on two machines: one torchrun agent per node, c10d rendezvous."""
-    from tests.conftest import load_or_skip
+    from tests.support.backends import load_or_skip
     load_or_skip("torch")
     ckpt, port = tmp_path / "ck.npz", free_port()
     nodes = [start([*torchrun("--nnodes", "2", "--node-rank", str(rank), "--nproc-per-node", "1",
@@ -153,7 +153,7 @@ def test_two_torchrun_nodes_on_loopback_survive_a_killed_worker(tmp_path, uninte
 def test_mxnet_roles_started_as_separate_commands(tmp_path, uninterrupted, capsys):
     """The README's commands for several machines: scheduler, server and workers, each told
     where the scheduler is by DMLC_* variables."""
-    from tests.conftest import load_or_skip
+    from tests.support.backends import load_or_skip
     load_or_skip("mxnet")
     ckpt = tmp_path / "ck.npz"
     common = {"DMLC_PS_ROOT_URI": "127.0.0.1", "DMLC_PS_ROOT_PORT": str(free_port()), "DMLC_NUM_SERVER": "1",

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import requested_backends
+from tests.support.backends import requested_backends
 
 ROOT = Path(__file__).resolve().parent.parent
 PARTS = ("main_job", "parity_float64", "float32_tf32", "generation", "checkpoint", "nccl_group")

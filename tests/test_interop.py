@@ -18,10 +18,10 @@ from rnnlm.config import ModelConfig
 from rnnlm.data.corpus import load_corpus, load_lines, tokenize
 from rnnlm.data.vocab import Vocab
 from rnnlm.model.weights import init_weights
-from tests import book_models as book
-from tests.conftest import load_or_skip
-from tests.test_cli import assert_one_line_error, run_cli
-from tests.helpers import BOOK_BATCH, BOOK_STEPS, BOOK_TOKENS, EVAL_ARGS as EVAL, NUM_CHARS, PREFIX, cli, rnnlm_eval, rnnlm_predict
+from tests.support import book_models as book
+from tests.support.backends import load_or_skip
+from tests.support.commands import assert_one_line_error, run_cli
+from tests.support.commands import BOOK_BATCH, BOOK_STEPS, BOOK_TOKENS, EVAL_ARGS as EVAL, NUM_CHARS, PREFIX, cli, rnnlm_eval, rnnlm_predict
 
 CELLS = ["rnn", "gru", "lstm"]
 LAYOUTS = [(1, False), (2, True)]  # (layers, bidirectional)

@@ -11,7 +11,7 @@ import pytest
 from rnnlm.backend import build_model
 from rnnlm.config import ModelConfig
 from rnnlm.model.weights import init_weights
-from tests.conftest import load_or_skip
+from tests.support.backends import load_or_skip
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import TINY_ARGS, run_cli
+from tests.support.commands import TINY_ARGS, run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 

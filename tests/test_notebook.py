@@ -10,7 +10,7 @@ nbformat = pytest.importorskip("nbformat", reason="the notebook extra (nbclient,
 nbclient = pytest.importorskip("nbclient", reason="the notebook extra (nbclient, ipykernel) is not installed")
 pytest.importorskip("ipykernel", reason="the notebook extra (nbclient, ipykernel) is not installed")
 
-from tests.conftest import load_or_skip  # noqa: E402
+from tests.support.backends import load_or_skip  # noqa: E402
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "docs" / "quickstart.ipynb"
 INSTALL_TAG = "colab-install"

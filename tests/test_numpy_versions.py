@@ -1,7 +1,7 @@
 """NumPy 1.26 and NumPy 2 compute the same bits in the core.
 
 NumPy 2 changed scalar promotion (NEP 50): `np.float32(x) * 0.5` stays float32 where 1.x
-gave float64. tests/numpy_probe.py writes what the core computes under one interpreter;
+gave float64. tests/support/numpy_probe.py writes what the core computes under one interpreter;
 run under another interpreter holding the other NumPy major (RNNLM_OTHER_NUMPY_PYTHON, set
 by .ci/run), the two must agree. Under NumPy 1.x, NumPy's own NEP 50 warnings also run.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-PROBE = Path(__file__).with_name("numpy_probe.py")
+PROBE = Path(__file__).parent / "support" / "numpy_probe.py"
 OTHER = "RNNLM_OTHER_NUMPY_PYTHON"
 
 

@@ -147,7 +147,7 @@ def test_greedy_continue_equals_the_per_character_loop(backend, cell, layers, bi
                                                                (2, False, "relu")])
 def test_torch_fused_rnn_equals_nn_rnn(layers, bidirectional, activation):
     """The fast path (gather input + fused recurrence) against nn.RNN on one-hot input."""
-    from tests.conftest import load_or_skip
+    from tests.support.backends import load_or_skip
     T = load_or_skip("torch")
     import torch
     cfg = ModelConfig(28, 16, layers, "rnn", bidirectional, activation)

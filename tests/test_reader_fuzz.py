@@ -1,6 +1,6 @@
 """Fuzz every reader: seeded mutations of a real file (`.params` and `.pt` for import, `.npz` and
 `.onnx` as --checkpoint, compressed containers, corpora), each case in a worker process under a
-memory limit and a per-case alarm (tests/fuzz_readers.py). Every case must end in success or
+memory limit and a per-case alarm (tests/support/fuzz_readers.py). Every case must end in success or
 exactly one UsageError: 0 tracebacks, crashes, hangs or memory blow-ups. The counts by outcome
 are printed (`pytest -s`)."""
 
@@ -52,7 +52,7 @@ def test_every_mutated_file_is_read_or_refused_in_one_line(kind, seed_files, tmp
         pytest.skip(f"no {kind} seed file (its framework or constriction is not installed)")
     capsys.readouterr()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    proc = subprocess.run([sys.executable, "-m", "tests.fuzz_readers", kind, str(seed), str(CASES[kind]),
+    proc = subprocess.run([sys.executable, "-m", "tests.support.fuzz_readers", kind, str(seed), str(CASES[kind]),
                            str(SEED), str(tmp_path)], capture_output=True, text=True, timeout=600, cwd=root,
                           env={**os.environ, "OMP_NUM_THREADS": "1"})
     last = (tmp_path / "last-case").read_text() if (tmp_path / "last-case").exists() else "none"

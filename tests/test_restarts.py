@@ -16,7 +16,7 @@ from rnnlm.distributed.launch import run_group
 from rnnlm.data.vocab import Vocab
 from rnnlm.errors import GroupFailed
 from rnnlm.model.weights import init_weights
-from tests.helpers import assert_one_line_error, run_cli
+from tests.support.commands import assert_one_line_error, run_cli
 
 CFG = ModelConfig(vocab_size=3, num_hiddens=4)
 

@@ -13,7 +13,7 @@ import pytest
 from rnnlm.checkpoints.file import load_checkpoint
 from rnnlm.cli.main import main
 from rnnlm.errors import TrainingDiverged
-from tests.helpers import assert_one_line_error, run_cli
+from tests.support.commands import assert_one_line_error, run_cli
 
 SMALL = ["--epochs", "2", "--num-hiddens", "16", "--max-tokens", "3000", "--quiet"]
 

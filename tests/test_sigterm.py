@@ -40,7 +40,7 @@ def start_and_terminate(argv, cwd):
 
 @pytest.mark.parametrize("backend_name", ["torch", "mxnet"])
 def test_sigterm_saves_and_the_resumed_run_is_bitwise_the_uninterrupted_one(backend_name, tmp_path, capsys):
-    from tests.conftest import load_or_skip
+    from tests.support.backends import load_or_skip
     load_or_skip(backend_name)
     reference = tmp_path / "ref.npz"
     rnnlm = [sys.executable, "-m", "rnnlm"]  # every run its own process: no state shared with the tests
@@ -67,7 +67,7 @@ def test_sigterm_saves_and_the_resumed_run_is_bitwise_the_uninterrupted_one(back
 
 @pytest.mark.slow
 def test_launch_forwards_sigterm_to_its_group(tmp_path):
-    from tests.conftest import load_or_skip
+    from tests.support.backends import load_or_skip
     load_or_skip("torch")
     saved = tmp_path / "group.npz"
     rc, err = start_and_terminate(["launch", "--workers", "2", "--", *train_cmd(saved, "--backend", "torch")],
@@ -100,7 +100,7 @@ def test_main_with_arguments_restores_the_handlers_after_an_interrupted_run(tmp_
         raise KeyboardInterrupt
     monkeypatch.setattr(training_run.TrainingRun, "run", interrupted)
     before = signal.getsignal(signal.SIGINT)
-    from tests.helpers import TINY_ARGS
+    from tests.support.commands import TINY_ARGS
     rc = main(["train", "--backend", any_backend, *TINY_ARGS, "--quiet"])
     assert rc == 130
     assert signal.getsignal(signal.SIGINT) == before != signal.SIG_IGN

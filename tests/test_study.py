@@ -16,7 +16,7 @@ import pytest
 from rnnlm.cli.main import main
 from rnnlm.study import autoregressive, scratch
 from rnnlm.study.grid import STUDIES
-from tests.conftest import load_or_skip
+from tests.support.backends import load_or_skip
 
 TIMINGS = ("tokens_per_sec", "seconds", "wall_seconds", "train_seconds", "rnnlm_seconds", "bzip2_seconds",
            "xz_seconds")

@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from tests.conftest import load_or_skip
+from tests.support.backends import load_or_skip
 
 PEER = r'''
 import json, sys

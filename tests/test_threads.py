@@ -13,7 +13,7 @@ from rnnlm import threads
 from rnnlm.backends.common.runtime import framework_environment
 from rnnlm.checkpoints.file import META_KEY, load_checkpoint
 from rnnlm.errors import UsageError
-from tests.test_cli import run_cli
+from tests.support.commands import run_cli
 
 BOOK_WORK = threads.step_work(32, 256, 28)
 TIMINGS = ("tokens_per_sec", "seconds")

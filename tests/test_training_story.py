@@ -13,7 +13,7 @@ from rnnlm.checkpoints.file import load_checkpoint
 from rnnlm.cli.main import main
 from rnnlm.training.divergence import DIVERGE_FACTOR, diverged_at
 from rnnlm.training.plot import labels_by_difference
-from tests.conftest import load_or_skip
+from tests.support.backends import load_or_skip
 
 SMALL = ["--epochs", "3", "--num-hiddens", "8", "--max-tokens", "4000", "--val-fraction", "0.3", "--quiet",
          "--threads", "1"]
