@@ -16,7 +16,12 @@ TINY_ARGS = ["--epochs", "1", "--num-hiddens", "8", "--max-tokens", "2000", "--q
 TINY_SETTINGS = dict(epochs=3, num_hiddens=16, max_tokens=3000, quiet=True)
 
 
-def run_cli(*args, env=None, cwd=None, timeout=300):
+# A guard against a hung child, not a speed check: on a loaded machine a test's command may
+# run many times slower than on a quiet one, which must slow the test, never fail it.
+HANG_GUARD_SECONDS = 3600
+
+
+def run_cli(*args, env=None, cwd=None, timeout=HANG_GUARD_SECONDS):
     """Run `python -m rnnlm` as a user would; returns the CompletedProcess."""
     return subprocess.run([sys.executable, "-m", "rnnlm", *args], capture_output=True, text=True,
                           env={**os.environ, **(env or {})}, cwd=cwd, timeout=timeout)
