@@ -32,7 +32,6 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.machine import cpu_name  # noqa: E402
 from rnnlm.backend import load_backend  # noqa: E402
-from rnnlm.cli.main import main as rnnlm_main  # noqa: E402
 from rnnlm.data.corpus import preprocess_lines, read_raw_text  # noqa: E402
 
 OTHER_CHARS = 100_000
@@ -128,23 +127,15 @@ def train_checkpoint(backend_name, text, folder, path, epochs):
           f"{run.perplexity:.2f}, {seconds:.0f} s", file=sys.stderr)
 
 
-def run_rnnlm(folder, name, data, args):
-    """Compress and decompress `data` with `rnnlm` args; (size, seconds in, seconds out)."""
-    src, packed, back = (os.path.join(folder, f) for f in ("in.txt", "in.rz", "back.txt"))
-    with open(src, "wb") as f:
-        f.write(data)
-    code, t_in = timed(rnnlm_main, ["compress", src, "-o", packed, "--quiet", *args])
-    if code:
-        raise SystemExit(f"rnnlm compress failed on {name}")
-    valued = ("--model", "--num-hiddens", "--seed", "--segments", "--mix", "--threads")
-    decode_args = [a for a in args if a != "--online"]
-    decode_args = [a for a, prev in zip(decode_args, [None] + decode_args)
-                   if a not in valued and prev not in valued]
-    code, t_out = timed(rnnlm_main, ["decompress", packed, "-o", back, "--quiet", *decode_args])
-    with open(back, "rb") as f:
-        if code or f.read() != data:
-            raise SystemExit(f"rnnlm round trip failed on {name}")
-    return os.path.getsize(packed), t_in, t_out
+def run_rnnlm(name, data, checkpoint=None, **settings):
+    """Compress and decompress `data` with `rnnlm.compress` (`settings`: its names, as the
+    command line's); (size, seconds in, seconds out), each the whole call, as a user waits."""
+    import rnnlm
+    packed, t_in = timed(lambda: rnnlm.compress(data, checkpoint, **settings))
+    back, t_out = timed(lambda: rnnlm.decompress(packed, checkpoint))
+    if back != data:
+        raise SystemExit(f"rnnlm round trip failed on {name}")
+    return len(packed), t_in, t_out
 
 
 def row(name, size, n_chars, n_bytes, t_in, t_out):
@@ -196,26 +187,22 @@ def main():
                 or ["book raw", "book cleaned"]
             online = "first 90%" not in name  # the whole book stands for it online
             if online:  # no framework runs: one backend stands for all
-                size, t_in, t_out = run_rnnlm(folder, name, blob, ["--backend", backends[0], "--online",
-                                                                   "--mix", "context"])
+                size, t_in, t_out = run_rnnlm(name, blob, backend=backends[0], mix="context")
                 results[name].append(row("rnnlm context & match alone", size, n_chars, n_bytes, t_in, t_out))
             for b in backends:
                 for kind in kinds:
                     for mix, how in (("rnn", ""), ("both", " + context & match")):
-                        size, t_in, t_out = run_rnnlm(folder, name, blob, [
-                            "--backend", b, "--checkpoint", checkpoints[kind, b], "--mix", mix])
+                        size, t_in, t_out = run_rnnlm(name, blob, checkpoints[kind, b], backend=b, mix=mix)
                         label = f"rnnlm {b}, checkpoint ({kind.split()[1]}, first 90%){how}"
                         results[name].append(row(label, size, n_chars, n_bytes, t_in, t_out))
                 if online:
                     # the last row: the default before the mix (the RNN alone, 8 segments), the
                     # speed the mixed default must not fall below, measured in the same run
-                    for mix, how, extra in (("rnn", "", []), ("both", " + context & match", []),
-                                            ("rnn", ", 8 segments (the former default)",
-                                             ["--segments", "8"])):
-                        if extra and args.no_former:
+                    for mix, how, segments in (("rnn", "", None), ("both", " + context & match", None),
+                                               ("rnn", ", 8 segments (the former default)", 8)):
+                        if segments and args.no_former:
                             continue
-                        size, t_in, t_out = run_rnnlm(folder, name, blob, ["--backend", b, "--online",
-                                                                           "--mix", mix, *extra])
+                        size, t_in, t_out = run_rnnlm(name, blob, backend=b, mix=mix, segments=segments)
                         results[name].append(row(f"rnnlm {b}, --online{how}", size, n_chars, n_bytes,
                                                  t_in, t_out))
             print(f"\n### {name}: {n_bytes:,} bytes, {n_chars:,} characters\n")

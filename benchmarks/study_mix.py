@@ -29,41 +29,43 @@ def load_text(name):
 
 def dump(args):
     from dataclasses import replace
-    from rnnlm.compression import coder as compress
-    from rnnlm.backend import load_backend
+    from rnnlm.compression import pipeline
+    from rnnlm.compression.coder import char_ids, layout, online_vocab
+    from rnnlm.compression.config import CompressConfig, OnlineConfig
     from rnnlm.compression.mixer import quantize_model_probs
     text = load_text(args.text)
-    backend = load_backend(args.backend)
-    ocfg = compress.OnlineConfig()
+    ocfg = OnlineConfig()
     for kv in args.online:  # lr=0.02 replay_batch=64: the --online model's settings
         name, value = kv.split("=")
         ocfg = replace(ocfg, **{name: type(getattr(ocfg, name))(value)})
-    vocab = compress.online_vocab(text)
-    mcfg = compress.online_model_config(ocfg, len(vocab))
-    inner = compress.online_factory(backend, mcfg, ocfg, args.threads or compress.THREADS)
-    rows, length = compress.layout(len(text), args.segments)
+    config = CompressConfig(mode="online", segments=args.segments, threads=args.threads or None, mix="rnn",
+                            online=ocfg, backend=args.backend)
+    vocab = online_vocab(text)
+    rows, length = layout(len(text), args.segments)
     grid = np.zeros((rows, length, len(vocab)), dtype=np.int32)
     col = [0]
 
-    def factory(r):
-        pred = inner(r)
-        probs = pred.probs
+    def recording(inner):
+        """The online RNN's factory, its predictors recording each column's probabilities."""
+        def factory(r):
+            pred = inner(r)
+            probs = pred.probs
 
-        def recording(prev):
-            p = probs(prev)
-            grid[:, col[0]] = quantize_model_probs(p)
-            col[0] += 1
-            return p
-        pred.probs = recording
-        return pred
+            def record(prev):
+                p = probs(prev)
+                grid[:, col[0]] = quantize_model_probs(p)
+                col[0] += 1
+                return p
+            pred.probs = record
+            return pred
+        return factory
 
-    start = time.perf_counter()
-    _, bits = compress.encode(text, vocab, factory, args.segments)
-    seconds = time.perf_counter() - start
+    coded = pipeline.compress(text.encode("utf-8", "surrogateescape"), config, wrap=recording)
     flat = grid.reshape(rows * length, -1)[:len(text)]
-    np.savez(args.out, probs=flat, ids=compress.char_ids(text, vocab), rows=rows, length=length,
+    np.savez(args.out, probs=flat, ids=char_ids(text, vocab), rows=rows, length=length,
              vocab="".join(vocab.idx_to_token[1:]))
-    print(f"RNN online: {bits / len(text):.4f} bits/char (ideal), {len(text) / seconds / 1e3:.2f} kB/s")
+    print(f"RNN online: {coded.ideal_bits / len(text):.4f} bits/char (ideal), "
+          f"{len(text) / coded.seconds / 1e3:.2f} kB/s")
 
 
 def mix(args):

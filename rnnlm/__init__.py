@@ -2,7 +2,8 @@
 
 This package is framework-neutral: importing it imports no framework. A backend module
 (``rnnlm.backends.torch_impl``, ``rnnlm.backends.mxnet_impl``, ...) is loaded only when a
-model is built. The Python API (``train``, ``load``, ``compare``) is loaded on
+model is built. The Python API (``train``, ``load``, ``compare``, ``compress``,
+``decompress``) is loaded on
 first use, so ``import rnnlm`` stays cheap.
 """
 
@@ -32,10 +33,11 @@ def _clone_backends():
 
 
 _clone_backends()
-__all__ = ["train", "load", "compare", "study", "UsageError", "ModelConfig", "TrainConfig", "DataConfig",
+__all__ = ["train", "load", "compare", "compress", "decompress", "CompressConfig", "study", "UsageError", "ModelConfig", "TrainConfig", "DataConfig",
            "RunOptions"]
 
-_LAZY = {"train": "rnnlm.api", "load": "rnnlm.api", "compare": "rnnlm.api", "study": None,
+_LAZY = {"train": "rnnlm.api", "load": "rnnlm.api", "compare": "rnnlm.api", "compress": "rnnlm.api",
+         "decompress": "rnnlm.api", "CompressConfig": "rnnlm.compression.config", "study": None,
          "UsageError": "rnnlm.errors", "ModelConfig": "rnnlm.config", "TrainConfig": "rnnlm.config",
          "DataConfig": "rnnlm.config", "RunOptions": "rnnlm.config"}
 

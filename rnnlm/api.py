@@ -7,6 +7,8 @@
     model = rnnlm.load("model.npz", backend="mxnet")                  # -> LanguageModel
     model.evaluate()                                                  # -> perplexity
     rnnlm.compare(epochs=10, dtype="float64").max_rel_diff            # -> float
+    blob = rnnlm.compress(text)                                       # -> bytes (--online)
+    rnnlm.decompress(blob, as_text=True) == text                      # -> str (bytes without as_text)
 
 Keyword settings take the command line's names (`model` is the cell, as `--model`). Bad
 settings raise `rnnlm.UsageError` (a ValueError for configs) with the CLI's message.
@@ -247,3 +249,55 @@ def compare_configs(mcfg, tcfg, dcfg, device="auto", on_start=None, backends=Non
                              device=device)
         runs[backend_module.NAME] = run.run()
     return Comparison(runs)
+
+
+# ---- compression -------------------------------------------------------------------------
+
+def compress(data, checkpoint=None, config=None, quiet=True, **settings):
+    """`data` (bytes, or a str) losslessly compressed with the model: the bytes of an `rnnlm
+    compress` file. With `checkpoint` (a path) its model codes, else the `--online` one learns
+    while coding. `settings` take the command line's names (`segments=32`, `threads=2`,
+    `mix="both"`, `backend="torch"`, `model="gru"`, `num_hiddens=256`, `seed=0`), or give a
+    whole `config` (a CompressConfig). A str is coded as its UTF-8 bytes (lone surrogates
+    U+DC80..U+DCFF as the bytes they escape): `decompress(..., as_text=True)` gives it back."""
+    from rnnlm.compression import pipeline
+    from rnnlm.compression.config import CompressConfig
+    if config is None:
+        config = CompressConfig.from_options(checkpoint is None, **settings)
+    elif settings:
+        raise UsageError(f"give settings or a config, not both (got {', '.join(sorted(settings))})")
+    coded = pipeline.compress(_as_bytes(data), config, checkpoint, quiet)
+    _warn(coded.notes)
+    return coded.data
+
+
+def decompress(blob, checkpoint=None, backend=None, as_text=False, quiet=True):
+    """The original of an `rnnlm compress` file's bytes `blob`: bytes, or with `as_text` the
+    str `compress` was given. `checkpoint`: the one it was coded with (checkpoint mode);
+    `backend`, if given, must be the one it names."""
+    from rnnlm.compression import pipeline
+    coded = pipeline.decompress(bytes(blob), "data", checkpoint, backend, quiet)
+    _warn(coded.notes)
+    return coded.data.decode("utf-8", "surrogateescape") if as_text else coded.data
+
+
+def _as_bytes(data):
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return bytes(data)
+    if not isinstance(data, str):
+        raise UsageError(f"compress takes bytes or a str, got {type(data).__name__}")
+    try:
+        raw = data.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError as exc:
+        raise UsageError(f"the text holds a lone surrogate U+{ord(data[exc.start]):04X} at character "
+                         f"{exc.start}, which UTF-8 cannot carry") from None
+    if raw.decode("utf-8", "surrogateescape") != data:
+        raise UsageError("the text holds surrogate escapes that together spell UTF-8: it would not "
+                         "decode to the same str (give its bytes instead)")
+    return raw
+
+
+def _warn(notes):
+    import warnings
+    for note in notes:
+        warnings.warn(note, stacklevel=3)

@@ -66,14 +66,15 @@ def test_short_last_segment_and_one_segment(backend, mode, checkpoint, tmp_path)
 
 def test_online_replay_round_trip(backend):
     """Replay steps (windows of the coded history) run once the history is long enough."""
-    from rnnlm.compression import coder as compress
-    ocfg = compress.OnlineConfig(cell="gru", num_hiddens=16, replay=2, replay_batch=4, replay_len=8,
-                                 chunk=4)
+    from rnnlm.compression import coder
+    from rnnlm.compression.config import OnlineConfig
+    from rnnlm.compression.predictor import online_factory
+    ocfg = OnlineConfig(cell="gru", num_hiddens=16, replay=2, replay_batch=4, replay_len=8, chunk=4)
     text = "".join(preprocess_lines(read_raw_text()))[:600] + "Ü!"
-    vocab = compress.online_vocab(text)
-    factory = compress.online_factory(backend, compress.online_model_config(ocfg, len(vocab)), ocfg)
-    words, bits = compress.encode(text, vocab, factory, 4)
-    assert compress.decode(words, len(text), vocab, factory, 4) == (text, bits)
+    vocab = coder.online_vocab(text)
+    factory = online_factory(backend, ocfg.model_config(len(vocab)), ocfg, backend.num_threads())
+    words, bits = coder.encode(text, vocab, factory, 4)
+    assert coder.decode(words, len(text), vocab, factory, 4) == (text, bits)
 
 
 def _ideal_and_payload(line):
@@ -149,7 +150,8 @@ def test_a_wrong_decode_leaves_no_file(packed_file, checkpoint, tmp_path, capsys
 def test_mismatched_settings_are_refused(packed_file, checkpoint, tmp_path, capsys):
     pytest.importorskip("torch")
     threads = container.unpack(packed_file.read_bytes(), "x")[3]["threads"]
-    for bad in (0, 65, "2", 2.0, None):
+    from rnnlm.threads import MAX_THREADS
+    for bad in (0, MAX_THREADS + 1, "2", 2.0, None):
         rewrite(packed_file, lambda c, b, n, s, w: (c, b, n, {**s, "threads": bad}, w))
         decompress_fails(capsys, packed_file, tmp_path / "out", checkpoint, "bad thread count")
     rewrite(packed_file, lambda c, b, n, s, w: (c, b, n, {**s, "threads": threads, "framework": "0.1"}, w))
@@ -162,20 +164,20 @@ def test_the_decoder_computes_with_the_files_thread_count(tmp_path, capsys):
     """The count is a setting the file carries, not a property of the decoding machine: a file
     coded with 3 threads decodes with 3, and one with the default count with that."""
     torch = pytest.importorskip("torch")
-    from rnnlm.compression import coder as compress
+    from rnnlm.threads import CODING_THREADS, MAX_THREADS
     src, packed, out = tmp_path / "in.txt", tmp_path / "in.rz", tmp_path / "out.txt"
     src.write_bytes(read_raw_text()[:600].encode())
     for threads in ("3", None):
         extra = ["--threads", threads] if threads else []
         assert main(["compress", str(src), "-o", str(packed), "--backend", "torch", *ONLINE, *extra]) == 0
         recorded = container.unpack(packed.read_bytes(), "x")[3]["threads"]
-        assert recorded == (int(threads) if threads else compress.THREADS)
+        assert recorded == (int(threads) if threads else CODING_THREADS)
         torch.set_num_threads(2 if recorded == 1 else 1)
         assert main(["decompress", str(packed), "-o", str(out)]) == 0
         assert torch.get_num_threads() == recorded and out.read_bytes() == src.read_bytes()
-    for bad in ("0", "65"):
+    for bad in ("0", str(MAX_THREADS + 1)):
         expect_error(capsys, ["compress", str(src), "-o", str(packed), *ONLINE, "--threads", bad],
-                     "--threads must be from 1 to 64")
+                     f"--threads must be from 1 to {MAX_THREADS}")
 
 
 def test_mode_and_checkpoint_must_agree(packed_file, tmp_path, capsys):

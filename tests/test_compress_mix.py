@@ -7,6 +7,7 @@ import pytest
 
 from rnnlm.compression import container
 from rnnlm.compression import coder as compress
+from rnnlm.compression.checksums import CHECK_EVERY
 from rnnlm.cli.main import main
 from rnnlm.compression import fixed_point
 from rnnlm.compression.context_model import PROB_BITS, ContextConfig, ContextModel
@@ -159,7 +160,7 @@ def test_context_mix_needs_online(tmp_path, capsys):
 def test_a_diverging_decoder_stops_at_the_first_checksum(tmp_path, capsys):
     """The mixer's learning rate altered in the file (CRC fixed up): the decoder computes other
     probabilities, and the first checksum, after CHECK_EVERY characters, stops it."""
-    data = read_raw_text()[:2 * compress.CHECK_EVERY + 100].encode()
+    data = read_raw_text()[:2 * CHECK_EVERY + 100].encode()
     src, packed, out = tmp_path / "in.txt", tmp_path / "in.rz", tmp_path / "out.txt"
     src.write_bytes(data)
     assert main(["compress", str(src), "-o", str(packed), "--quiet", "--online", "--mix", "context",
@@ -169,7 +170,7 @@ def test_a_diverging_decoder_stops_at_the_first_checksum(tmp_path, capsys):
     settings["mix"]["mixer"]["lr"] += 40
     packed.write_bytes(container.pack(crc, n_bytes, n_chars, settings, words))
     expect_error(capsys, ["decompress", str(packed), "-o", str(out)], "decodes differently",
-                 f"after character {compress.CHECK_EVERY} ", "characters 0-2047")
+                 f"after character {CHECK_EVERY} ", "characters 0-2047")
     assert not out.exists()
 
 

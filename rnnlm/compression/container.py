@@ -16,7 +16,11 @@
 All integers are little-endian. The file is treated as hostile: every length is checked
 against the file's size and the limits below before it is used, and the CRC (header and
 body, since version 2) rejects a truncated or altered file before any decoding starts; the
-CRC32 of the original then checks the decoded text. Older versions are refused with one line
+CRC32 of the original then checks the decoded text. The payload is never shorter than
+MIN_BITS_PER_CHAR per character of the original (the encoder pads a payload below it with
+zero words, which the range decoder reads as it reads the stream's end), so a file claiming
+more characters than its payload can hold is refused before decoding: a 2 KB file cannot
+claim 16 Mi characters and run the decoder for minutes. Older versions are refused with one line
 (compress the original again): version 1's CRC left the header's lengths unchecked, version 2's
 mix settings lack the match model and SSE that version 3's decoder runs.
 """
@@ -38,6 +42,8 @@ _CHECKED = _FIXED.size - 4           # the header bytes the CRC covers (all but 
 MAX_SETTINGS = 1 << 20               # packed settings, and what they may unpack to
 MAX_ORIGINAL_BYTES = 16 << 20        # what compress codes (decoding holds ~24 bytes per char)
 MAX_FILE_BYTES = 8 * MAX_ORIGINAL_BYTES + MAX_SETTINGS + _FIXED.size
+CHARS_PER_PAYLOAD_BIT = 32           # the floor: MIN_BITS_PER_CHAR = 1/32 bit per character
+MIN_BITS_PER_CHAR = 1 / CHARS_PER_PAYLOAD_BIT
 # zlib's preset dictionary for the settings: the keys and usual values of version 3's settings,
 # so a header repeats them by reference (on the raw book, 8 segments, the header went from 576
 # bytes, 0.026 bits/char, to 207; 168 at today's defaults, whose segments and threads it predates).
@@ -59,10 +65,17 @@ def _crc(data_or_header, body):
     return zlib.crc32(body, zlib.crc32(data_or_header))
 
 
+def floor_words(n_chars):
+    """The fewest payload words a file of `n_chars` characters holds (MIN_BITS_PER_CHAR)."""
+    return -(-n_chars // (32 * CHARS_PER_PAYLOAD_BIT))
+
+
 def pack(original_crc, n_bytes, n_chars, settings, words):
-    """The bytes of a compressed file."""
+    """The bytes of a compressed file (the payload padded to the floor with zero words)."""
     packed = _deflate(settings)
-    body = packed + np.asarray(words, dtype="<u4").tobytes()
+    words = np.asarray(words, dtype="<u4")
+    padding = np.zeros(max(0, floor_words(n_chars) - len(words)), dtype="<u4")
+    body = packed + words.tobytes() + padding.tobytes()
     header = _FIXED.pack(MAGIC, VERSION, original_crc, n_bytes, n_chars, len(packed), 0)[:_CHECKED]
     return header + struct.pack("<I", _crc(header, body)) + body
 
@@ -88,6 +101,9 @@ def unpack(data, name):
     if n_bytes > MAX_ORIGINAL_BYTES:
         raise UsageError(f"'{name}' claims an original of {n_bytes} bytes; rnnlm codes at most "
                          f"{MAX_ORIGINAL_BYTES}")
+    if (len(body) - m) // 4 < floor_words(n_chars):
+        raise UsageError(f"'{name}' is corrupt: it claims {n_chars} characters in {len(body) - m} bytes "
+                         f"of payload, below the floor of 1/{CHARS_PER_PAYLOAD_BIT} bit per character")
     try:
         unpacker = zlib.decompressobj(zdict=SETTINGS_DICTIONARY)
         raw = unpacker.decompress(body[:m], MAX_SETTINGS)  # bounded: a zlib bomb stops here

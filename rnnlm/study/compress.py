@@ -3,7 +3,7 @@ computational cost? Could this approach be used to compress the book?" (the hint
 needs the model too).
 
 Per backend: the concise model trained on the raw book's first 90% (`--text raw`), then
-prefixes of the held-out last 10% coded with it (`rnnlm compress --checkpoint`'s coder),
+prefixes of the held-out last 10% coded with it (`rnnlm compress --checkpoint --mix rnn`, whole files),
 beside bzip2 -9 and xz -9e on the same bytes: compressed sizes, coding speed, the model's
 size (its float32 weights, and those weights xz-compressed: what a decoder must be shipped),
 and the file size from which model plus code beat bzip2.
@@ -60,13 +60,11 @@ def _timed(f):
 
 
 def run(c):
-    from rnnlm.compression import container
-    from rnnlm.compression import coder as coding
     from rnnlm.api import start_training
-    from rnnlm.backend import load_backend
     from rnnlm.checkpoints.file import load_checkpoint
-    from rnnlm.cli.compress import DEFAULT_SEGMENTS
     from rnnlm.config import DataConfig, ModelConfig, RunOptions, TrainConfig
+    from rnnlm.compression import pipeline
+    from rnnlm.compression.config import CompressConfig
     with tempfile.TemporaryDirectory() as tmp:
         ck = os.path.join(tmp, "model.npz")
         training = start_training(ModelConfig(cell=c["cell"], num_hiddens=c["num_hiddens"]),
@@ -74,24 +72,21 @@ def run(c):
                                   DataConfig(text="raw", val_fraction=VAL_FRACTION),
                                   RunOptions(save=ck, quiet=True, threads=1), backend=c["backend"], device="cpu")
         metrics = training.run()
-        mcfg, vocab, weights, meta = load_checkpoint(ck)
+        _, _, weights, _ = load_checkpoint(ck)
         checkpoint_bytes = os.path.getsize(ck)
-    raw_weights = b"".join(np.asarray(weights[k], dtype="<f4").tobytes() for k in sorted(weights))
-    model_xz = len(lzma.compress(raw_weights, preset=9 | lzma.PRESET_EXTREME))
-    backend = load_backend(c["backend"])
-    factory = coding.checkpoint_factory(backend, mcfg, weights)
-    held = _held_out_text(c["max_tokens"])
-    rows = []
-    for n in c["sizes"] + [len(held)]:
-        text = held[:n]
-        data = text.encode("utf-8")
-        (words, bits), seconds = _timed(lambda: coding.encode(text, vocab, factory, DEFAULT_SEGMENTS["checkpoint"]))
-        packed = container.pack(0, len(data), len(text), {"mode": "checkpoint"}, words)
-        bz, bz_s = _timed(lambda: bz2.compress(data, 9))
-        xz, xz_s = _timed(lambda: lzma.compress(data, preset=9 | lzma.PRESET_EXTREME))
-        rows.append({"chars": len(text), "bytes": len(data), "rnnlm": len(packed), "rnnlm_ideal_bits": bits,
-                     "rnnlm_seconds": seconds, "bzip2": len(bz), "bzip2_seconds": bz_s, "xz": len(xz),
-                     "xz_seconds": xz_s})
+        raw_weights = b"".join(np.asarray(weights[k], dtype="<f4").tobytes() for k in sorted(weights))
+        model_xz = len(lzma.compress(raw_weights, preset=9 | lzma.PRESET_EXTREME))
+        config = CompressConfig(mode="checkpoint", mix="rnn", backend=c["backend"])  # the RNN alone
+        held = _held_out_text(c["max_tokens"])
+        rows = []
+        for n in c["sizes"] + [len(held)]:
+            data = held[:n].encode("utf-8")
+            coded = pipeline.compress(data, config, ck)  # the file `rnnlm compress` writes
+            bz, bz_s = _timed(lambda: bz2.compress(data, 9))
+            xz, xz_s = _timed(lambda: lzma.compress(data, preset=9 | lzma.PRESET_EXTREME))
+            rows.append({"chars": n, "bytes": len(data), "rnnlm": len(coded.data),
+                         "rnnlm_ideal_bits": coded.ideal_bits, "rnnlm_seconds": coded.seconds,
+                         "bzip2": len(bz), "bzip2_seconds": bz_s, "xz": len(xz), "xz_seconds": xz_s})
     return {"sizes": rows, "model_weights_bytes": len(raw_weights), "model_xz_bytes": model_xz,
             "checkpoint_bytes": checkpoint_bytes, "train_seconds": metrics["train_seconds"],
             "val_perplexity": metrics["val_perplexity"], "perplexity": metrics["perplexity"]}

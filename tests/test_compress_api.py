@@ -1,0 +1,245 @@
+"""Compression as a library: `rnnlm.compress` / `rnnlm.decompress` round trips on every training
+backend in both modes, `CompressConfig` as the one place settings are checked, the thread count
+a file records (what the backend really computes with, in fresh processes so the count a
+framework fixes when it loads is real), and what a hostile payload may claim."""
+
+import os
+import subprocess
+import sys
+import time
+import zlib
+
+import numpy as np
+import pytest
+
+import rnnlm
+from rnnlm.backend import BACKENDS, SPECS
+from rnnlm.compression import container
+from rnnlm.compression.config import MIX_CHOICES, CompressConfig, OnlineConfig
+from rnnlm.config import CELLS, ConfigError
+from rnnlm.errors import UsageError
+from rnnlm.threads import MAX_THREADS
+from tests.conftest import load_or_skip
+from tests.helpers import assert_one_line_error, run_cli, tiny_checkpoint
+
+SMALL = dict(model="gru", num_hiddens=16)  # an --online model that codes a few hundred chars in a second
+DATA = {
+    "bytes, not UTF-8": b"the time \xff\xfe traveller \xc3( \xed\xa0\x80 end\r\n",
+    "str": "The Time-Traveller, 1895: ¿qué? «Ünïcödé» 🕰 𝔗𝔦𝔪𝔢\n",
+    "str with escaped bytes": "the time \udcff\udcfe traveller",
+    "empty": b"",
+}
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    return tiny_checkpoint(tmp_path_factory.mktemp("ck") / "ck.npz")
+
+
+@pytest.mark.parametrize("mode", ["checkpoint", "online"])
+@pytest.mark.parametrize("name", list(DATA))
+def test_compress_and_decompress_round_trip_exactly(backend, mode, name, checkpoint):
+    data = DATA[name]
+    args = {"checkpoint": checkpoint} if mode == "checkpoint" else SMALL
+    blob = rnnlm.compress(data, backend=backend.NAME, **args)
+    assert isinstance(blob, bytes) and blob.startswith(container.MAGIC)
+    ck = checkpoint if mode == "checkpoint" else None
+    as_bytes = data if isinstance(data, bytes) else data.encode("utf-8", "surrogateescape")
+    assert rnnlm.decompress(blob, ck) == as_bytes           # bytes by default
+    if isinstance(data, str):
+        assert rnnlm.decompress(blob, ck, as_text=True) == data  # the str it was given, with as_text
+    settings = container.unpack(blob, "x")[3]
+    assert settings["mode"] == mode and settings["backend"] == backend.NAME
+
+
+def test_a_config_codes_as_its_settings_do(checkpoint):
+    pytest.importorskip("torch")
+    text = "the time machine by h g wells " * 5
+    config = CompressConfig(mode="online", segments=3, mix="rnn", backend="torch", online=OnlineConfig(**{
+        "cell": "rnn", "num_hiddens": 8}))
+    blob = rnnlm.compress(text, config=config)
+    assert blob == rnnlm.compress(text, segments=3, mix="rnn", backend="torch", model="rnn", num_hiddens=8)
+    settings = container.unpack(blob, "x")[3]
+    assert settings["segments"] == 3 and "mix" not in settings and settings["online"]["cell"] == "rnn"
+    assert rnnlm.decompress(blob, as_text=True) == text
+    with pytest.raises(UsageError, match="not both"):
+        rnnlm.compress(text, config=config, segments=4)
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("a \ud800 b", r"lone surrogate U\+D800 at character 2"),
+    ("\udcc3\udca9", "spell UTF-8"),   # the escapes of é's bytes: they would come back as é
+])
+def test_a_str_that_would_not_come_back_the_same_is_refused(text, fragment):
+    with pytest.raises(UsageError, match=fragment):
+        rnnlm.compress(text)
+
+
+@pytest.mark.parametrize("settings, fragment", [
+    (dict(segments=0), "--segments must be a positive integer"),
+    (dict(segments=(1 << 16) + 1), "--segments must be at most 65536"),
+    (dict(threads=0), f"--threads must be from 1 to {MAX_THREADS}"),
+    (dict(threads=MAX_THREADS + 1), f"--threads must be from 1 to {MAX_THREADS}"),
+    (dict(mix="all"), "--mix must be one of both, rnn, context"),
+    (dict(model="transformer"), "--model must be one of rnn, gru, lstm"),
+    (dict(num_hiddens=2048), "--num-hiddens must be at most 1024 for --online"),
+    (dict(backend="tensorflow2"), "unknown backend 'tensorflow2'"),
+    (dict(epochs=3), "unknown setting 'epochs'"),
+])
+def test_every_setting_is_checked_once_where_the_config_is_built(settings, fragment):
+    with pytest.raises(ConfigError if "backend" not in settings else UsageError, match=fragment):
+        CompressConfig.from_options(True, **settings)
+
+
+def test_the_context_model_alone_needs_online(checkpoint):
+    with pytest.raises(ConfigError, match="--mix context codes with the context model alone"):
+        CompressConfig(mode="checkpoint", mix="context")
+    with pytest.raises(UsageError, match="give a checkpoint"):
+        rnnlm.compress(b"abc", config=CompressConfig(mode="checkpoint"))
+
+
+def test_the_command_line_takes_its_choices_and_defaults_from_the_config():
+    from rnnlm.cli.main import build_parser
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command").choices["compress"]
+    actions = {a.dest: a for a in sub._actions}
+    assert actions["model"].choices is CELLS and actions["mix"].choices is MIX_CHOICES
+    assert actions["mix"].default == CompressConfig().mix and actions["segments"].default == CompressConfig().segments
+    assert actions["num_hiddens"].default == OnlineConfig().num_hiddens
+    assert actions["threads"].default is None  # rnnlm.threads.coding_choice decides
+
+
+# ---- the thread count a file records -----------------------------------------------------
+
+def _fresh_env():
+    """No inherited count: the count a framework fixes when it loads is the one it is handed."""
+    return {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MXNET_OMP_MAX_THREADS")}
+
+
+def _compress_in_a_fresh_process(name, threads, src, out):
+    """(recorded count, the count the backend computes with in that process after coding)."""
+    code = (
+        "import sys\n"
+        "from rnnlm.cli.main import main\n"
+        "from rnnlm.backend import SPECS\n"
+        "from rnnlm.compression import container\n"
+        f"rc = main(['compress', {str(src)!r}, '-o', {str(out)!r}, '--online', '--model', 'gru', "
+        f"'--num-hiddens', '8', '--backend', {name!r}, '--threads', {str(threads)!r}, '--quiet'])\n"
+        "assert rc == 0, rc\n"
+        f"module = sys.modules['rnnlm.backends.' + SPECS[{name!r}].impl]\n"
+        f"print(container.unpack(open({str(out)!r}, 'rb').read(), 'x')[3]['threads'], module.num_threads())\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_fresh_env(),
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    recorded, computed = map(int, proc.stdout.split()[-2:])
+    return recorded, computed
+
+
+@pytest.mark.parametrize("name", BACKENDS)
+def test_the_file_records_the_count_the_backend_computes_with(name, tmp_path):
+    """Asked for 3 threads, MXNet computes with the count it loaded with and JAX with XLA's
+    pool (one thread a core), whatever either is asked: the file must say what it computed
+    with, not what was asked (it said what was asked before the count was handed to the
+    backend as it loads)."""
+    load_or_skip(name)
+    threads = 3  # neither the default count nor this machine's cores
+    src, out = tmp_path / "in.txt", tmp_path / "in.rz"
+    src.write_bytes(b"the time machine by h g wells, the time traveller " * 4)
+    recorded, computed = _compress_in_a_fresh_process(name, threads, src, out)
+    assert recorded == computed
+    if name != "jax":
+        assert recorded == threads  # torch sets any count; MXNet loads with the one it is handed
+    proc = run_cli("decompress", str(out), "-o", str(tmp_path / "back.txt"), "--quiet", env=_fresh_env())
+    assert proc.returncode == 0, proc.stderr  # a fresh decoder loads the backend with the file's count
+    assert (tmp_path / "back.txt").read_bytes() == src.read_bytes()
+
+
+def test_a_decoder_that_cannot_compute_with_the_files_count_refuses(backend):
+    """In this process MXNet is loaded already (its count fixed) and JAX's pool is the cores':
+    a file naming another count is refused before decoding, in one line saying why."""
+    count = backend.num_threads()
+    backend.set_num_threads(count + 1)
+    follows = backend.num_threads() == count + 1
+    backend.set_num_threads(count)
+    if follows:
+        pytest.skip(f"{backend.NAME} computes with any count it is asked for")
+    blob = rnnlm.compress(b"the time traveller " * 8, backend=backend.NAME, threads=count, **SMALL)
+    crc, n_bytes, n_chars, settings, words = container.unpack(blob, "x")
+    assert settings["threads"] == count
+    forged = container.pack(crc, n_bytes, n_chars, {**settings, "threads": count + 1}, words)
+    with pytest.raises(UsageError) as refused:
+        rnnlm.decompress(forged)
+    for fragment in (f"computing with {count + 1} threads", f"computes with {count}", "fixed when it loads",
+                     "fresh process", "cores"):
+        assert fragment in str(refused.value)
+    assert rnnlm.decompress(blob) == b"the time traveller " * 8
+
+
+# ---- what a payload may claim (issue 28) ---------------------------------------------------
+
+def test_a_file_claiming_more_characters_than_its_payload_holds_is_refused_at_once(tmp_path):
+    pytest.importorskip("torch")
+    blob = rnnlm.compress(b"the time traveller " * 100, backend="torch", **SMALL)
+    crc, n_bytes, n_chars, settings, words = container.unpack(blob, "x")
+    words = np.resize(words, 512)  # 2 KB of payload
+    claim = 16 << 20
+    header = container._FIXED.pack(container.MAGIC, container.VERSION, crc, claim, claim,
+                                   len(container._deflate(settings)), 0)[:container._CHECKED]
+    body = container._deflate(settings) + np.asarray(words, "<u4").tobytes()
+    (tmp_path / "x.rz").write_bytes(header + container.struct.pack("<I", container._crc(header, body)) + body)
+    start = time.perf_counter()
+    proc = run_cli("decompress", str(tmp_path / "x.rz"), "-o", str(tmp_path / "out"))
+    assert_one_line_error(proc, "claims 16777216 characters in 2048 bytes", "1/32 bit per character")
+    assert time.perf_counter() - start < 60
+
+
+def test_a_payload_below_the_floor_is_padded_and_still_decodes():
+    pytest.importorskip("torch")
+    data = b"a" * 20000  # the context model codes it in far less than 1/32 bit a character
+    blob = rnnlm.compress(data, backend="torch", mix="context")
+    words = container.unpack(blob, "x")[4]
+    assert len(words) == container.floor_words(len(data)) and not words[-1]  # zero words at the end
+    assert rnnlm.decompress(blob) == data
+
+
+def test_a_file_whose_checksums_are_missing_is_refused(tmp_path, capsys):
+    pytest.importorskip("torch")
+    data = b"the time traveller, " * 220  # 4400 chars, one segment: 2 checksums
+    blob = rnnlm.compress(data, backend="torch", segments=1, mix="context")
+    crc, n_bytes, n_chars, settings, words = container.unpack(blob, "x")
+    assert len(settings["checks"]) == 2
+    forged = container.pack(crc, n_bytes, n_chars, {**settings, "checks": []}, words)
+    with pytest.raises(UsageError, match="bad checksums"):
+        rnnlm.decompress(forged)
+
+
+class PanicException(BaseException):
+    """As constriction's Rust panics reach Python (pyo3's PanicException is no Exception)."""
+
+
+@pytest.mark.parametrize("error", [AssertionError("decoder"), MemoryError(), IndexError(3),
+                                   PanicException("attempt to subtract with overflow")])
+def test_every_failure_of_the_entropy_coder_is_one_line(error, monkeypatch, tmp_path, capsys):
+    pytest.importorskip("torch")
+    from rnnlm.cli.main import main
+    from rnnlm.compression import entropy
+    src, packed = tmp_path / "in.txt", tmp_path / "in.rz"
+    src.write_bytes(b"the time traveller " * 8)
+    assert main(["compress", str(src), "-o", str(packed), "--online", "--backend", "torch", "--mix",
+                 "context", "--quiet"]) == 0
+
+    def fail(self, probs):
+        raise error
+    monkeypatch.setattr(entropy.SymbolDecoder, "decode", fail)
+    capsys.readouterr()
+    assert main(["decompress", str(packed), "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: '{packed}' is corrupt: it does not decode ({type(error).__name__})"]
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_crc_of_the_header_still_guards_the_claimed_length(tmp_path):
+    data = container.pack(zlib.crc32(b"ab"), 2, 2, {"mode": "online"}, [1])
+    forged = data[:21] + (3).to_bytes(8, "little") + data[29:]
+    with pytest.raises(UsageError, match="checksum mismatch"):
+        container.unpack(forged, "x")
