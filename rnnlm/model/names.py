@@ -12,7 +12,7 @@ import re
 
 import numpy as np
 
-from rnnlm.config import GATES, ModelConfig
+from rnnlm.config import GATES, MAX_LAYERS, ModelConfig
 from rnnlm.errors import UsageError
 from rnnlm.model.weights import canonical_shapes
 
@@ -23,7 +23,11 @@ LINEAR = re.compile(r"linear\.(weight|bias)")
 
 
 def canonical_name(kind, layer, reverse):
-    """e.g. rnn.weight_ih_l1_reverse."""
+    """e.g. rnn.weight_ih_l1_reverse. `layer`, a file's digits, is bounded before it is a
+    number: a name `rnn.weight_ih_l99999999` must not make the model 10^8 layers deep."""
+    if len(str(layer)) > len(str(MAX_LAYERS)) or int(layer) >= MAX_LAYERS:
+        raise UsageError(f"a tensor name claims layer {str(layer)[:20]}; rnnlm reads models of at most "
+                         f"{MAX_LAYERS} layers")
     return f"rnn.{kind}_l{int(layer)}{'_reverse' if reverse else ''}"
 
 
