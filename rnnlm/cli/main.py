@@ -13,6 +13,7 @@ from rnnlm import __version__
 from rnnlm.cli import compare, doctor, evaluate, export_native, import_native, launch, plot, predict, study, train
 from rnnlm.cli import compress as compress_commands
 from rnnlm.cli.options import Parser
+from rnnlm.distributed.group import SUPERVISED
 from rnnlm.errors import UsageError
 from rnnlm.stop_signals import exit_status, restored_stop_signals, sigterm_stops, stop_word
 
@@ -50,7 +51,8 @@ def main(argv=None):
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
-        print(f"error: {stop_word(exc)}", file=sys.stderr)
+        if not os.environ.get(SUPERVISED):  # under `rnnlm launch`, the launcher alone speaks
+            print(f"error: {stop_word(exc)}", file=sys.stderr)
         return exit_status(exc)
     except BrokenPipeError:
         _quiet_stdout()
