@@ -177,7 +177,9 @@ def _check_graph_is_ours(path, model, cfg, weights):
         raise UsageError(f"checkpoint '{path}' is an ONNX graph whose initializers differ from those "
                          "rnnlm writes for its config (an onnxruntime run would not compute what rnnlm does)")
     if ours != theirs:
-        foreign = sorted({n.op_type for n in model.graph.node} - {n.op_type for n in expected.node})
+        # a damaged string field comes back from protobuf as bytes: named as text either way
+        ops = {n.op_type if isinstance(n.op_type, str) else repr(n.op_type) for n in model.graph.node}
+        foreign = sorted(ops - {n.op_type for n in expected.node})
         what = f"operators rnnlm does not write ({', '.join(foreign)})" if foreign else \
             "nodes that differ from the graph rnnlm writes for its config"
         raise UsageError(f"checkpoint '{path}' is an ONNX graph with {what}; rnnlm reads only "

@@ -23,6 +23,7 @@ MAX_RATIO = 16                 # unpacked / packed: torch.save and np.savez stor
 MAX_MEMBERS = 10_000
 MAX_JSON_DEPTH = 64
 MAX_NPY_DIMS = 32              # NumPy's own limit is 64; a weight has 1 or 2
+MAX_NPY_COUNT = 1 << 62        # elements of one array, dims with zeros counted as ones (int64 headroom)
 ZIP_METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflate"}  # what np.savez and torch.save write
 # what a damaged member raises as it is read: zipfile's CRC check, zlib's and lzma's decoders
 ZIP_READ_ERRORS = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, OSError, ValueError,
@@ -132,9 +133,15 @@ def _itemsize(dtype):
 def _check_npy_header(path, what, member, shape, dtype):
     """The header's fields typed: a shape of non-negative integers (not `True`), not too many."""
     if not isinstance(shape, tuple) or len(shape) > MAX_NPY_DIMS or \
-            not all(type(d) is int and d >= 0 for d in shape):
+            not all(type(d) is int and 0 <= d <= MAX_NPY_COUNT for d in shape):
         raise UsageError(f"{what} '{path}': member {member!r} has shape {str(shape)[:80]}, not up to "
                          f"{MAX_NPY_DIMS} non-negative integers")
+    nonzero = 1
+    for d in shape:  # NumPy multiplies the shape in int64 (a zero among 2**100s is no excuse)
+        nonzero *= max(d, 1)
+    if nonzero > MAX_NPY_COUNT:
+        raise UsageError(f"{what} '{path}': member {member!r} has shape {str(shape)[:80]}, more elements "
+                         "than any array holds")
     if not dtype.hasobject and (dtype.itemsize < 0 or _itemsize(dtype) < 0):
         raise UsageError(f"{what} '{path}': member {member!r} has dtype {dtype}, which has no size")
 
