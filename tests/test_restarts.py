@@ -9,7 +9,7 @@ import types
 from rnnlm.checkpoints.file import load_checkpoint, save_checkpoint
 from rnnlm.io.outputs import remove_stale_temps
 from rnnlm.config import ModelConfig
-from rnnlm.distributed.group import ProcessSpec
+from rnnlm.backends.common.engine import ProcessSpec
 from rnnlm.distributed.launch import run_group
 from rnnlm.data.vocab import Vocab
 from rnnlm.model.weights import init_weights
