@@ -197,10 +197,11 @@ def _resume_point(save):
     return "resuming from its checkpoint" if epoch is None else f"resuming from epoch {epoch}"
 
 
-def run_group(engine, argv, workers, servers, max_restarts=0, save=None, resume_given=False):
+def run_group(engine, argv, workers, servers, max_restarts=0, save=None, resume_given=False, save_best=None):
     """Start the group and supervise it, restarting it after a death up to `max_restarts`
     times from the last checkpoint in `save`. Returns the exit status."""
     before = _fingerprint(save) if save else None  # a checkpoint that is not this run's
+    best_before = _fingerprint(save_best) if save_best else None
     group_argv, restarts = list(argv), 0
     while True:
         rc, failure = supervise(*start_group(engine, group_argv, workers, servers))
@@ -220,8 +221,10 @@ def run_group(engine, argv, workers, servers, max_restarts=0, save=None, resume_
             where = _resume_point(save)
         elif _fingerprint(save) not in (None, before):  # this run has written a checkpoint
             group_argv, where = [*argv, "--resume", "auto"], _resume_point(save)
-        else:  # what a dead group left at --save-best is this run's (checked before it started)
-            group_argv, where = [*argv, "--overwrite"], "starting afresh (no checkpoint of this run yet)"
+        else:
+            group_argv, where = list(argv), "starting afresh (no checkpoint of this run yet)"
+            if save_best and _fingerprint(save_best) not in (None, best_before):
+                group_argv.append("--overwrite")  # --save-best holds this run's file: replace it
         print(f"restart {restarts}/{max_restarts}: {what}; {where}", file=sys.stderr, flush=True)
 
 
@@ -242,4 +245,4 @@ def launch(cfg, train_argv, parse_train):
     load_training_data(job.data, job.train)  # catch bad data once, not in every worker
     engine = load_engine(backend_name_of(job))
     return run_group(engine, argv, cfg.workers, cfg.servers, cfg.max_restarts, job.run.save,
-                     resume_given=job.run.resume != "no")
+                     resume_given=job.run.resume != "no", save_best=job.run.save_best)
