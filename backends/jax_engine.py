@@ -9,9 +9,7 @@ them by hand, one process each:
     JAX_COORDINATOR_ADDRESS=HOST0:PORT JAX_NUM_PROCESSES=2 JAX_PROCESS_ID=0 rnnlm train --backend jax
 """
 
-import sys
-
-from .common.engine import ProcessSpec
+from .common.engine import ProcessSpec, rnnlm_argv
 
 COORDINATOR = "JAX_COORDINATOR_ADDRESS"  # jax.distributed.initialize reads it itself
 NUM_PROCESSES = "JAX_NUM_PROCESSES"
@@ -38,6 +36,6 @@ def group_processes(train_argv, workers, servers, port):
     """The processes of a one-machine group on loopback: N ranks, rank 0 the coordinator."""
     del servers  # JAX needs no parameter servers
     common = {COORDINATOR: f"127.0.0.1:{port}", NUM_PROCESSES: str(workers)}
-    return [ProcessSpec(f"rank {rank}", [sys.executable, "-m", "rnnlm", *train_argv],
+    return [ProcessSpec(f"rank {rank}", rnnlm_argv(train_argv),
                         {**common, PROCESS_ID: str(rank)}, worker=True)
             for rank in range(workers)]

@@ -36,6 +36,7 @@ from .common.defaults import state_to_numpy, to_float  # noqa: F401 (part of the
 from .jax_kernel import rnn_layer
 from .jax_engine import group_of, group_requested, restart_note  # noqa: F401 (part of the interface)
 from rnnlm.errors import UsageError
+from rnnlm.library_errors import library_reason
 from rnnlm.model.weights import canonical_shapes, check_weights, rnn_weight_names
 
 NAME = "jax"
@@ -75,16 +76,30 @@ def _join_requested_group():
     jax_runtime.GROUP.joined = True
 
 
+def _platforms_error(detail):
+    """JAX_PLATFORMS naming a platform this machine cannot start (`cuda` without a GPU, a typo)
+    ends jax's start in an AssertionError or leaves no CPU device: one line instead."""
+    named = os.environ.get("JAX_PLATFORMS")
+    where = f"JAX_PLATFORMS={named!r}: " if named else ""
+    return UsageError(f"{where}jax cannot start a device here ({detail}); unset JAX_PLATFORMS or set it "
+                      "to platforms this machine has, e.g. cpu")
+
+
 def _local_devices(platform):
     _join_requested_group()
     try:
         return jax.local_devices(backend=platform)
     except RuntimeError:  # no such backend (no GPU, or no CUDA plugin)
         return []
+    except (AssertionError, ValueError, IndexError) as exc:  # jax's start failed as a whole
+        raise _platforms_error(library_reason(exc) or type(exc).__name__) from None
 
 
 def _cpu():
-    return _local_devices("cpu")[0]
+    devices = _local_devices("cpu")
+    if not devices:
+        raise _platforms_error("no CPU device")
+    return devices[0]
 
 
 def try_gpu(i=0):

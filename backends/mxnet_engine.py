@@ -2,9 +2,7 @@
 scheduler is by the DMLC_* variables. Imports no mxnet (importing it with DMLC_ROLE set
 would start that role)."""
 
-import sys
-
-from .common.engine import ProcessSpec
+from .common.engine import ProcessSpec, python_argv, rnnlm_argv
 
 
 def group_requested(environ):
@@ -24,11 +22,11 @@ def group_processes(train_argv, workers, servers, port):
               "DMLC_NUM_SERVER": str(servers), "DMLC_NUM_WORKER": str(workers),
               "DMLC_NODE_HOST": "127.0.0.1", "DMLC_INTERFACE": "lo"}  # loopback only
     # importing mxnet with DMLC_ROLE=scheduler|server runs that role until the workers finish
-    role = [sys.executable, "-c", "from rnnlm.backends.mxnet_runtime import load; load()"]
+    role = python_argv("from rnnlm.backends.mxnet_runtime import load; load()")
     procs = [ProcessSpec("scheduler", role, {**common, "DMLC_ROLE": "scheduler"}, worker=False)]
     procs += [ProcessSpec(f"server {i}", role, {**common, "DMLC_ROLE": "server"}, worker=False)
               for i in range(servers)]
     # ps-lite numbers the workers as they register
-    procs += [ProcessSpec(f"worker {i}", [sys.executable, "-m", "rnnlm", *train_argv],
+    procs += [ProcessSpec(f"worker {i}", rnnlm_argv(train_argv),
                           {**common, "DMLC_ROLE": "worker"}, worker=True) for i in range(workers)]
     return procs

@@ -149,6 +149,10 @@ def read_checkpoint(path):
     try:
         cfg = ModelConfig.from_dict(loads_json(props["rnnlm.model"], f"rnnlm.model of '{path}'"))
         vocab = loads_json(props["rnnlm.vocab"], f"rnnlm.vocab of '{path}'")
+        names = [t.name for t in model.graph.initializer]
+        if len(set(names)) != len(names):  # a second one of a name would silently win
+            twice = sorted({n for n in names if names.count(n) > 1})
+            raise ValueError(f"initializer(s) {', '.join(twice)[:120]} appear more than once")
         inits = {t.name: np.array(numpy_helper.to_array(t)) for t in model.graph.initializer}
         if 3 * cfg.num_layers + 2 > len(inits):  # before listing names: num_layers may be huge
             raise ValueError(f"model.num_layers {cfg.num_layers} is more than the graph's "
@@ -169,12 +173,30 @@ def _check_graph_is_ours(path, model, cfg, weights):
         raise UsageError(f"checkpoint '{path}' is inconsistent: {library_reason(exc)}") from None
     ours = [n.SerializeToString() for n in expected.node]
     theirs = [n.SerializeToString() for n in model.graph.node]
-    if ours != theirs or {t.name for t in expected.initializer} != {t.name for t in model.graph.initializer}:
-        foreign = sorted({n.op_type for n in model.graph.node} - {n.op_type for n in expected.node})
+    if ours == theirs and not _same_initializers(expected, model.graph):
+        raise UsageError(f"checkpoint '{path}' is an ONNX graph whose initializers differ from those "
+                         "rnnlm writes for its config (an onnxruntime run would not compute what rnnlm does)")
+    if ours != theirs:
+        # a damaged string field comes back from protobuf as bytes: named as text either way
+        ops = {n.op_type if isinstance(n.op_type, str) else repr(n.op_type) for n in model.graph.node}
+        foreign = sorted(ops - {n.op_type for n in expected.node})
         what = f"operators rnnlm does not write ({', '.join(foreign)})" if foreign else \
             "nodes that differ from the graph rnnlm writes for its config"
         raise UsageError(f"checkpoint '{path}' is an ONNX graph with {what}; rnnlm reads only "
                          "the graphs it exported")
+
+
+def _same_initializers(expected, graph):
+    """The same names, and every value (the plumbing as well as the weights) the same, to the
+    bit and the dtype: rnnlm computes from the weights alone, onnxruntime from all of them."""
+    theirs = {t.name: t for t in graph.initializer}
+    if {t.name for t in expected.initializer} != set(theirs):
+        return False
+    for t in expected.initializer:
+        a, b = numpy_helper.to_array(t), numpy_helper.to_array(theirs[t.name])
+        if a.dtype != b.dtype or a.shape != b.shape or a.tobytes() != b.tobytes():
+            return False
+    return True
 
 
 def _canonical_weights(cfg, inits):

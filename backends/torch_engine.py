@@ -6,9 +6,7 @@ launcher and the group check stay light.
 supervise it beside MXNet's.
 """
 
-import sys
-
-from .common.engine import ProcessSpec
+from .common.engine import ProcessSpec, rnnlm_argv
 
 
 def group_requested(environ):
@@ -34,6 +32,6 @@ def group_processes(train_argv, workers, servers, port):
     common = {"WORLD_SIZE": str(workers), "LOCAL_WORLD_SIZE": str(workers),
               "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port),
               "GLOO_SOCKET_IFNAME": "lo"}  # gloo too talks over loopback only
-    return [ProcessSpec(f"rank {rank}", [sys.executable, "-m", "rnnlm", *train_argv],
+    return [ProcessSpec(f"rank {rank}", rnnlm_argv(train_argv),
                         {**common, "RANK": str(rank), "LOCAL_RANK": str(rank)}, worker=True)
             for rank in range(workers)]

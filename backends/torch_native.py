@@ -19,6 +19,7 @@ from rnnlm.library_errors import library_reason
 from rnnlm.io.limits import check_zip, regular_file_size
 
 MAX_LEGACY_BYTES = 1 << 30
+MAX_DIMS = 4  # a weight has 1 or 2 dimensions
 _LEGACY_MAGIC = b"\x80\x02\x8a\x0a" + (0x1950A86A20F9469CFC6C).to_bytes(10, "little")  # pre-1.6 torch.save
 _INT_OPS = {"INT", "BININT", "BININT1", "BININT2", "LONG", "LONG1", "LONG4"}
 _PUT_OPS = {"PUT", "BINPUT", "LONG_BINPUT", "MEMOIZE"}
@@ -72,19 +73,44 @@ def read_state_dict(path):
                          f"({library_reason(exc)})") from None
     if not isinstance(obj, Mapping):
         raise UsageError(f"'{path}' holds a {type(obj).__name__}, not a state_dict")
-    out = {}
+    out, logical = {}, 0
     for name, value in obj.items():
         if not isinstance(value, torch.Tensor):
             raise UsageError(f"'{path}' holds a non-tensor value under {name!r} "
                              f"({type(value).__name__}), not a plain state_dict")
-        if not value.is_floating_point():
-            raise UsageError(f"'{path}': tensor {name} has dtype {value.dtype}; "
-                             "model weights must be floating point")
-        if value.layout != torch.strided:
-            raise UsageError(f"'{path}': tensor {name} is {value.layout}, not a dense tensor")
+        check_tensor(path, name, value)
+        logical += value.numel() * value.element_size()
+        if logical > size:  # a state_dict's tensors each hold their own bytes of the file
+            raise UsageError(f"'{path}': its tensors claim more than the file's {size} bytes hold "
+                             f"(at {name}: views of shared or repeated storage?)")
         wide = torch.float64 if value.dtype == torch.float64 else torch.float32  # bf16/f16 too
         out[str(name)] = value.detach().to(wide).numpy().copy()
     return out
+
+
+def check_tensor(path, name, value):
+    """A dense CPU floating-point tensor of at most MAX_DIMS dimensions whose strides stay
+    inside its own storage and never repeat an element (a stride-0 view of 100000 x 100000
+    would be 37 GiB once copied); all before a byte of it is copied."""
+    if value.device.type != "cpu":
+        raise UsageError(f"'{path}': tensor {name} is on the {value.device.type} device, which holds "
+                         "no data")
+    if value.layout != torch.strided:
+        raise UsageError(f"'{path}': tensor {name} is {value.layout}, not a dense tensor")
+    if not value.is_floating_point():
+        raise UsageError(f"'{path}': tensor {name} has dtype {value.dtype}; "
+                         "model weights must be floating point")
+    if value.dim() > MAX_DIMS:
+        raise UsageError(f"'{path}': tensor {name} has {value.dim()} dimensions; a weight has at most "
+                         f"{MAX_DIMS}")
+    shape, strides = value.shape, value.stride()
+    if value.numel() and any(st <= 0 for d, st in zip(shape, strides) if d > 1):
+        raise UsageError(f"'{path}': tensor {name} has strides {strides}, which repeat its elements")
+    extent = value.storage_offset() + sum((d - 1) * st for d, st in zip(shape, strides)) + 1 \
+        if value.numel() else 0
+    storage = value.untyped_storage().nbytes()
+    if extent * value.element_size() > storage or value.numel() * value.element_size() > storage:
+        raise UsageError(f"'{path}': tensor {name} claims more elements than its storage holds")
 
 
 def state_dict_bytes(named):

@@ -172,11 +172,12 @@ def resume_point(run_opts, epochs):
 def start_training(mcfg, tcfg, dcfg, run_opts, backend=None, device="auto"):
     """A ready TrainingRun (every output path checked, resumed if asked, data loaded);
     `run()` it to train. The CLI and `train` share this."""
-    check_outputs(run_opts)
+    check_outputs(run_opts, dcfg.corpus)
     name = requested_name(backend, training=True)  # checked once, before the checkpoint is read
     resumed = resume_point(run_opts, tcfg.epochs)
     if resumed is not None:
         mcfg, tcfg, dcfg = resumed.mcfg, resumed.tcfg, resumed.dcfg
+        check_outputs(run_opts, dcfg.corpus)  # the corpus the checkpoint names
     if run_opts.save_best and not dcfg.val_fraction:
         raise UsageError("--save-best keeps the best validation epoch: give a --val-fraction too")
     corpus, val_corpus, vocab = load_training_data(dcfg, tcfg)

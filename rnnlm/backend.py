@@ -85,6 +85,9 @@ def _import(module: str, needs: Tuple[str, ...], extra: str, what: str,
     except (ImportError, AttributeError, OSError) as exc:
         raise UsageError(f"{what} could not import {needs[0]} ({library_reason(exc)}); "
                          f"reinstall with: {install_hint(extra)}") from None
+    except ValueError as exc:  # a framework refusing one of its variables (JAX_ENABLE_X64=garbage)
+        raise UsageError(f"{what}: {needs[0]} refused to start ({library_reason(exc)}); correct or unset "
+                         "the environment variable it names") from None
 
 
 def load_backend(name: str, threads: Optional[int] = None) -> ModuleType:

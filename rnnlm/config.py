@@ -9,7 +9,6 @@ The command line takes its defaults from these classes; the Python API takes the
 names. Resuming replaces a config with the checkpoint's, never single attributes.
 """
 
-import os
 from dataclasses import asdict, dataclass, fields
 from typing import Optional
 
@@ -23,6 +22,8 @@ ITERATORS = ("sequential", "random")
 TEXT_MODES = ("book", "raw")
 RESUME_MODES = ("no", "yes", "auto")
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}  # weight blocks stacked along dim 0
+MAX_LR = 1e6  # an SGD step beyond this overflows float32 weights in one step
+MAX_LAYERS = 1024  # a file's layer index is checked against this before any name is listed
 
 
 class ConfigError(UsageError, ValueError):
@@ -71,6 +72,8 @@ class ModelConfig(_Settings):
             raise ConfigError(f"--activation applies to the vanilla rnn only; {self.cell} has its own gates")
         _positive("--num-hiddens", self.num_hiddens)
         _positive("--num-layers", self.num_layers)
+        if self.num_layers > MAX_LAYERS:
+            raise ConfigError(f"--num-layers must be at most {MAX_LAYERS}, got {self.num_layers}")
         if not isinstance(self.bidirectional, bool):
             raise ConfigError(f"bidirectional must be true or false, got {self.bidirectional!r}")
         _non_negative("vocab_size", self.vocab_size)
@@ -100,6 +103,8 @@ class TrainConfig(_Settings):
                             ("--num-steps", self.num_steps)):
             _positive(flag, value)
         _positive("--lr", self.lr, float)
+        if self.lr > MAX_LR:
+            raise ConfigError(f"--lr must be at most {MAX_LR:g}, got {self.lr!r}")
         _positive("--clip", self.clip, float)
         _non_negative("--max-tokens", self.max_tokens)
         _non_negative("--seed", self.seed)
@@ -129,6 +134,7 @@ class RunOptions:
     quiet: bool = False                 # no progress, only the summary
     threads: int = 0                    # 0: chosen once from the cores and the model; N: pinned
     save_best: Optional[str] = None     # checkpoint of the best validation epoch
+    overwrite: bool = False             # replace a checkpoint already at --save / --save-best
 
     def __post_init__(self):
         _choice("--resume", self.resume, RESUME_MODES)
@@ -136,8 +142,8 @@ class RunOptions:
         if self.threads > MAX_THREADS:
             raise ConfigError(f"--threads must be at most {MAX_THREADS}, got {self.threads}")
         _non_negative("--save-every", self.save_every)
-        if self.save_best and self.save and os.path.abspath(self.save_best) == os.path.abspath(self.save):
-            raise ConfigError("--save-best must be another file than --save")
+        if not isinstance(self.overwrite, bool):
+            raise ConfigError(f"overwrite must be true or false, got {self.overwrite!r}")
         if self.resume != "no" and not self.save:
             raise ConfigError("--resume needs --save PATH (the checkpoint to continue)")
 

@@ -19,8 +19,8 @@ from rnnlm.compression.config import MIX_CHOICES, CompressConfig, OnlineConfig
 from rnnlm.config import CELLS, ConfigError
 from rnnlm.errors import UsageError
 from rnnlm.threads import MAX_THREADS
-from tests.conftest import load_or_skip
-from tests.helpers import assert_one_line_error, run_cli, tiny_checkpoint
+from tests.support.backends import load_or_skip
+from tests.support.commands import assert_one_line_error, run_cli, tiny_checkpoint
 
 SMALL = dict(model="gru", num_hiddens=16)  # an --online model that codes a few hundred chars in a second
 DATA = {

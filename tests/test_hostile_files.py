@@ -276,8 +276,8 @@ def test_dev_null_and_stdout_are_written_through_never_replaced(tmp_path, any_ba
 def test_a_symlinked_output_keeps_its_link(tmp_path, any_backend):
     (tmp_path / "real.npz").write_bytes(b"old")
     os.symlink("real.npz", tmp_path / "link.npz")
-    proc = subprocess.run(tiny_train("--backend", any_backend, "--save", str(tmp_path / "link.npz")), capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run(tiny_train("--backend", any_backend, "--save", str(tmp_path / "link.npz"), "--overwrite"),
+                          capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert os.path.islink(tmp_path / "link.npz") and (tmp_path / "real.npz").read_bytes()[:2] == b"PK"
 

@@ -19,6 +19,17 @@ _HISTORY_FIELDS = {"epoch": int, "perplexity": float, "tokens_per_sec": float, "
 _HISTORY_OPTIONAL = {"grad_norm": (float, type(None)), "clipped_fraction": (float, type(None))}
 
 
+def _at_least(low, allow_inf=False):
+    """A number >= low, finite (or +inf with `allow_inf`): NaN is never a measurement."""
+    return lambda x: x >= low and (x < math.inf or allow_inf)
+
+
+# what each recorded number may be (None where the type allows it is always fine)
+_HISTORY_RANGES = {"epoch": _at_least(1), "perplexity": _at_least(1.0), "tokens_per_sec": _at_least(0.0),
+                   "seconds": _at_least(0.0), "val_perplexity": _at_least(1.0),
+                   "grad_norm": _at_least(0.0, allow_inf=True), "clipped_fraction": lambda x: 0.0 <= x <= 1.0}
+
+
 class SchemaError(ValueError):
     """A field of a checkpoint that is missing, of the wrong type or out of range."""
 
@@ -116,6 +127,8 @@ def training_state(meta):
         for name, kind in {**_HISTORY_FIELDS, **_HISTORY_OPTIONAL}.items():
             if name in h and not _is(h[name], kind):
                 raise SchemaError(f"'history[{i}].{name}' has the wrong type: {h[name]!r}")
+            if h.get(name) is not None and not _HISTORY_RANGES[name](h[name]):
+                raise SchemaError(f"'history[{i}].{name}' is out of range: {h[name]!r}")
         if h["epoch"] != i + 1:
             raise SchemaError(f"'history[{i}].epoch' must be {i + 1}, got {h['epoch']}")
     if meta.get("epoch") != len(history):
@@ -139,6 +152,7 @@ def rng_state(state):
     ok = (isinstance(state, dict) and state.get("bit_generator") == "PCG64"
           and isinstance(state.get("state"), dict)
           and all(_is(state["state"].get(k), int) and 0 <= state["state"][k] < 2 ** 128 for k in ("state", "inc"))
-          and _is(state.get("has_uint32"), int) and _is(state.get("uinteger"), int))
+          and state.get("has_uint32") in (0, 1) and not isinstance(state.get("has_uint32"), bool)
+          and _is(state.get("uinteger"), int) and 0 <= state["uinteger"] < 2 ** 32)
     if not ok:
         raise SchemaError("'rng_state' is not a PCG64 generator state")

@@ -117,8 +117,16 @@ def backend_report(name):
         entry.update(problem=f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
                      fix=fix_for(name))
         return entry
-    entry.update(ok=True, version=module.framework_version(),
-                 devices=[module.device_name(d) for d in module.try_all_gpus()])
+    try:  # a framework may import and still fail to start (JAX_PLATFORMS=cuda on a CPU machine)
+        entry.update(version=module.framework_version(),
+                     devices=[module.device_name(d) for d in module.try_all_gpus()])
+    except Exception as exc:  # noqa: BLE001  (doctor reports a broken backend, never dies of it)
+        reason = str(exc).splitlines()[0] if str(exc) else ""
+        entry.update(problem=reason if isinstance(exc, UsageError) else f"{type(exc).__name__}: {reason}",
+                     fix="unset or correct the variable the problem names" if isinstance(exc, UsageError)
+                     else fix_for(name))
+        return entry
+    entry["ok"] = True
     try:
         entry.update(module.environment())
     except Exception as exc:  # details are a bonus: never let them hide the backend

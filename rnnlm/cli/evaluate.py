@@ -1,6 +1,7 @@
 """`rnnlm eval --checkpoint CK`: the perplexity of a corpus under a checkpoint."""
 
 from rnnlm import api
+from rnnlm.io.collisions import check_distinct
 from rnnlm.io.outputs import check_writable
 from rnnlm.cli.options import E, add_backend_options, add_checkpoint_option, integer
 from rnnlm.config import EvalConfig
@@ -22,6 +23,8 @@ def add_parser(sub):
 
 def run(args):
     cfg = EvalConfig(args.corpus, args.max_tokens, args.batch_size, args.num_steps)
+    check_distinct([(args.checkpoint, "--checkpoint"), (cfg.corpus, "--corpus")],
+                   [(args.metrics_json, "--metrics-json")])
     if args.metrics_json:
         check_writable(args.metrics_json, "metrics")
     model = api.load(args.checkpoint, backend=args.backend, device=args.device)

@@ -13,6 +13,7 @@ from rnnlm import __version__
 from rnnlm.cli import compare, doctor, evaluate, export_native, import_native, launch, plot, predict, study, train
 from rnnlm.cli import compress as compress_commands
 from rnnlm.cli.options import Parser
+from rnnlm.distributed.group import SUPERVISED
 from rnnlm.errors import EXIT, GroupFailed, Stopped, TrainingDiverged, UsageError
 from rnnlm.stop_signals import Terminated, restored_stop_signals, sigterm_stops, stop_word
 
@@ -69,7 +70,8 @@ def main(argv=None):
         _say(exc.line)
         return stop_status(exc.request)
     except KeyboardInterrupt as exc:
-        _say(f"error: {stop_word(exc)}")
+        if not os.environ.get(SUPERVISED):  # under `rnnlm launch`, the launcher alone speaks
+            _say(f"error: {stop_word(exc)}")
         return stop_status(exc)
     except BrokenPipeError:
         _quiet_stdout()

@@ -112,5 +112,6 @@ def train_job(args):
     resume = {None: "no", True: "yes", "auto": "auto"}[getattr(args, "resume", None)]
     run = RunOptions(save=getattr(args, "save", None), save_every=getattr(args, "save_every", 0), resume=resume,
                      plot=getattr(args, "plot", None), metrics_json=args.metrics_json, quiet=args.quiet,
-                     threads=getattr(args, "threads", 0), save_best=getattr(args, "save_best", None))
+                     threads=getattr(args, "threads", 0), save_best=getattr(args, "save_best", None),
+                     overwrite=getattr(args, "overwrite", R.overwrite))
     return TrainJob(model, train, data, run, getattr(args, "backend", None), args.device)

@@ -31,6 +31,8 @@ def add_parser(sub):
                    help="continue the run saved in --save PATH up to --epochs; --resume auto: "
                         "only if that file exists (start afresh otherwise), so a supervisor can "
                         "restart the same command line")
+    p.add_argument("--overwrite", action="store_true", default=R.overwrite,
+                   help="replace a checkpoint already at --save or --save-best (another run's)")
     p.add_argument("--quiet", action="store_true", help="no progress output, only the summary")
     p.add_argument("--threads", type=integer, default=R.threads, metavar="N",
                    help="CPU threads; 0: OMP_NUM_THREADS if set, else chosen once from the cores and "

@@ -26,6 +26,7 @@ from rnnlm.checkpoints.file import read_meta
 from rnnlm.data.dataset import load_training_data
 from rnnlm.distributed.group import SUPERVISED, check_divisible
 from rnnlm.threads import available_cores
+from rnnlm.training.run import check_outputs
 from rnnlm.errors import EXIT, GroupFailed, Stopped, UsageError
 from rnnlm.io.outputs import remove_stale_temps
 from rnnlm.stop_signals import Terminated, ignore_stop_signals, stop_word
@@ -41,7 +42,10 @@ def free_port():
 
 
 def _die_with_parent():
-    """In the child, before exec: be killed when the launcher dies (Linux)."""
+    """In the child, before exec: lead a process group of its own (so the launcher can end
+    it with everything it started: ps-lite's helpers, a framework's children), and be killed
+    when the launcher dies (Linux). Ctrl-C reaches the launcher alone, which passes it on."""
+    os.setpgid(0, 0)
     try:
         import ctypes
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
@@ -74,17 +78,57 @@ def start_group(engine, train_argv, workers, servers):
             [(s.label, p) for s, p in started if not s.worker])
 
 
+def _signal_group(p, sig):
+    """`sig` to the process group `p` leads (its pid), or to `p` alone where it has none."""
+    try:
+        os.killpg(p.pid, sig) if os.name == "posix" else p.send_signal(sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _group_alive(pgid):
+    """True while a process of group `pgid` runs (zombies, whose parent has not reaped them
+    yet, count as gone). Reads /proc; elsewhere asks kill(0)."""
+    if not os.path.isdir("/proc/self"):
+        try:
+            os.killpg(pgid, 0)
+            return True
+        except (ProcessLookupError, PermissionError):
+            return False
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            return True
+    return False
+
+
 def _stop(procs, sig=signal.SIGTERM):
+    """Signal each process's whole group, wait for it to end (SIGKILL after the grace
+    period), and return only once no process of any of these groups is left."""
     for _, p in procs:
         if p.poll() is None:
-            p.send_signal(sig)
+            _signal_group(p, sig)
     deadline = time.time() + GRACE_SECONDS
     for _, p in procs:
         try:
             p.wait(max(0.0, deadline - time.time()))
         except subprocess.TimeoutExpired:
-            p.kill()
+            _signal_group(p, signal.SIGKILL)
             p.wait()
+    if os.name == "posix":
+        for _, p in procs:  # what the leaders started outlives them until it sees the signal
+            _signal_group(p, sig)
+            while _group_alive(p.pid) and time.time() < deadline:
+                time.sleep(POLL_SECONDS)
+            _signal_group(p, signal.SIGKILL)
+            while _group_alive(p.pid) and time.time() < deadline + GRACE_SECONDS:
+                time.sleep(POLL_SECONDS)
 
 
 def _describe(rc):
@@ -114,7 +158,7 @@ def supervise(workers, helpers):
                 _stop(everyone)
                 return failure, None
             if all(p.poll() == 0 for _, p in workers):
-                _stop(helpers)  # servers end by themselves once the workers finalize
+                _stop(everyone)  # servers end by themselves once the workers finalize
                 return None, None
             time.sleep(POLL_SECONDS)
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (stop_signals.Terminated)
@@ -152,11 +196,12 @@ def _resume_point(save):
     return "resuming from its checkpoint" if epoch is None else f"resuming from epoch {epoch}"
 
 
-def run_group(engine, argv, workers, servers, max_restarts=0, save=None, resume_given=False):
+def run_group(engine, argv, workers, servers, max_restarts=0, save=None, resume_given=False, save_best=None):
     """Start the group and supervise it, restarting it after a death up to `max_restarts`
     times from the last checkpoint in `save`. Returns 0 when the group finished; raises
     Stopped (a stop request, obeyed) or GroupFailed (with the failed process's status)."""
     before = _fingerprint(save) if save else None  # a checkpoint that is not this run's
+    best_before = _fingerprint(save_best) if save_best else None
     group_argv, restarts = list(argv), 0
     while True:
         failure, request = supervise(*start_group(engine, group_argv, workers, servers))
@@ -177,6 +222,8 @@ def run_group(engine, argv, workers, servers, max_restarts=0, save=None, resume_
             group_argv, where = [*argv, "--resume", "auto"], _resume_point(save)
         else:
             group_argv, where = list(argv), "starting afresh (no checkpoint of this run yet)"
+            if save_best and _fingerprint(save_best) not in (None, best_before):
+                group_argv.append("--overwrite")  # --save-best holds this run's file: replace it
         print(f"restart {restarts}/{max_restarts}: {what}; {where}", file=sys.stderr, flush=True)
 
 
@@ -194,7 +241,8 @@ def launch(cfg, train_argv, parse_train):
         raise UsageError("--max-restarts needs --save PATH in the train command: "
                          "a restarted group resumes from that checkpoint")
     check_divisible(job.train.batch_size, cfg.workers)
+    check_outputs(job.run, job.data.corpus)  # once, not in every worker
     load_training_data(job.data, job.train)  # catch bad data once, not in every worker
     engine = load_engine(backend_name_of(job))
     return run_group(engine, argv, cfg.workers, cfg.servers, cfg.max_restarts, job.run.save,
-                     resume_given=job.run.resume != "no")
+                     resume_given=job.run.resume != "no", save_best=job.run.save_best)

@@ -14,6 +14,8 @@ import zipfile
 
 from rnnlm.backend import EXPORT_FORMATS, IMPORT_FORMATS, format_call, load_format
 from rnnlm.checkpoints.file import META_KEY, load_checkpoint, save_checkpoint
+from rnnlm.io.collisions import check_distinct
+from rnnlm.io.limits import regular_file_size
 from rnnlm.io.outputs import check_writable, write_bytes
 from rnnlm.data.corpus import load_lines, tokenize
 from rnnlm.data.vocab import Vocab
@@ -33,6 +35,7 @@ def check_source(path):
         raise UsageError(f"'{path}' does not exist")
     if os.path.isdir(path):
         raise UsageError(f"'{path}' is a directory, not a checkpoint")
+    regular_file_size(path, "checkpoint")  # a FIFO would block the first read for ever
 
 
 def detect_format(path):
@@ -78,6 +81,7 @@ def book_vocab(corpus_path):
 
 def import_checkpoint(path, out, fmt="auto", activation=None, corpus=None):
     """Turn the native file `path` into the rnnlm checkpoint `out`; returns a one-line report."""
+    check_distinct([(path, "the input"), (corpus, "--corpus")], [(out, "--out")])
     check_writable(out, "--out")  # before any work starts
     fmt, weights, dtype, scheme = read_native(path, fmt)
     cfg = infer_config(weights, scheme, path, activation or load_format(fmt).DEFAULT_ACTIVATION)
@@ -102,6 +106,7 @@ def export_checkpoint(checkpoint, out, fmt):
     (report line, how the book's code loads it)."""
     if fmt not in EXPORT_FORMATS:
         raise UsageError(f"unknown format '{fmt}' (choose from: {', '.join(EXPORT_FORMATS)})")
+    check_distinct([(checkpoint, "the checkpoint")], [(out, "--out")])
     check_writable(out, "--out")  # before any work starts
     cfg, vocab, weights, meta = load_checkpoint(checkpoint)
     ordered = {n: weights[n] for n in canonical_shapes(cfg)}  # the book's state_dict order

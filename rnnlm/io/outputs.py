@@ -14,6 +14,7 @@ import glob
 import os
 import stat
 import tempfile
+import time
 
 from rnnlm.errors import UsageError
 
@@ -61,6 +62,26 @@ def check_writable(path, what):
         raise UsageError(f"{what} '{path}': folder '{folder}' does not exist")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise UsageError(f"{what} '{path}': folder '{folder}' is not writable")
+
+
+FIFO_WAIT_SECONDS = 10  # for a reader to open an output FIFO
+
+
+def _open_direct(path):
+    """A device or FIFO opened for writing. A FIFO with no reader would block open() for
+    ever, so it is opened non-blocking (ENXIO while no one reads), retried for
+    FIFO_WAIT_SECONDS, then refused."""
+    deadline = time.monotonic() + FIFO_WAIT_SECONDS
+    while True:
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+            break
+        except OSError as exc:
+            if exc.errno != errno.ENXIO or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+    os.set_blocking(fd, True)  # a reader is there: write as to any file
+    return os.fdopen(fd, "wb")
 
 
 def _umask():
@@ -113,7 +134,13 @@ def atomic_write(path, write):
     (there is nothing to keep whole); a read-only file is refused (EACCES)."""
     path = os.fspath(path)
     if writes_directly(path):
-        with open(path, "wb") as f:
+        try:
+            f = _open_direct(path)
+        except OSError as exc:
+            if exc.errno == errno.ENXIO:
+                raise OSError(errno.ENXIO, f"no process read the FIFO within {FIFO_WAIT_SECONDS} s") from None
+            raise
+        with f:
             write(f)
             f.flush()
         return

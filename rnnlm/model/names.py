@@ -12,7 +12,7 @@ import re
 
 import numpy as np
 
-from rnnlm.config import GATES, ModelConfig
+from rnnlm.config import GATES, MAX_LAYERS, ModelConfig
 from rnnlm.errors import UsageError
 from rnnlm.model.weights import canonical_shapes
 
@@ -22,8 +22,16 @@ LINEAR = re.compile(r"linear\.(weight|bias)")
 
 
 
+class LayerLimit(UsageError):
+    """A name's layer index beyond MAX_LAYERS (the caller adds which file)."""
+
+
 def canonical_name(kind, layer, reverse):
-    """e.g. rnn.weight_ih_l1_reverse."""
+    """e.g. rnn.weight_ih_l1_reverse. `layer`, a file's digits, is bounded before it is a
+    number: a name `rnn.weight_ih_l99999999` must not make the model 10^8 layers deep."""
+    if len(str(layer)) > len(str(MAX_LAYERS)) or int(layer) >= MAX_LAYERS:
+        raise LayerLimit(f"a tensor name claims layer {str(layer)[:20]}; rnnlm reads models of at most "
+                         f"{MAX_LAYERS} layers")
     return f"rnn.{kind}_l{int(layer)}{'_reverse' if reverse else ''}"
 
 
@@ -37,7 +45,10 @@ def refuse_unknown(unknown, source, framework, expected):
 def to_canonical(parse_names, arrays, source):
     """{canonical name: array} and the naming scheme, from {native name: array};
     `parse_names(names, source)` is the format's: (scheme, {native: canonical})."""
-    scheme, mapping = parse_names(arrays, source)
+    try:
+        scheme, mapping = parse_names(arrays, source)
+    except LayerLimit as exc:
+        raise UsageError(f"'{source}': {exc}") from None
     weights = {}
     for native, canonical in mapping.items():
         if canonical in weights:

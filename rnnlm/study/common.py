@@ -5,6 +5,7 @@ import math
 from collections import Counter
 
 from rnnlm.training.divergence import diverged_at
+from rnnlm.errors import UsageError
 from rnnlm.io.outputs import atomic_write
 
 NO_CLIP = 1e300  # "no clipping": a threshold no gradient norm reaches (the config wants a number)
@@ -77,6 +78,8 @@ def save_figure(fig, path):
     fig.tight_layout()
     try:
         atomic_write(path, lambda f: fig.savefig(f, format="png", metadata={"Software": None}))
+    except OSError as exc:
+        raise UsageError(f"cannot write figure '{path}': {exc.strerror}") from None
     finally:
         plt.close(fig)
 

@@ -20,7 +20,7 @@ from typing import Any, Dict, List
 from rnnlm.backend import BACKENDS, SPECS, check_names, study_models_module
 from rnnlm.errors import UsageError
 from rnnlm.install import install_hint
-from rnnlm.io.outputs import atomic_write
+from rnnlm.io.outputs import check_writable, write_bytes
 from rnnlm.study.store import RunStore
 
 STUDIES = ("scratch", "overfit", "autoregressive", "depth", "compress")
@@ -120,9 +120,13 @@ def run_study(name, backends=None, quick=False, jobs=1, out="studies", quiet=Fal
     os.makedirs(out, exist_ok=True)
     configs = module.points(backends, quick)
     store = RunStore(out, name)
+    for path in report_paths(name, out).values():  # a read-only report must cost seconds, not the study
+        check_writable(path, "report")
     results = [store.load(c) for c in configs]
     reused = sum(r is not None for r in results)
     pending = [i for i, r in enumerate(results) if r is None]
+    for i in pending:
+        store.check_writable(configs[i])
     progress = _GridProgress(name, len(configs), reused, quiet)
     try:
         if pending:
@@ -149,13 +153,17 @@ def _run_pending(name, configs, results, pending, store, jobs, progress, module)
                 progress.finished(module.label(configs[i]))
 
 
+def report_paths(name, out):
+    return {kind: os.path.join(out, f"{name}.{kind}") for kind in ("json", "md", "png")}
+
+
 def _write_outputs(name, module, runs, out, quick, reused):
-    paths = {kind: os.path.join(out, f"{name}.{kind}") for kind in ("json", "md", "png")}
+    paths = report_paths(name, out)
     summary = module.summarize(runs)
     doc = {"study": name, "quick": quick, "runs": runs, "summary": summary}
     data = (json.dumps(doc, indent=1) + "\n").encode()
-    atomic_write(paths["json"], lambda f: f.write(data))
+    write_bytes(paths["json"], data)
     md = module.markdown(runs, summary)
-    atomic_write(paths["md"], lambda f: f.write(md.encode()))
+    write_bytes(paths["md"], md.encode())
     module.figure(runs, summary, paths["png"])
     return StudyResult(name, runs, summary["answer"], paths, reused)

@@ -10,6 +10,7 @@ import math
 
 from rnnlm.errors import UsageError
 from rnnlm.install import install_hint
+from rnnlm.io.limits import loads_json, read_bounded
 from rnnlm.io.outputs import atomic_write
 
 
@@ -70,33 +71,52 @@ _LABEL_KEYS = ("backend", "model", "num_hiddens", "num_layers", "bidirectional",
                "val_fraction", "corpus", "text")
 
 
+MAX_METRICS_BYTES = 64 << 20  # a 100,000-epoch history is about 20 MB
+MAX_LABEL_CHARS = 60
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def read_metrics(path):
-    """A metrics JSON as `train --metrics-json` writes it, checked (a file from anywhere)."""
+    """A metrics JSON as `train --metrics-json` writes it, checked (a file from anywhere):
+    a regular file of bounded size and nesting; epochs positive integers; perplexities
+    numbers (inf and NaN, a diverged run's, are read and not drawn)."""
+    data = read_bounded(path, "metrics file", MAX_METRICS_BYTES)
     try:
-        with open(path, "rb") as f:
-            doc = json.loads(f.read().decode("utf-8"))
-    except OSError as exc:
-        raise UsageError(f"cannot read metrics '{path}': {exc.strerror}") from None
-    except ValueError:
-        raise UsageError(f"'{path}' is not a metrics JSON file (not JSON)") from None
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"'{path}' is not a metrics JSON file (not UTF-8)") from None
+    doc = loads_json(text, f"metrics file '{path}'")
     history = doc.get("history") if isinstance(doc, dict) else None
     if not isinstance(history, list) or not history:
         raise UsageError(f"'{path}' is not a training metrics file (no 'history' list)")
     for i, h in enumerate(history):
-        ok = isinstance(h, dict) and all(isinstance(h.get(k), (int, float)) and not isinstance(h.get(k), bool)
-                                         for k in ("epoch", "perplexity"))
+        ok = isinstance(h, dict) and isinstance(h.get("epoch"), int) and not isinstance(h.get("epoch"), bool) \
+            and 1 <= h["epoch"] <= 1 << 31 and _is_number(h.get("perplexity"))
         val = h.get("val_perplexity") if isinstance(h, dict) else None
-        if not ok or not (val is None or (isinstance(val, (int, float)) and not isinstance(val, bool))):
-            raise UsageError(f"'{path}': history[{i}] needs numeric 'epoch' and 'perplexity'")
+        if not ok or not (val is None or _is_number(val)):
+            raise UsageError(f"'{path}': history[{i}] needs an integer 'epoch' and a numeric 'perplexity'")
     return doc
+
+
+def _plain(value):
+    """A setting as label text: printable (a lone surrogate escaped), short."""
+    text = str(value).encode("utf-8", "backslashreplace").decode("utf-8")
+    return text if len(text) <= MAX_LABEL_CHARS else text[:MAX_LABEL_CHARS - 3] + "..."
 
 
 def labels_by_difference(docs, names):
     """One label per run: the settings whose values differ between runs (file names when none do)."""
     differ = [k for k in _LABEL_KEYS if len({json.dumps(d.get(k)) for d in docs}) > 1]
     if not differ:
-        return list(names)
-    return [", ".join(f"{k} {d.get(k)}" for k in differ) for d in docs]
+        return [_plain(n) for n in names]
+    return [", ".join(f"{k} {_plain(d.get(k))}" for k in differ) for d in docs]
+
+
+def _finite(points):
+    return [(x, y) for x, y in points if y is not None and math.isfinite(y) and y > 0]
 
 
 def plot_runs(path, paths):
@@ -107,16 +127,17 @@ def plot_runs(path, paths):
     ax = fig.subplots()
     for doc, label in zip(docs, labels_by_difference(docs, paths)):
         h = doc["history"]
-        line, = ax.plot([e["epoch"] for e in h], [e["perplexity"] for e in h], label=label)
-        vals = [(e["epoch"], e["val_perplexity"]) for e in h if e.get("val_perplexity") is not None
-                and math.isfinite(e["val_perplexity"])]
+        train = _finite((e["epoch"], e["perplexity"]) for e in h)
+        line, = ax.plot(*(zip(*train) if train else ([], [])), label=label)
+        vals = _finite((e["epoch"], e.get("val_perplexity")) for e in h)
         if vals:
             ax.plot(*zip(*vals), "--", color=line.get_color())
     ax.set_xlabel("epoch (solid: training, dashed: validation)")
     ax.set_ylabel("perplexity")
     ax.set_yscale("log")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7)
+    for text in ax.legend(fontsize=7).get_texts():
+        text.set_parse_math(False)  # a label is a file's text: '$\\foo{$' is drawn, not parsed as mathtext
     fig.tight_layout()
     try:
         atomic_write(path, lambda f: fig.savefig(f, format="png"))

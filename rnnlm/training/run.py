@@ -19,9 +19,10 @@ from rnnlm.distributed import group as distributed
 
 from rnnlm import threads
 from rnnlm.backend import build_model
-from rnnlm.checkpoints.file import save_checkpoint
+from rnnlm.checkpoints.file import read_meta, save_checkpoint
 from rnnlm.config import GATES, DataConfig, ModelConfig, TrainConfig
 from rnnlm.errors import TrainingDiverged, UsageError
+from rnnlm.io.collisions import check_distinct
 from rnnlm.io.outputs import check_writable
 from rnnlm.training.metrics import train_metrics
 from rnnlm.training.plot import require_matplotlib
@@ -30,14 +31,33 @@ from rnnlm.training.loop import EpochStats, train
 from rnnlm.model.weights import init_weights
 
 
-def check_outputs(run_opts):
-    """Every output path of a training run, and matplotlib when a plot is asked for."""
-    for path, what in ((run_opts.save, "checkpoint"), (run_opts.save_best, "checkpoint"), (run_opts.plot, "plot"),
-                       (run_opts.metrics_json, "metrics")):
+def check_outputs(run_opts, corpus=None):
+    """Every output path of a training run: writable, none of them the corpus or another
+    output, no finished checkpoint replaced unasked; and matplotlib when a plot is asked for."""
+    outputs = ((run_opts.save, "--save"), (run_opts.save_best, "--save-best"), (run_opts.plot, "--plot"),
+               (run_opts.metrics_json, "--metrics-json"))
+    check_distinct([(corpus, "the corpus")], outputs)
+    for path, what in outputs:
         if path:
             check_writable(path, what)
+    if run_opts.resume == "no" and not run_opts.overwrite:
+        for path, what in outputs[:2]:
+            refuse_existing_checkpoint(path, what)
     if run_opts.plot:
         require_matplotlib()
+
+
+def refuse_existing_checkpoint(path, what):
+    """A file already at a checkpoint path is another run's: kept unless the user resumes it
+    or says --overwrite (a 1-epoch run must not silently replace a 500-epoch one)."""
+    if not path or not os.path.isfile(path):
+        return
+    try:
+        held = f"a checkpoint at epoch {read_meta(path).get('epoch', '?')}"
+    except UsageError:
+        held = "a file"
+    raise UsageError(f"{what} '{path}' already holds {held}; continue it with --resume, or "
+                     "replace it with --overwrite")
 
 
 def thread_choice(mcfg, tcfg, run_opts, resumed=None, environ=None):
