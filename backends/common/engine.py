@@ -6,8 +6,6 @@ import sys
 from dataclasses import dataclass, field
 from typing import Dict, List
 
-import rnnlm
-
 
 @dataclass(frozen=True)
 class ProcessSpec:
@@ -19,8 +17,11 @@ class ProcessSpec:
 
 
 def package_root():
-    """The folder holding the `rnnlm` package this process imported (site-packages, or a clone)."""
-    return os.path.dirname(os.path.dirname(os.path.abspath(rnnlm.__file__)))
+    """The folder holding the `rnnlm` package this process imported (site-packages, or a
+    clone); imported already, as the package this module belongs to."""
+    package = sys.modules["rnnlm"].__file__
+    assert package is not None
+    return os.path.dirname(os.path.dirname(os.path.abspath(package)))
 
 
 def python_argv(code, *args):
