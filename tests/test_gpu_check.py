@@ -35,6 +35,7 @@ def gpu_check(folder, *args):
     return lines, json.loads(last)
 
 
+@pytest.mark.slow  # the fast tier stays within minutes; CI runs the slow tier too
 def test_without_a_gpu_says_so_per_part_and_exits_0(plain_checkout):
     names = [n for n in requested_backends()]
     lines, report = gpu_check(plain_checkout, "--backends", ",".join(names))

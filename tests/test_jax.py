@@ -78,6 +78,7 @@ def test_two_identical_runs_are_bitwise_equal(jax_backend, dtype, tmp_path):
     assert a["w"] == b["w"]
 
 
+@pytest.mark.slow  # the fast tier stays within minutes; CI runs the slow tier too
 def test_x64_switch_leaves_float32_bitwise_as_it_was(jax_backend):
     """A float64 model turns on x64 for the process; a float32 run before and after is the same."""
     code = """

@@ -43,7 +43,7 @@ def test_the_wheel_holds_every_module_under_rnnlm_and_no_top_level_backends(tmp_
     assert {n.split("/")[0] for n in inside} == {"rnnlm"}
 
 
-@pytest.mark.parametrize("command", ["train", "launch"])
+@pytest.mark.parametrize("command", ["train", pytest.param("launch", marks=pytest.mark.slow)])
 def test_editable_install_ignores_a_foreign_backends_folder(backend, foreign_folder, command):
     args = ["train", "--backend", backend.NAME, *TINY_ARGS]
     if command == "launch":

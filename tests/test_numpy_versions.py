@@ -48,6 +48,7 @@ def test_core_computes_the_same_bits_under_numpy_1_and_2(tmp_path):
     assert json.loads(str(here["meta"]))["model"] == json.loads(str(there["meta"]))["model"]
 
 
+@pytest.mark.slow  # the fast tier stays within minutes; CI runs the slow tier too
 @pytest.mark.skipif(int(np.__version__.split(".")[0]) >= 2 or not hasattr(np, "_set_promotion_state"),
                     reason="NumPy's NEP 50 warnings exist only in NumPy 1.24-1.26")
 def test_no_result_changes_under_nep50_promotion(tmp_path):

@@ -38,6 +38,7 @@ def start_and_terminate(argv, cwd):
     return proc.returncode, err
 
 
+@pytest.mark.slow  # the fast tier stays within minutes; CI runs the slow tier too
 @pytest.mark.parametrize("backend_name", ["torch", "mxnet"])
 def test_sigterm_saves_and_the_resumed_run_is_bitwise_the_uninterrupted_one(backend_name, tmp_path, capsys):
     from tests.support.backends import load_or_skip

@@ -129,6 +129,7 @@ def test_python_api_returns_the_runs(tmp_path):
 
 # ---- float64 parity of the studies' own models ---------------------------------------------------
 
+@pytest.mark.slow  # the fast tier stays within minutes; CI runs the slow tier too
 @pytest.mark.parametrize("variant", list(scratch.VARIANTS))
 def test_scratch_float64_parity(backend_pair, variant):
     ref, other = (b.NAME for b in backend_pair)
@@ -157,6 +158,7 @@ def test_scratch_weights_after_training_agree_in_float64(backend_pair):
     assert np.max(np.abs(weights[ref]["W_xh"])) > 0.01  # trained, not the initial normal(0, 0.01)
 
 
+@pytest.mark.slow  # the fast tier stays within minutes; CI runs the slow tier too
 @pytest.mark.parametrize("model", list(autoregressive.MODELS))
 def test_autoregressive_float64_parity(backend_pair, model):
     ref, other = (b.NAME for b in backend_pair)

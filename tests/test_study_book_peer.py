@@ -61,6 +61,7 @@ print(json.dumps(ppl))
 '''
 
 
+@pytest.mark.slow  # the fast tier stays within minutes; CI runs the slow tier too
 @pytest.mark.parametrize("name", ["torch", "mxnet"])
 def test_scratch_model_matches_the_books_own_code(name):
     load_or_skip(name), load_or_skip("mxnet")
