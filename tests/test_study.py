@@ -56,7 +56,8 @@ def test_quick_study_writes_json_md_png_and_a_rerun_reuses_every_run(name, tmp_p
     assert main(["study", name, "--quick", "--backend", "torch", "--out", out, "--quiet"]) == 0
     assert time.perf_counter() - start < 15  # no run again: only the report is rewritten
     n = len(first["runs"])
-    assert f"{n} runs ({n} reused)" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert f"{n} runs ({n} reused)" in printed and "\nA smoke grid (--quick: " in printed
     assert _read(out, name)["runs"] == first["runs"]
 
 
@@ -123,8 +124,25 @@ def test_python_api_returns_the_runs(tmp_path):
     result = rnnlm.study("autoregressive", backends="torch", quick=True, out=str(tmp_path))
     assert [r["config"]["model"] for r in result.runs] == ["mlp", "rnn"]
     assert result.runs[0]["result"]["onestep_test_mse"] > 0 and "one step ahead" in result.answer
+    # a smoke grid says so first, in the answer, the Markdown and the JSON
+    assert result.answer.startswith("A smoke grid (--quick: seed 0 alone") and "docs/exercises.md" in result.answer
+    md = open(result.files["md"]).read().splitlines()
+    assert md[0].startswith("# Study") and md[2].startswith("> **A smoke grid") and "exercise 3" in md[2]
+    assert _read(str(tmp_path), "autoregressive")["note"].startswith("A smoke grid")
     with pytest.raises(rnnlm.UsageError, match="unknown study"):
         rnnlm.study("nope", out=str(tmp_path))
+
+
+@pytest.mark.parametrize("name", STUDIES)
+def test_a_quick_report_names_its_grid_and_the_full_answer(name):
+    from pathlib import Path
+    from rnnlm.study.grid import EXERCISES, smoke_note, study_module
+    number = STUDIES.index(name) + 1
+    note = smoke_note(name, study_module(name))
+    assert note.startswith(f"A smoke grid (--quick: {study_module(name).quick_grid()})")
+    assert f"{EXERCISES}, exercise {number} (`rnnlm study {name}` without --quick)" in note
+    exercises = (Path(__file__).resolve().parent.parent / EXERCISES).read_text()
+    assert f"## Exercise {number}: `{name}`" in exercises  # the place the note points to
 
 
 # ---- float64 parity of the studies' own models ---------------------------------------------------

@@ -26,6 +26,11 @@ QUICK: Dict[str, Any] = {"num_hiddens": 32, "epochs": 1, "max_tokens": 20000, "s
 VAL_FRACTION = 0.1
 
 
+def quick_grid():
+    return (f"{QUICK['epochs']} epoch of {QUICK['num_hiddens']} hidden units, texts of "
+            f"{' and '.join(map(str, QUICK['sizes']))} bytes")
+
+
 def check(backends):
     import importlib.util
     if importlib.util.find_spec("constriction") is None:

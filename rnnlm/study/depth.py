@@ -21,6 +21,11 @@ QUICK: Dict[str, Any] = {"layers": (1, 2), "cells": ("rnn", "gru"), "settings": 
          "epochs": 3, "max_tokens": 4000}
 
 
+def quick_grid():
+    return (f"{QUICK['epochs']} epochs of {QUICK['num_hiddens']} hidden units, {' and '.join(QUICK['cells'])} with "
+            f"{' and '.join(map(str, QUICK['layers']))} layers, on the first {QUICK['max_tokens']} characters")
+
+
 def check(backends):
     pass
 

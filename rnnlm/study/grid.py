@@ -144,13 +144,30 @@ def _run_pending(name, configs, results, pending, store, jobs, progress, module)
                 progress.finished(module.label(configs[i]))
 
 
+EXERCISES = "docs/exercises.md"  # the full grids' answers
+
+
+def smoke_note(name, module):
+    """What a --quick report says first: its numbers check that the study runs, no more."""
+    number = STUDIES.index(name) + 1
+    return (f"A smoke grid (--quick: {module.quick_grid()}): it checks that the study runs, and its "
+            f"numbers answer nothing. The full grid's answers are in {EXERCISES}, exercise {number} "
+            f"(`rnnlm study {name}` without --quick).")
+
+
 def _write_outputs(name, module, runs, out, quick, reused):
     paths = {kind: os.path.join(out, f"{name}.{kind}") for kind in ("json", "md", "png")}
     summary = module.summarize(runs)
-    doc = {"study": name, "quick": quick, "runs": runs, "summary": summary}
+    note = smoke_note(name, module) if quick else None
+    if note:
+        summary = {**summary, "answer": f"{note} What the smoke grid gave: {summary['answer']}"}
+    doc = {"study": name, "quick": quick, **({"note": note} if note else {}), "runs": runs, "summary": summary}
     data = (json.dumps(doc, indent=1) + "\n").encode()
     atomic_write(paths["json"], lambda f: f.write(data))
     md = module.markdown(runs, summary)
+    if note:
+        title, rest = md.split("\n", 1)
+        md = f"{title}\n\n> **{note}**\n{rest}"
     atomic_write(paths["md"], lambda f: f.write(md.encode()))
     module.figure(runs, summary, paths["png"])
     return StudyResult(name, runs, summary["answer"], paths, reused)

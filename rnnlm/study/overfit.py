@@ -18,6 +18,11 @@ QUICK: Dict[str, Any] = {"hiddens": (16, 64), "clips": (1.0, None), "epochs": 3,
          "clip_hiddens": 32}
 
 
+def quick_grid():
+    units = " and ".join(str(h) for h in QUICK["hiddens"])
+    return f"{QUICK['epochs']} epochs of {units} hidden units on the first {QUICK['max_tokens']} characters"
+
+
 def check(backends):
     pass
 

@@ -33,6 +33,10 @@ FULL: Dict[str, Any] = {"num_hiddens": 256, "epochs": 100, "max_tokens": 10000} 
 QUICK: Dict[str, Any] = {"num_hiddens": 32, "epochs": 3, "max_tokens": 4000}
 
 
+def quick_grid():
+    return f"{QUICK['epochs']} epochs of {QUICK['num_hiddens']} hidden units on the first {QUICK['max_tokens']} characters"
+
+
 def check(backends):
     pass
 
