@@ -16,6 +16,7 @@ import time
 import numpy as np
 
 from rnnlm.study import common
+from rnnlm.training.figure_style import LEGEND_SIZE, readable
 
 # name -> (model, init, activation, state, clip)
 VARIANTS = {
@@ -187,10 +188,12 @@ def figure(runs, summary, path):
         style = "-" if VARIANTS[c["variant"]][0] == "concise" else "--"
         axes[0][0].plot([e["epoch"] for e in h], [e["perplexity"] for e in h], style,
                         label=f"{c['backend']} {c['variant']}")
-    axes[0][0].set(xlabel="epoch", ylabel="perplexity", yscale="log", title="perplexity per epoch")
-    axes[0][0].legend(fontsize=6)
+    axes[0][0].set(xlabel="epoch (solid: concise, dashed: scratch)", ylabel="perplexity",
+                   title="perplexity per epoch")
+    readable(axes[0][0], log_y=True, epochs=True)
     names = [label(r["config"]) for r in runs]
     axes[0][1].barh(names, [r["result"]["tokens_per_sec"] for r in runs])
+    axes[0][1].invert_yaxis()  # in the legend's order
     axes[0][1].set(xlabel="tokens/s (median epoch)", title="speed")
-    axes[0][1].tick_params(axis="y", labelsize=6)
+    axes[0][1].tick_params(axis="y", labelsize=LEGEND_SIZE)
     common.save_figure(fig, path)
