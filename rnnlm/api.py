@@ -28,6 +28,7 @@ from rnnlm.data.dataset import load_training_data
 from rnnlm.checkpoints.file import load_checkpoint, save_checkpoint
 from rnnlm.config import DataConfig, ModelConfig, RunOptions, TrainConfig
 from rnnlm.data.corpus import corpus_name, load_corpus
+from rnnlm.devices import check_device
 from rnnlm.errors import UsageError
 from rnnlm.model.generate import predict as _predict
 from rnnlm.training.run import Resumed, TrainingRun, check_outputs, thread_choice
@@ -174,6 +175,7 @@ def start_training(mcfg, tcfg, dcfg, run_opts, backend=None, device="auto"):
     `run()` it to train. The CLI and `train` share this."""
     check_outputs(run_opts, dcfg.corpus)
     name = requested_name(backend, training=True)  # checked once, before the checkpoint is read
+    check_device(device)  # before the corpus and the framework, the long part
     resumed = resume_point(run_opts, tcfg.epochs)
     if resumed is not None:
         mcfg, tcfg, dcfg = resumed.mcfg, resumed.tcfg, resumed.dcfg
@@ -209,6 +211,7 @@ def train(backend=None, device="auto", **settings):
 
 def load(path, backend=None, device="auto"):
     """The LanguageModel in checkpoint `path`, on `backend` (default: as for training)."""
+    check_device(device)
     mcfg, vocab, weights, meta = load_checkpoint(path)
     backend_module = select_backend(backend)
     dtype = meta.get("dtype", "float32")
@@ -241,6 +244,7 @@ def compare_backends(names=None):
 
 def compare_configs(mcfg, tcfg, dcfg, device="auto", on_start=None, backends=None):
     """`compare` on typed configs; `on_start(name)` is called before each backend trains."""
+    check_device(device)
     modules = compare_backends(backends)  # every one installed, before any work
     runs = {}
     for backend_module in modules:

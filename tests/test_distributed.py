@@ -13,6 +13,7 @@ import pytest
 from rnnlm.cli.main import main
 from tests.support.chaos import environ_of
 from tests.support.commands import assert_one_line_error, run_cli
+from tests.support.waiting import wait_until
 
 TEN_EPOCHS = ["--epochs", "10", "--dtype", "float64", "--quiet"]
 
@@ -84,9 +85,7 @@ def test_killing_a_worker_ends_the_group(backend, tmp_path):
     launcher = subprocess.Popen([sys.executable, "-m", "rnnlm", "launch", "--workers", "2", "--", "train",
                                  "--backend", backend.NAME, "--epochs", "100000", "--quiet", "--save", str(ckpt),
                                  "--save-every", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
-    while not ckpt.exists() and time.time() < deadline:  # the group is training
-        time.sleep(0.05)
+    wait_until(ckpt.exists, launcher, "the group's first checkpoint", poll=0.05)  # the group is training
     kids = children(launcher.pid)
     marker = {"torch": "RANK=1", "jax": "JAX_PROCESS_ID=1"}.get(backend.NAME, "DMLC_ROLE=worker")
     victims = [k for k in kids if marker in environ_of(k)]
@@ -152,10 +151,7 @@ def test_ctrl_c_on_a_launched_group_is_one_line(tmp_path):
                                  "--save", str(ckpt), "--save-every", "1"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
-        deadline = time.time() + 120
-        while not ckpt.exists() and time.time() < deadline and launcher.poll() is None:
-            time.sleep(0.05)
-        assert ckpt.exists(), launcher.communicate(timeout=30)
+        wait_until(ckpt.exists, launcher, "the group's first checkpoint", poll=0.05)
         os.killpg(launcher.pid, signal.SIGINT)
         time.sleep(0.3)
         os.killpg(launcher.pid, signal.SIGINT)  # pressed twice: still one line, no traceback

@@ -5,7 +5,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -14,6 +13,7 @@ from rnnlm.checkpoints.file import load_checkpoint
 from rnnlm.cli.main import main
 from rnnlm.errors import TrainingDiverged
 from tests.support.commands import assert_one_line_error, run_cli
+from tests.support.waiting import wait_until
 
 SMALL = ["--epochs", "2", "--num-hiddens", "16", "--max-tokens", "3000", "--quiet"]
 
@@ -82,10 +82,8 @@ def test_killed_and_resumed_run_matches_uninterrupted(backend, tmp_path, capsys)
 
     killed = tmp_path / "killed.npz"
     proc = subprocess.Popen([sys.executable, "-m", "rnnlm", *train_cmd(killed, epochs, "--backend", backend.NAME)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while saved_epoch(killed) < 3 and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.002)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # --quiet: a few lines
+    wait_until(lambda: saved_epoch(killed) >= 3, proc, "the checkpoint of epoch 3", poll=0.002)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     at_kill = saved_epoch(killed)
@@ -105,9 +103,7 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_130(tmp_path, any_backend):
     path = tmp_path / "c.npz"
     proc = subprocess.Popen([sys.executable, "-m", "rnnlm", *train_cmd(path, 100000, "--backend", any_backend)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
-    while saved_epoch(path) < 2 and time.time() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: saved_epoch(path) >= 2, proc, "the checkpoint of epoch 2")
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130

@@ -183,7 +183,8 @@ def test_a_resume_with_another_thread_count_keeps_the_recorded_one(backend, tmp_
     resumed = run_cli(*small, "--epochs", "3", "--threads", "2", "--resume")
     assert resumed.returncode == 0, resumed.stderr
     notes = [line for line in resumed.stderr.splitlines() if line.strip()]
-    assert len(notes) == 1 and notes[0].startswith("note: resuming with the 1 thread") and "--threads 2" in notes[0]
+    assert len(notes) == 2 and notes[0].startswith("note: resuming with the 1 thread") and "--threads 2" in notes[0]
+    assert notes[1] == "resuming from epoch 2"
     meta = load_checkpoint(path)[3]
     assert meta["threads"] == 1 and meta["epoch"] == 3
     # and it ends where the uninterrupted run with that count ends

@@ -23,7 +23,9 @@ class HelpFormatter(argparse.HelpFormatter):
 
     def _get_help_string(self, action):
         text = action.help or ""
-        if "default" in text or action.default in (None, False, argparse.SUPPRESS) or not action.option_strings:
+        # by identity: `0 in (None, False)` holds (0 == False), which hid --seed 0 and --threads 0
+        no_default = action.default is None or action.default is False or action.default is argparse.SUPPRESS
+        if "default" in text or no_default or not action.option_strings:
             return text
         return f"{text} (default: %(default)s)"
 

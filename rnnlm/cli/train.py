@@ -50,16 +50,20 @@ def train(mcfg, tcfg, dcfg, opts, backend=None, device="auto"):
     run = api.start_training(mcfg, tcfg, dcfg, opts, backend=backend, device=device)
     model = api.model_of(run)
     agent = run.backend.restart_note(os.environ)  # the engine's own agent (torchrun) restarts groups
-    if agent and run.resumed and run.group.is_main:
-        print(f"{agent}; resuming from epoch {len(run.history)}", file=sys.stderr, flush=True)
+    # said under --quiet too: it is what the run does, not progress (--quiet keeps the summary),
+    # as pytorch/examples' imagenet says "=> loaded checkpoint (epoch N)" whatever its
+    # --print-freq and Keras' verbose governs only the bar; on stderr, so stdout stays the
+    # summary. Under `rnnlm launch` the launcher's restart line says it already.
+    if run.resumed and run.group.is_main and (agent or not os.environ.get(SUPERVISED)):
+        note = f"{agent}; resuming" if agent else "resuming"
+        print(f"{note} from epoch {len(run.history)}", file=sys.stderr, flush=True)
     try:
         metrics = run.run(sample=lambda: model.predict(api.PROBE_PREFIXES[0]))
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (stop_signals.Terminated)
         # the run has saved; a second SIGINT (a launcher passing the terminal's on) must not
         # end the interpreter's exit in a traceback
         ignore_stop_signals()
-        # the epoch the checkpoint holds: a stop between an epoch's end and its snapshot keeps the one before
-        epoch = run.last_good["extra"]["epoch"] if run.last_good else 0
+        epoch = run.held_epochs()  # the bar's last count too
         saved = f"; checkpoint of epoch {epoch} in {opts.save}" if run.save_path and epoch else ""
         supervised = os.environ.get(SUPERVISED)  # under `rnnlm launch`, the launcher says it once
         raise Stopped(exc, None if supervised else f"{stop_word(exc)}{saved}") from None

@@ -11,9 +11,14 @@ k steps ahead for k = 1, 4, 16, 64 (the book's figure).
 import numpy as np
 
 from rnnlm.study import common
+from rnnlm.training.figure_style import readable
 
 T, TAU, N_TRAIN, MAX_STEPS, KS = 1000, 4, 600, 64, (1, 4, 16, 64)
 MODELS = {"mlp": 10, "rnn": 16}  # hidden units
+
+
+def quick_grid():
+    return "seed 0 alone, of the full grid's 0, 1 and 2"
 
 
 def check(backends):
@@ -147,10 +152,10 @@ def figure(runs, summary, path):
         ax.plot(time[TAU:], res["onestep"], label="1-step preds")
         ax.plot(time[N_TRAIN + TAU:], res["multistep"][N_TRAIN + TAU:], label="multistep preds")
         ax.set(xlabel="time", ylabel="x", title=name)
-        ax.legend(fontsize=7)
+        readable(ax, markers=False)
         ax = axes[row][1]
         for k in KS:
             ax.plot(time[TAU + k - 1:TAU + k - 1 + n], res["kstep"][str(k)]["pred"], label=f"{k}-step preds")
         ax.set(xlabel="time", ylabel="x", title=f"{name}: k-step-ahead predictions")
-        ax.legend(fontsize=7)
+        readable(ax, markers=False)
     common.save_figure(fig, path)

@@ -76,8 +76,9 @@ def new_figure(ncols=1, nrows=1, width=6.0, height=4.0):
 def save_figure(fig, path):
     import matplotlib.pyplot as plt
     fig.tight_layout()
-    try:
-        atomic_write(path, lambda f: fig.savefig(f, format="png", metadata={"Software": None}))
+    try:  # tight: a legend under its axes (rnnlm.training.figure_style.legend) is kept whole
+        atomic_write(path, lambda f: fig.savefig(f, format="png", bbox_inches="tight",
+                                                 metadata={"Software": None}))
     except OSError as exc:
         raise UsageError(f"cannot write figure '{path}': {exc.strerror}") from None
     finally:

@@ -20,10 +20,16 @@ import time
 import numpy as np
 
 from rnnlm.study import common
+from rnnlm.training.figure_style import LEGEND_SIZE, plain_log_ticks, readable
 
 FULL: Dict[str, Any] = {"num_hiddens": 256, "epochs": 40, "max_tokens": 0, "sizes": (1000, 4000, 16000)}
 QUICK: Dict[str, Any] = {"num_hiddens": 32, "epochs": 1, "max_tokens": 20000, "sizes": (500, 1000)}
 VAL_FRACTION = 0.1
+
+
+def quick_grid():
+    return (f"{QUICK['epochs']} epoch of {QUICK['num_hiddens']} hidden units, texts of "
+            f"{' and '.join(map(str, QUICK['sizes']))} bytes")
 
 
 def check(backends):
@@ -158,8 +164,9 @@ def figure(runs, summary, path):
         axes[0][1].bar([f"{b} rnnlm", f"{b} bzip2", f"{b} xz"],
                        [sum(s["chars"] for s in res["sizes"]) / sum(s[k] for s in res["sizes"])
                         for k in ("rnnlm_seconds", "bzip2_seconds", "xz_seconds")])
-    axes[0][0].set(xscale="log", yscale="log", xlabel="text size (bytes)", ylabel="bits per character",
-                   title="size")
-    axes[0][0].legend(fontsize=6)
+    axes[0][0].set(xlabel="text size (bytes)", ylabel="bits per character", title="size")
+    readable(axes[0][0], log_x=True, log_y=True)
     axes[0][1].set(yscale="log", ylabel="characters per second", title="coding speed")
+    plain_log_ticks(axes[0][1].yaxis)
+    axes[0][1].tick_params(axis="x", labelsize=LEGEND_SIZE)
     common.save_figure(fig, path)

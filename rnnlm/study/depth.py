@@ -11,6 +11,7 @@ from typing import Any, Dict
 
 from rnnlm.config import CELLS
 from rnnlm.study import common
+from rnnlm.training.figure_style import readable, reference_line
 
 SETTINGS = {"book (lr 1, clip 1)": (1.0, 1.0), "lr 4, clip 1": (4.0, 1.0), "lr 0.25, clip 1": (0.25, 1.0)}
 # 128 units, 50 epochs, the book's setting and lr 4: 24 runs up to 8 LSTM layers deep fit in under an
@@ -19,6 +20,11 @@ FULL: Dict[str, Any] = {"layers": (1, 2, 4, 8), "cells": CELLS, "settings": ("bo
         "num_hiddens": 128, "epochs": 50, "max_tokens": 10000}
 QUICK: Dict[str, Any] = {"layers": (1, 2), "cells": ("rnn", "gru"), "settings": ("book (lr 1, clip 1)",), "num_hiddens": 32,
          "epochs": 3, "max_tokens": 4000}
+
+
+def quick_grid():
+    return (f"{QUICK['epochs']} epochs of {QUICK['num_hiddens']} hidden units, {' and '.join(QUICK['cells'])} with "
+            f"{' and '.join(map(str, QUICK['layers']))} layers, on the first {QUICK['max_tokens']} characters")
 
 
 def check(backends):
@@ -132,7 +138,7 @@ def figure(runs, summary, path):
             if c["setting"] == s and c["backend"] == backend and h:
                 ax.plot([e["epoch"] for e in h], [e["perplexity"] for e in h],
                         {"rnn": "-", "gru": "--", "lstm": ":"}[c["cell"]], label=f"{c['cell']} x{c['num_layers']}")
-        ax.axhline(summary["unigram_perplexity"], color="0.5", lw=0.8)
-        ax.set(xlabel="epoch", ylabel="training perplexity", yscale="log", title=f"{backend}, {s}")
-        ax.legend(fontsize=6)
+        reference_line(ax, summary["unigram_perplexity"], "unigram (the characters' frequencies alone)")
+        ax.set(xlabel="epoch", ylabel="training perplexity", title=f"{backend}, {s}")
+        readable(ax, log_y=True, epochs=True)
     common.save_figure(fig, path)

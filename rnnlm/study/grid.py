@@ -157,13 +157,30 @@ def report_paths(name, out):
     return {kind: os.path.join(out, f"{name}.{kind}") for kind in ("json", "md", "png")}
 
 
+EXERCISES = "docs/exercises.md"  # the full grids' answers
+
+
+def smoke_note(name, module):
+    """What a --quick report says first: its numbers check that the study runs, no more."""
+    number = STUDIES.index(name) + 1
+    return (f"A smoke grid (--quick: {module.quick_grid()}): it checks that the study runs, and its "
+            f"numbers answer nothing. The full grid's answers are in {EXERCISES}, exercise {number} "
+            f"(`rnnlm study {name}` without --quick).")
+
+
 def _write_outputs(name, module, runs, out, quick, reused):
     paths = report_paths(name, out)
     summary = module.summarize(runs)
-    doc = {"study": name, "quick": quick, "runs": runs, "summary": summary}
+    note = smoke_note(name, module) if quick else None
+    if note:
+        summary = {**summary, "answer": f"{note} What the smoke grid gave: {summary['answer']}"}
+    doc = {"study": name, "quick": quick, **({"note": note} if note else {}), "runs": runs, "summary": summary}
     data = (json.dumps(doc, indent=1) + "\n").encode()
     write_bytes(paths["json"], data)
     md = module.markdown(runs, summary)
+    if note:
+        title, rest = md.split("\n", 1)
+        md = f"{title}\n\n> **{note}**\n{rest}"
     write_bytes(paths["md"], md.encode())
     module.figure(runs, summary, paths["png"])
     return StudyResult(name, runs, summary["answer"], paths, reused)

@@ -11,11 +11,17 @@ study goes on.
 from typing import Any, Dict
 
 from rnnlm.study import common
+from rnnlm.training.figure_style import readable
 
 FULL: Dict[str, Any] = {"hiddens": (32, 128, 512, 1024), "clips": (0.1, 1.0, 10.0, None), "epochs": 20, "max_tokens": 0,
         "val_fraction": 0.1, "clip_hiddens": 256}
 QUICK: Dict[str, Any] = {"hiddens": (16, 64), "clips": (1.0, None), "epochs": 3, "max_tokens": 8000, "val_fraction": 0.2,
          "clip_hiddens": 32}
+
+
+def quick_grid():
+    units = " and ".join(str(h) for h in QUICK["hiddens"])
+    return f"{QUICK['epochs']} epochs of {units} hidden units on the first {QUICK['max_tokens']} characters"
 
 
 def check(backends):
@@ -125,6 +131,6 @@ def figure(runs, summary, path):
         line, = ax.plot([e["epoch"] for e in h], [e["perplexity"] for e in h], "-", label=label(r["config"]))
         ax.plot([e["epoch"] for e in h], [e["val_perplexity"] for e in h], "--", color=line.get_color())
     for ax, title in zip(axes[0], ("hidden units (clip 1)", "clipping")):
-        ax.set(xlabel="epoch (solid: training, dashed: validation)", ylabel="perplexity", yscale="log", title=title)
-        ax.legend(fontsize=6)
+        ax.set(xlabel="epoch (solid: training, dashed: validation)", ylabel="perplexity", title=title)
+        readable(ax, log_y=True, epochs=True)
     common.save_figure(fig, path)

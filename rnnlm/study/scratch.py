@@ -16,6 +16,7 @@ import time
 import numpy as np
 
 from rnnlm.study import common
+from rnnlm.training.figure_style import LEGEND_SIZE, readable
 
 # name -> (model, init, activation, state, clip)
 VARIANTS = {
@@ -31,6 +32,10 @@ FACTORS = ("scratch, uniform init", "scratch, relu", "scratch, state reset", "sc
 FULL: Dict[str, Any] = {"num_hiddens": 256, "epochs": 100, "max_tokens": 10000}  # the book's model and data; 100 of its 500
 # epochs, as the Python loop of the scratch model on MXNet runs ~8k tokens/s a core
 QUICK: Dict[str, Any] = {"num_hiddens": 32, "epochs": 3, "max_tokens": 4000}
+
+
+def quick_grid():
+    return f"{QUICK['epochs']} epochs of {QUICK['num_hiddens']} hidden units on the first {QUICK['max_tokens']} characters"
 
 
 def check(backends):
@@ -183,10 +188,12 @@ def figure(runs, summary, path):
         style = "-" if VARIANTS[c["variant"]][0] == "concise" else "--"
         axes[0][0].plot([e["epoch"] for e in h], [e["perplexity"] for e in h], style,
                         label=f"{c['backend']} {c['variant']}")
-    axes[0][0].set(xlabel="epoch", ylabel="perplexity", yscale="log", title="perplexity per epoch")
-    axes[0][0].legend(fontsize=6)
+    axes[0][0].set(xlabel="epoch (solid: concise, dashed: scratch)", ylabel="perplexity",
+                   title="perplexity per epoch")
+    readable(axes[0][0], log_y=True, epochs=True)
     names = [label(r["config"]) for r in runs]
     axes[0][1].barh(names, [r["result"]["tokens_per_sec"] for r in runs])
+    axes[0][1].invert_yaxis()  # in the legend's order
     axes[0][1].set(xlabel="tokens/s (median epoch)", title="speed")
-    axes[0][1].tick_params(axis="y", labelsize=6)
+    axes[0][1].tick_params(axis="y", labelsize=LEGEND_SIZE)
     common.save_figure(fig, path)

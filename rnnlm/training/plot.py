@@ -38,7 +38,7 @@ def _inline_figure(**kwargs):
 def history_figure(history, title):
     """A matplotlib Figure of perplexity per epoch (a notebook shows it inline)."""
     require_matplotlib()
-    from matplotlib.ticker import FormatStrFormatter
+    from rnnlm.training.figure_style import readable
     epochs = [h.epoch for h in history]
     fig = _inline_figure(figsize=(6, 4), dpi=100)
     ax = fig.subplots()
@@ -47,12 +47,9 @@ def history_figure(history, title):
         ax.plot(epochs, [h.val_perplexity for h in history], label="validation")
     ax.set_xlabel("epoch")
     ax.set_ylabel("perplexity")
-    ax.set_yscale("log")
-    ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))  # 12.5, not 1.25 x 10^1
-    ax.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
+    readable(ax, log_y=True, epochs=True)
     fig.tight_layout()
     return fig
 
@@ -123,6 +120,7 @@ def plot_runs(path, paths):
     """Overlay the training (solid) and validation (dashed) perplexity of several runs."""
     docs = [read_metrics(p) for p in paths]
     require_matplotlib()
+    from rnnlm.training.figure_style import readable
     fig = _inline_figure(figsize=(7, 4.5), dpi=100)
     ax = fig.subplots()
     for doc, label in zip(docs, labels_by_difference(docs, paths)):
@@ -134,13 +132,12 @@ def plot_runs(path, paths):
             ax.plot(*zip(*vals), "--", color=line.get_color())
     ax.set_xlabel("epoch (solid: training, dashed: validation)")
     ax.set_ylabel("perplexity")
-    ax.set_yscale("log")
     ax.grid(True, which="both", alpha=0.3)
-    for text in ax.legend(fontsize=7).get_texts():
-        text.set_parse_math(False)  # a label is a file's text: '$\\foo{$' is drawn, not parsed as mathtext
+    readable(ax, log_y=True, epochs=True)
     fig.tight_layout()
     try:
-        atomic_write(path, lambda f: fig.savefig(f, format="png"))
+        # tight: a legend of many runs sits under the axes (rnnlm.training.figure_style.legend)
+        atomic_write(path, lambda f: fig.savefig(f, format="png", bbox_inches="tight"))
     except OSError as exc:
         raise UsageError(f"cannot write plot '{path}': {exc.strerror}") from None
     return len(docs)

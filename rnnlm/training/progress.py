@@ -1,5 +1,7 @@
 """Training progress: a tqdm bar on a terminal, a notebook bar (tqdm.auto's widget) in a
-Jupyter or Colab kernel, plain lines every 10 epochs otherwise.
+Jupyter or Colab kernel, plain lines every 10 epochs otherwise. The bar counts completed
+epochs; in a notebook the every-10-epochs text goes into the bar's postfix, so the widget
+is the one display (a line written beside a widget lands in the cell's output under it).
 
 tqdm is imported only when a bar is shown, so `import rnnlm` stays cheap.
 """
@@ -31,13 +33,16 @@ class Progress:
         self.quiet = quiet
         self.sample = sample
         self.bar = None
+        self.last_sample = None  # the notebook bar's latest probe text
         self.stream = stream = sys.stderr if stream is None else stream
         if not quiet and stream.isatty():
             from tqdm import tqdm
             self.bar = tqdm(total=total_epochs, initial=first_epoch - 1, unit="epoch", file=stream,
                             dynamic_ncols=True)
-        elif not quiet and in_notebook():
+        self.widget = False
+        if self.bar is None and not quiet and in_notebook():
             self.bar = notebook_bar(total_epochs, first_epoch)
+            self.widget = self.bar is not None
 
     def update(self, stats):
         if self.quiet:
@@ -52,13 +57,22 @@ class Progress:
             postfix = {"ppl": f"{stats.perplexity:.2f}", "tok/s": f"{stats.tokens_per_sec:.0f}"}
             if stats.val_perplexity is not None:
                 postfix["val"] = f"{stats.val_perplexity:.2f}"
+            if self.widget and self.sample and line:
+                self.last_sample = self.sample()
+            if self.widget and self.last_sample is not None:
+                postfix["sample"] = self.last_sample
             self.bar.set_postfix(postfix, refresh=False)
             self.bar.update(1)
-            if line:
+            if line and not self.widget:
                 self.bar.write(line, file=self.stream)  # above the bar, on the bar's terminal
         elif line:
             print(line, flush=True)
 
-    def close(self):
+    def close(self, completed=None):
+        """`completed`: the epochs a stopped run holds, so the bar's last count is the one
+        the stop's message names (a stop can fall between an epoch's end and its count)."""
         if self.bar is not None:
+            if completed is not None and completed != self.bar.n:
+                self.bar.n = completed
+                self.bar.refresh()
             self.bar.close()

@@ -152,12 +152,12 @@ class TrainingRun:
         return self.seconds_before + (time.perf_counter() - self.start)
 
     def _after_epoch(self, stats, history, rng):
-        self.progress.update(stats)
         self._keep_best(stats)
         if self.save_path:
             self.last_good = self._snapshot()
             if self.opts.save_every and stats.epoch % self.opts.save_every == 0:
                 self._write(self.last_good)
+        self.progress.update(stats)  # counted once it is held
 
     def _keep_best(self, stats):
         """--save-best: the checkpoint of the lowest validation perplexity so far."""
@@ -168,6 +168,11 @@ class TrainingRun:
             snapshot = self._snapshot()
             save_checkpoint(self.opts.save_best, self.mcfg, self.vocab, snapshot["weights"], self.tcfg.dtype,
                             extra=snapshot["extra"])
+
+    def held_epochs(self):
+        """The epochs a stopped run keeps: its checkpoint's when saving (a stop between an
+        epoch's end and its snapshot keeps the one before), else those completed."""
+        return self.last_good["extra"]["epoch"] if self.last_good else len(self.history)
 
     # ---- the run --------------------------------------------------------------------------
 
@@ -188,6 +193,7 @@ class TrainingRun:
         except (KeyboardInterrupt, TrainingDiverged):
             if self.last_good is not None and self.last_good["extra"]["epoch"] > 0:
                 self._write(self.last_good)
+            self.progress.close(self.held_epochs())  # the bar ends where the stop's message says
             raise
         finally:
             self.progress.close()
