@@ -51,6 +51,8 @@ BACKENDS: Tuple[BackendSpec, ...] = (
                               "Python {python}"),
     BackendSpec("jax", "jax_impl", "jax", ("jax", "jaxlib"), trains=True, engine="jax_engine",
                 study_models="jax_study_models"),
+    BackendSpec("tensorflow", "tensorflow_impl", "tensorflow", ("tensorflow",), trains=True,
+                engine="tensorflow_engine", native_format="tensorflow"),
     BackendSpec("onnxruntime", "onnxruntime_impl", "onnx", ("onnxruntime", "onnx"), trains=False,
                 native_format="onnx"),
 )
