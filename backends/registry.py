@@ -60,5 +60,6 @@ BACKENDS: Tuple[BackendSpec, ...] = (
 FORMATS: Tuple[FormatSpec, ...] = (
     FormatSpec("torch", "torch_format", "torch", ("torch",), imports=True),
     FormatSpec("mxnet", "mxnet_format", "mxnet", (), imports=True),  # read and written in NumPy
+    FormatSpec("tensorflow", "tensorflow_format", "tensorflow", ("h5py",), imports=True),
     FormatSpec("onnx", "onnx_format", "onnx", ("onnx", "onnxruntime"), imports=False, checkpoint=True),
 )
