@@ -29,12 +29,14 @@ import numpy as np
 from . import base
 from . import tensorflow_runtime as runtime
 from .tensorflow_runtime import tf
+from .tensorflow_kernel import rnn_layer
 from .tensorflow_engine import group_requested, restart_note  # noqa: F401 (part of the interface)
 from rnnlm.errors import UsageError
 from rnnlm.model.weights import canonical_shapes, check_weights, rnn_weight_names
 
 NAME = "tensorflow"
 _ADAM = (0.9, 0.999, 1e-8)  # torch.optim.Adam's defaults: beta1, beta2, eps
+KERNEL = True  # the vanilla RNN through tensorflow_kernel (False: the tape differentiates the loop)
 JIT_COMPILE = False  # XLA on the CPU measured slower for this model (benchmarks/bench_train.py)
 TRACES: Dict[str, int] = {}  # times each compiled function was traced (tests read it)
 
@@ -140,14 +142,19 @@ def _forward(cfg, params, state, X):
         flat = tf.reshape(layer_in, (-1, layer_in.shape[-1]))
         xw = tf.reshape(_linear(flat, params[w_ih], bias), (steps, -1, params[w_ih].shape[0]))
         carry = tuple(s[index] for s in state)
-        ys: list = [None] * steps
-        order = range(steps - 1, -1, -1) if suffix == "_reverse" else range(steps)
-        for t in order:
-            carry = step(carry, xw[t], params[w_hh], params[b_hh])
-            ys[t] = carry[0]
+        if cfg.cell == "rnn" and KERNEL:
+            layer_out, h_last = rnn_layer(xw, carry[0], params[w_hh], cfg.activation == "relu",
+                                          suffix == "_reverse")
+            carry = (h_last,)
+        else:
+            inputs, ys = tf.unstack(xw), [None] * steps
+            order = range(steps - 1, -1, -1) if suffix == "_reverse" else range(steps)
+            for t in order:
+                carry = ys[t] = step(carry, inputs[t], params[w_hh], params[b_hh])
+            layer_out = tf.stack([y[0] for y in ys])
         for acc, part in zip(finals, carry):
             acc.append(part)
-        outs.append(tf.stack(ys))
+        outs.append(layer_out)
         if len(outs) == cfg.num_directions:  # the layer is complete: it feeds the next
             layer_in, outs = (outs[0] if len(outs) == 1 else tf.concat(outs, axis=-1)), []
     flat = tf.reshape(layer_in, (-1, layer_in.shape[-1]))
