@@ -21,6 +21,7 @@ The device scalars the training loop adds up are `_Scalar`s: TensorFlow refuses 
 bool to a float, which the loop's `clipped + (norm > clip)` does.
 """
 
+import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
@@ -30,13 +31,14 @@ from . import base
 from . import tensorflow_runtime as runtime
 from .tensorflow_runtime import tf
 from .tensorflow_kernel import rnn_layer
-from .tensorflow_engine import group_requested, restart_note  # noqa: F401 (part of the interface)
+from .tensorflow_engine import group_of, group_requested, restart_note  # noqa: F401 (part of the interface)
 from rnnlm.errors import UsageError
 from rnnlm.model.weights import canonical_shapes, check_weights, rnn_weight_names
 
 NAME = "tensorflow"
 _ADAM = (0.9, 0.999, 1e-8)  # torch.optim.Adam's defaults: beta1, beta2, eps
 KERNEL = True  # the vanilla RNN through tensorflow_kernel (False: the tape differentiates the loop)
+COLLECTIVE_SECONDS = 300  # a peer silent this long has died: the step fails, and the launcher restarts
 JIT_COMPILE = False  # XLA on the CPU measured slower for this model (benchmarks/bench_train.py)
 TRACES: Dict[str, int] = {}  # times each compiled function was traced (tests read it)
 
@@ -366,7 +368,7 @@ def train_step(model, optimizer, state, X, Y, clip):
                 optimizer.compiled["train"] = tf.function(_train_step_fn(model, optimizer), jit_compile=JIT_COMPILE)
             state, loss_sum, norm = optimizer.compiled["train"](state, X, Y, clip)
         else:
-            state, loss_sum, norm = model.group.step(model, optimizer, state, X, Y, clip)
+            state, loss_sum, norm = _group_step(model, optimizer, state, X, Y, clip)
     return state, _Scalar(loss_sum), _Scalar(norm)
 
 
@@ -461,26 +463,64 @@ def environment():
 
 @dataclass
 class WorkerGroup:
-    """This process's place in the group and the strategy that reduces across it."""
+    """This process's place in the group and the strategy whose collectives join it."""
     rank: int
     world_size: int
     strategy: Any
-    step: Any = None
+    summed: Any = None  # the compiled sum over workers
 
 
 def init_distributed(model):
-    from . import tensorflow_group
-    if not group_requested(__import__("os").environ):
+    """Join the group TF_CONFIG describes: MultiWorkerMirroredStrategy reads TF_CONFIG itself,
+    starts this worker's gRPC server and configures the collectives (ring on the CPU, NCCL on
+    GPUs). It must come before the runtime computes anything, which is why models keep NumPy
+    values until they first compute. Returns (rank, world_size)."""
+    workers, index = group_of(os.environ)
+    if len(workers) < 2:
         raise UsageError("the tensorflow backend was asked to join a group without a TF_CONFIG "
                          "naming two or more workers")
-    model.group = tensorflow_group.join(model)
-    return model.group.rank, model.group.world_size
+    runtime.start()  # the pools, before the strategy starts the runtime
+    options = tf.distribute.experimental.CommunicationOptions(
+        implementation=(tf.distribute.experimental.CommunicationImplementation.NCCL
+                        if model.device.startswith("/GPU") else
+                        tf.distribute.experimental.CommunicationImplementation.RING),
+        timeout_seconds=COLLECTIVE_SECONDS)
+    strategy = tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
+    model.group = WorkerGroup(index, len(workers), strategy)
+    return index, len(workers)
+
+
+def _replica_sum(v):
+    return tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, v)
+
+
+def _sum_over_workers(strategy, x):
+    """Inside a tf.function: the sum over the group's workers of tensor `x` (every worker gets
+    the same bits: the ring reduces each chunk once and passes the result on). A traced
+    tensor has no device, from which the collective would take its destination: it is
+    placed on this worker's device first."""
+    with tf.device(strategy.extended.worker_devices[0]):
+        x = tf.identity(x)
+    return strategy.experimental_local_results(strategy.run(_replica_sum, args=(x,)))[0]
+
+
+def _group_sum(model, x):
+    """`_sum_over_workers` compiled (eager collectives are slow, TensorFlow warns), one trace
+    per shape; a peer that died or hung up becomes the RuntimeError the core reports."""
+    group = model.group
+    if group.summed is None:
+        group.summed = tf.function(lambda v: _sum_over_workers(group.strategy, v))
+    try:
+        return group.summed(x)
+    except (tf.errors.OpError, RuntimeError) as exc:
+        raise RuntimeError(f"a TensorFlow collective failed: {(str(exc).splitlines() or [''])[0]}") from exc
 
 
 def finish_distributed(model):
+    """Leave the group together: one last collective, so no worker exits while a peer still
+    waits for it."""
     if model.group is not None:
-        from . import tensorflow_group
-        tensorflow_group.leave(model)
+        _group_sum(model, tf.zeros((), tf.float64))
         model.group = None
 
 
@@ -488,5 +528,36 @@ def all_reduce_sum(model, values):
     """Sum each float over the group's workers (the values themselves when alone)."""
     if model.group is None:
         return base.alone_sum(values)
-    from . import tensorflow_group
-    return tensorflow_group.sum_floats(model, values)
+    with tf.device(model.device):
+        summed = _group_sum(model, tf.constant([float(v) for v in values], tf.float64))
+    return [float(v) for v in summed.numpy()]
+
+
+def _group_step_fn(model, opt):
+    def group_step(state, X, Y, clip):
+        """This worker's rows' loss and gradient, the workers' mean gradient (one collective
+        over the flattened gradients), clipped, and the update: one graph."""
+        _traced("group_step")
+        loss, state, grads = _grads_of(model, state, X, Y)
+        names = list(canonical_shapes(model.cfg).items())
+        flat = tf.concat([tf.reshape(grads[n], (-1,)) for n, _ in names], 0)
+        flat = _sum_over_workers(model.group.strategy, flat) / tf.cast(model.group.world_size, flat.dtype)
+        mean, offset = {}, 0
+        for name, shape in names:
+            size = int(np.prod(shape))
+            mean[name], offset = tf.reshape(flat[offset:offset + size], shape), offset + size
+        norm, mean = _clip(model.cfg, mean, clip)
+        _apply(model, opt, mean)
+        return state, loss * tf.cast(tf.size(Y), loss.dtype), norm
+    return group_step
+
+
+def _group_step(model, optimizer, state, X, Y, clip):
+    """A step in a group: the workers' gradients averaged before clipping, so the step is the
+    one a single process takes over the whole minibatch."""
+    if "group" not in optimizer.compiled:
+        optimizer.compiled["group"] = tf.function(_group_step_fn(model, optimizer), jit_compile=JIT_COMPILE)
+    try:
+        return optimizer.compiled["group"](state, X, Y, clip)
+    except (tf.errors.OpError, RuntimeError) as exc:
+        raise RuntimeError(f"a TensorFlow collective failed: {(str(exc).splitlines() or [''])[0]}") from exc
