@@ -52,7 +52,7 @@ BACKENDS: Tuple[BackendSpec, ...] = (
     BackendSpec("jax", "jax_impl", "jax", ("jax", "jaxlib"), trains=True, engine="jax_engine",
                 study_models="jax_study_models"),
     BackendSpec("tensorflow", "tensorflow_impl", "tensorflow", ("tensorflow",), trains=True,
-                engine="tensorflow_engine", native_format="tensorflow"),
+                engine="tensorflow_engine", native_format="tensorflow", study_models="tensorflow_study_models"),
     BackendSpec("onnxruntime", "onnxruntime_impl", "onnx", ("onnxruntime", "onnx"), trains=False,
                 native_format="onnx"),
 )
