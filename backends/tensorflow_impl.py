@@ -259,21 +259,37 @@ def set_weights(model, weights):
 # ---- the device scalars the loop adds up ---------------------------------------------------
 
 class _Scalar:
-    """A device scalar the training loop may add to and compare with Python numbers (a
-    comparison gives 0.0 or 1.0, as NumPy's bool does in a sum), read once by `to_float`."""
+    """A device scalar the training loop may add to, scale and compare with Python numbers (a
+    comparison gives 0.0 or 1.0, as NumPy's bool does in a sum), read once by `to_float`.
+    Loss sums are plain tensors; the gradient norm is one of these, since the loop counts
+    clipped minibatches as `clipped + (norm > clip)`."""
 
     __slots__ = ("t",)
 
     def __init__(self, t):
         self.t = t
 
+    def _of(self, other):
+        return other.t if isinstance(other, _Scalar) else tf.cast(other, self.t.dtype)
+
     def __add__(self, other):
-        return _Scalar(self.t + (other.t if isinstance(other, _Scalar) else tf.cast(other, self.t.dtype)))
+        return _Scalar(self.t + self._of(other))
 
     __radd__ = __add__
 
+    def __mul__(self, other):
+        return _Scalar(self.t * self._of(other))
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, other):
+        return _Scalar(self.t / self._of(other))
+
     def __gt__(self, other):
-        return _Scalar(tf.cast(self.t > tf.cast(other, self.t.dtype), self.t.dtype))
+        return _Scalar(tf.cast(self.t > self._of(other), self.t.dtype))
+
+    def __lt__(self, other):
+        return _Scalar(tf.cast(self.t < self._of(other), self.t.dtype))
 
     def __float__(self):
         return float(self.t)
@@ -369,7 +385,7 @@ def train_step(model, optimizer, state, X, Y, clip):
             state, loss_sum, norm = optimizer.compiled["train"](state, X, Y, clip)
         else:
             state, loss_sum, norm = _group_step(model, optimizer, state, X, Y, clip)
-    return state, _Scalar(loss_sum), _Scalar(norm)
+    return state, loss_sum, _Scalar(norm)
 
 
 def _eval_fn(model):
@@ -385,7 +401,7 @@ def eval_step(model, state, X, Y):
     with tf.device(model.device):
         state, loss_sum = _compiled(model, "eval", lambda: _eval_fn(model))(state, _tokens(model, X),
                                                                             _tokens(model, Y))
-    return state, _Scalar(loss_sum)
+    return state, loss_sum
 
 
 def _forward_fn(model):
