@@ -27,6 +27,7 @@ own, the recurrent half of a bias marked), and `parse_names` maps those to canon
 """
 
 import re
+from typing import Dict
 
 import numpy as np
 
@@ -64,7 +65,9 @@ def read(path):
 
 def from_keras(stored, source):
     """The file's datasets, {path: array}, in PyTorch's layout under `parse_names`' names."""
-    rnn, dense, unknown, prefixes = {}, {}, [], set()
+    rnn: Dict[int, np.ndarray] = {}
+    dense: Dict[int, np.ndarray] = {}
+    unknown, prefixes = [], set()
     for name, a in stored.items():
         m = _RNN.fullmatch(name) or _DENSE.fullmatch(name)
         if m is None:

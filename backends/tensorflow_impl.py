@@ -149,7 +149,7 @@ def _forward(cfg, params, state, X):
                                           suffix == "_reverse")
             carry = (h_last,)
         else:
-            inputs, ys = tf.unstack(xw), [None] * steps
+            inputs, ys = tf.unstack(xw), [()] * steps  # type: Any, List[Any]
             order = range(steps - 1, -1, -1) if suffix == "_reverse" else range(steps)
             for t in order:
                 carry = ys[t] = step(carry, inputs[t], params[w_hh], params[b_hh])
