@@ -59,8 +59,10 @@ def num_threads():
 
 
 def synchronize():
-    """Wait for queued work: eager TensorFlow returns once an operation has run."""
-    runtime.start()
+    """Wait for queued work: on the CPU, eager TensorFlow returns once an operation has run;
+    GPUs queue it."""
+    if runtime.started() and _gpus():
+        tf.test.experimental.sync_devices()
 
 
 # ---- devices ---------------------------------------------------------------------------
@@ -165,9 +167,13 @@ def _forward(cfg, params, state, X):
 
 
 def _mean_loss(cfg, params, state, X, Y):
+    """Mean cross-entropy. The label's log-probability is picked by a one-hot product, not a
+    gather or the sparse fused op: their gradients scatter, which has no deterministic GPU
+    kernel (op determinism would refuse it); the product adds exact zeros, the same value."""
     logits, state = _forward(cfg, params, state, X)
     y = tf.reshape(tf.transpose(Y), (-1,))  # time-major, as the logits
-    return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits)), state
+    picked = tf.one_hot(y, cfg.vocab_size, dtype=logits.dtype) * tf.nn.log_softmax(logits)
+    return -tf.reduce_mean(tf.reduce_sum(picked, axis=1)), state
 
 
 def _clip(cfg, grads, theta):
