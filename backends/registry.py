@@ -87,6 +87,8 @@ BACKENDS: Tuple[BackendSpec, ...] = (
                               "Python {python}"),
     BackendSpec("jax", "jax", ("jax", "jaxlib"), trains=True,
                 roles=("runtime", "engine", "kernel", "study_models")),
+    BackendSpec("tensorflow", "tensorflow", ("tensorflow",), trains=True, native_format="tensorflow",
+                roles=("runtime", "engine", "kernel", "format", "native", "study_models")),
     BackendSpec("onnxruntime", "onnx", ("onnxruntime", "onnx"), trains=False, native_format="onnx",
                 roles=("format", "native")),
 )
@@ -94,5 +96,6 @@ BACKENDS: Tuple[BackendSpec, ...] = (
 FORMATS: Tuple[FormatSpec, ...] = (
     FormatSpec("torch", "torch", "torch", ("torch",), imports=True),
     FormatSpec("mxnet", "mxnet", "mxnet", (), imports=True),  # read and written in NumPy
+    FormatSpec("tensorflow", "tensorflow", "tensorflow", ("h5py",), imports=True),  # the book's .weights.h5
     FormatSpec("onnx", "onnxruntime", "onnx", ("onnx", "onnxruntime"), imports=False, checkpoint=True),
 )

@@ -8,7 +8,8 @@ default threads: nothing set), then a fresh process runs `rnnlm train --backend 
 defaults on the same data (the book's first 10,000 tokens, batch 32, 35 steps, 256 hidden;
 for MXNet the book's ReLU). Rounds alternate, so a drift in the machine touches both alike.
 The figure is tokens/s over epochs 2..N (d2l's own per-epoch speed; rnnlm's metrics), the
-median of the rounds. d2l 0.17.6 has no JAX chapter: bench_train.py compares JAX with a
+median of the rounds. The TF tab runs under Keras 2 (`TF_USE_LEGACY_KERAS=1` with tf-keras), as
+its `time_major` needs. d2l 0.17.6 has no JAX chapter: bench_train.py compares JAX with a
 book-style loop instead.
 """
 
@@ -50,9 +51,22 @@ loss = gluon.loss.SoftmaxCrossEntropyLoss()
 trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': 1})
 updater = lambda batch_size: trainer.step(batch_size)
 """,
+    "tensorflow": """
+import tensorflow as tf
+from d2l import tensorflow as d2l
+train_iter, vocab = d2l.load_data_time_machine(32, 35)
+device_name = d2l.try_gpu()._device_name
+strategy = tf.distribute.OneDeviceStrategy(device_name)
+with strategy.scope():
+    net = d2l.RNNModel(tf.keras.layers.SimpleRNN(256, kernel_initializer='glorot_uniform', time_major=True,
+                                                 return_sequences=True, return_state=True), vocab_size=len(vocab))
+    loss = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    updater = tf.keras.optimizers.SGD(1)
+device = None  # the book's TF train_epoch_ch8 takes no device
+""",
 }
 
-RNNLM_ARGS = {"torch": [], "mxnet": ["--activation", "relu"]}  # the book's MXNet RNN is ReLU
+RNNLM_ARGS = {"torch": [], "mxnet": ["--activation", "relu"], "tensorflow": []}  # the book's MXNet RNN is ReLU
 
 
 def book_worker(framework, epochs):
@@ -66,12 +80,19 @@ def book_worker(framework, epochs):
             stand_in = types.ModuleType("torchvision")
             stand_in.transforms = types.ModuleType("torchvision.transforms")
             sys.modules.update({"torchvision": stand_in, "torchvision.transforms": stand_in.transforms})
+    if framework == "tensorflow":
+        # the book's SimpleRNN(time_major=True) needs Keras 2 (tf-keras), chosen when tf loads;
+        # d2l imports IPython and kin for its notebooks: stand-ins where they are missing
+        os.environ["TF_USE_LEGACY_KERAS"] = "1"
+        from tests.tensorflow_book import _stand_ins
+        _stand_ins()
     scope: dict = {}
     exec(EPOCH_LOOP[framework], scope)  # noqa: S102  (our own constant text, above)
     d2l = scope["d2l"]
     for _ in range(epochs):
+        device = () if framework == "tensorflow" else (scope["device"],)
         ppl, speed = d2l.train_epoch_ch8(scope["net"], scope["train_iter"], scope["loss"], scope["updater"],
-                                         scope["device"], False)
+                                         *device, False)
         print(json.dumps({"perplexity": ppl, "tokens_per_sec": speed}), flush=True)
 
 

@@ -1,6 +1,6 @@
 """Training speed beside another busy process: rnnlm's default threads against the levers.
 
-    python benchmarks/bench_load.py [--epochs 15] [--repeats 3] [--backends torch,mxnet,jax]
+    python benchmarks/bench_load.py [--epochs 15] [--repeats 3] [--backends torch,mxnet,jax,tensorflow]
 
 For each backend, `rnnlm train --epochs N` (the book's config) runs as a user runs it, in a
 fresh process, under eight conditions: the machine idle or beside a one-core busy loop, and
@@ -40,6 +40,9 @@ def conditions(backend, cores):
     """The thread settings measured for `backend`, by name."""
     if backend == "jax":
         return {"1 thread": {"XLA_FLAGS": XLA_ONE_THREAD}, "rnnlm default": {}}
+    if backend == "tensorflow":  # Eigen's pool, not OpenMP: sized from rnnlm's count (OMP_NUM_THREADS)
+        return {"1 thread": {"OMP_NUM_THREADS": "1"}, f"{cores} threads": {"OMP_NUM_THREADS": str(cores)},
+                "rnnlm default": {}}
     return {"1 thread": {"OMP_NUM_THREADS": "1"},
             f"{cores} threads, spinning": {"OMP_NUM_THREADS": str(cores), "GOMP_SPINCOUNT": "300000"},
             f"{cores} threads, passive": {"OMP_NUM_THREADS": str(cores)},
@@ -63,7 +66,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--backends", default="torch,mxnet,jax")
+    parser.add_argument("--backends", default="torch,mxnet,jax,tensorflow")
     args = parser.parse_args()
     cores = available_cores()
     print(f"# {cpu_name()}, {cores} cores; rnnlm train --epochs {args.epochs}; tokens/s, median of "

@@ -169,9 +169,70 @@ def jax_epoch_fn(cfg, weights, lr):
     return epoch
 
 
-EPOCH_FNS = {"torch": torch_epoch_fn, "mxnet": mxnet_epoch_fn, "jax": jax_epoch_fn}
+def tensorflow_epoch_fn(cfg, weights, lr):
+    """The book's TF tab: its `RNNModel` (a Keras layer around `SimpleRNN(time_major=True,
+    return_sequences=True, return_state=True)` and a `Dense`), an eager `GradientTape` step,
+    its `grad_clipping` (the norm read on the host with `.numpy()`) and Keras' SGD. Keras 2's
+    layers, from tf-keras, as the book needs (`time_major` is gone from Keras 3)."""
+    import tensorflow as tf
+    import tf_keras as keras
+
+    class RNNModel(keras.layers.Layer):
+        def __init__(self, rnn_layer, vocab_size):
+            super().__init__()
+            self.rnn, self.vocab_size = rnn_layer, vocab_size
+            self.dense = keras.layers.Dense(vocab_size)
+
+        def call(self, inputs, state):
+            X = tf.one_hot(tf.transpose(inputs), self.vocab_size)
+            Y, *state = self.rnn(X, state)
+            return self.dense(tf.reshape(Y, (-1, Y.shape[-1]))), state
+
+        def begin_state(self, *args, **kwargs):
+            return self.rnn.cell.get_initial_state(*args, **kwargs)
+
+    if cfg.cell != "rnn":
+        raise ValueError("the TensorFlow baseline is the book's SimpleRNN")
+    net = RNNModel(keras.layers.SimpleRNN(cfg.num_hiddens, time_major=True, return_sequences=True,
+                                          return_state=True), cfg.vocab_size)
+    net(tf.zeros((1, 1), tf.int32), net.begin_state(batch_size=1, dtype=tf.float32))
+    net.set_weights([weights["rnn.weight_ih_l0"].T, weights["rnn.weight_hh_l0"].T,
+                     weights["rnn.bias_ih_l0"] + weights["rnn.bias_hh_l0"],
+                     weights["linear.weight"].T, weights["linear.bias"]])
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    updater = keras.optimizers.SGD(lr)
+
+    def grad_clipping(grads, theta):  # the book's, host sync included
+        theta = tf.constant(theta, dtype=tf.float32)
+        norm = tf.cast(tf.math.sqrt(sum((tf.reduce_sum(grad ** 2)).numpy() for grad in grads)), tf.float32)
+        if tf.greater(norm, theta):
+            grads = [grad * theta / norm for grad in grads]
+        return grads
+
+    def epoch(batches):
+        state, total, n = None, 0.0, 0
+        start = time.perf_counter()
+        for X, Y in batches:
+            if state is None:
+                state = net.begin_state(batch_size=X.shape[0], dtype=tf.float32)
+            with tf.GradientTape(persistent=True) as g:
+                y_hat, state = net(X, state)
+                y = tf.reshape(tf.transpose(Y), (-1))
+                l = loss(y, y_hat)  # noqa: E741
+            grads = grad_clipping(g.gradient(l, net.trainable_variables), 1.0)
+            updater.apply_gradients(zip(grads, net.trainable_variables))
+            total += float(l) * Y.size
+            n += Y.size
+        return math.exp(total / n), n / (time.perf_counter() - start)
+
+    return epoch
+
+
+EPOCH_FNS = {"torch": torch_epoch_fn, "mxnet": mxnet_epoch_fn, "jax": jax_epoch_fn,
+             "tensorflow": tensorflow_epoch_fn}
 
 
 def supports(cfg, backend="torch"):
-    """The baseline is the book's single-layer, unidirectional model (on JAX, its vanilla RNN)."""
-    return cfg.num_layers == 1 and not cfg.bidirectional and (backend != "jax" or cfg.cell == "rnn")
+    """The baseline is the book's single-layer, unidirectional model (on JAX and TensorFlow,
+    its vanilla RNN)."""
+    return cfg.num_layers == 1 and not cfg.bidirectional and (backend not in ("jax", "tensorflow") or cfg.cell == "rnn")

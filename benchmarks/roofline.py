@@ -2,7 +2,8 @@
 
 FLOPs per token of the default model (forward + backward, multiply-adds counted as 2), the
 GEMM throughput measured on exactly those shapes in this run (torch's MKL; XLA's
-own GEMM beside it when jax is installed, the one rnnlm's JAX backend runs), the
+own GEMM beside it when jax is installed, the one rnnlm's JAX backend runs, and TensorFlow's
+when it is), the
 resulting roofline in tokens/s, and the fraction rnnlm reaches (from bench_train's
 default-config median, measured in the same run).
 
@@ -55,6 +56,28 @@ def xla_gemm_seconds(m, k, n, reps):
     return (time.perf_counter() - start) / reps
 
 
+def tf_gemm_seconds(m, k, n, reps):
+    """The same product through TensorFlow's CPU GEMM (Eigen, no XLA: what rnnlm's TF backend
+    runs), `reps` of them inside one tf.function loop, or None without tensorflow."""
+    try:
+        from rnnlm.backends.tensorflow_runtime import start, tf
+    except ImportError:
+        return None
+    start(available_cores())
+    a, b = tf.random.normal((m, k), seed=0), tf.random.normal((k, n), seed=1)
+
+    @tf.function
+    def loop(a, b):
+        x = a
+        for _ in tf.range(reps):
+            x = x + 0.0 * tf.matmul(x, b)[:, :1]
+        return x
+    loop(a, b).numpy()  # trace
+    begin = time.perf_counter()
+    loop(a, b).numpy()
+    return (time.perf_counter() - begin) / reps
+
+
 def main():
     import argparse
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -76,8 +99,8 @@ def main():
         ("backward output dh", N, V, H, 1),
     ]
     total_flops, total_seconds = 0.0, 0.0
-    print("| GEMM | shape | GFLOP/s measured (torch) | GFLOP/s (XLA, in a jitted loop) |")
-    print("| --- | --- | --- | --- |")
+    print("| GEMM | shape | GFLOP/s measured (torch) | GFLOP/s (XLA, in a jitted loop) | GFLOP/s (TF, in a tf.function loop) |")
+    print("| --- | --- | --- | --- | --- |")
     for what, m, k, n, count in gemms:
         reps = 2000 if m * k * n < 1e7 else 300
         sec = gemm_seconds(m, k, n, reps)
@@ -86,13 +109,15 @@ def main():
         total_flops += flops * count
         total_seconds += sec * count
         xla_rate = "-" if xla is None else f"{flops / xla / 1e9:.1f}"
-        print(f"| {what} | {m}x{k} @ {k}x{n} (x{count}) | {flops / sec / 1e9:.1f} | {xla_rate} |")
+        tf_sec = tf_gemm_seconds(m, k, n, reps)
+        tf_rate = "-" if tf_sec is None else f"{flops / tf_sec / 1e9:.1f}"
+        print(f"| {what} | {m}x{k} @ {k}x{n} (x{count}) | {flops / sec / 1e9:.1f} | {xla_rate} | {tf_rate} |")
     flops_per_token = total_flops / N
     roofline = N / total_seconds
     print(f"\nFLOPs per token (fwd+bwd, GEMMs only): {flops_per_token / 1e3:.1f} k")
     print(f"roofline (GEMM time only, no elementwise work): {roofline:,.0f} tokens/s")
     here = os.path.dirname(os.path.abspath(__file__))
-    for backend in ("torch", "mxnet", "jax"):
+    for backend in ("torch", "mxnet", "jax", "tensorflow"):
         out = subprocess.run([sys.executable, os.path.join(here, "bench_train.py"), "--backends", backend,
                               "--rounds", "5"], capture_output=True, text=True)
         rows = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
