@@ -36,6 +36,7 @@ def group_processes(train_argv, workers, servers, port):
     """The processes of a one-machine group on loopback: N ranks, rank 0 the coordinator."""
     del servers  # JAX needs no parameter servers
     common = {COORDINATOR: f"127.0.0.1:{port}", NUM_PROCESSES: str(workers)}
-    return [ProcessSpec(f"rank {rank}", rnnlm_argv(train_argv),
-                        {**common, PROCESS_ID: str(rank)}, worker=True)
-            for rank in range(workers)]
+    return [
+        ProcessSpec(f"rank {rank}", rnnlm_argv(train_argv), {**common, PROCESS_ID: str(rank)}, worker=True)
+        for rank in range(workers)
+    ]

@@ -62,6 +62,7 @@ def synchronize():
 
 # ---- devices and the worker group ----------------------------------------------------
 
+
 def _join_requested_group():
     """Join the group the JAX_* variables describe, once, before JAX touches a device:
     jax.distributed must start before its backends do, so device lookup comes here first."""
@@ -81,8 +82,10 @@ def _platforms_error(detail):
     ends jax's start in an AssertionError or leaves no CPU device: one line instead."""
     named = os.environ.get("JAX_PLATFORMS")
     where = f"JAX_PLATFORMS={named!r}: " if named else ""
-    return UsageError(f"{where}jax cannot start a device here ({detail}); unset JAX_PLATFORMS or set it "
-                      "to platforms this machine has, e.g. cpu")
+    return UsageError(
+        f"{where}jax cannot start a device here ({detail}); unset JAX_PLATFORMS or set it "
+        "to platforms this machine has, e.g. cpu"
+    )
 
 
 def _local_devices(platform):
@@ -123,6 +126,7 @@ def device_name(device):
 
 # ---- the model: pure functions of (params, state, tokens) ------------------------------
 
+
 def one_hot(indices, depth, dtype="float32"):
     return jax.nn.one_hot(jnp.asarray(indices), depth, dtype=_dtype(dtype))
 
@@ -136,14 +140,17 @@ def _cell(cfg, w_hh, b_hh):
     """One time step of a gated recurrence, (carry, x @ W_ih.T + b_ih) -> (carry, h), as
     PyTorch's cells compute it (gates in its order: GRU r, z, n; LSTM i, f, g, o)."""
     if cfg.cell == "lstm":
+
         def lstm(carry, xw):
             h, c = carry
             i, f, g, o = jnp.split(xw + _linear(h, w_hh, b_hh), 4, axis=-1)
             c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
             h = jax.nn.sigmoid(o) * jnp.tanh(c)
             return (h, c), h
+
         return lstm
     if cfg.cell == "gru":
+
         def gru(carry, xw):
             (h,) = carry
             xr, xz, xn = jnp.split(xw, 3, axis=-1)
@@ -152,6 +159,7 @@ def _cell(cfg, w_hh, b_hh):
             n = jnp.tanh(xn + r * hn)
             h = n + z * (h - n)  # = (1 - z) * n + z * h, written as ATen's gru_cell does
             return (h,), h
+
         return gru
     raise ValueError(f"the vanilla RNN runs through jax_kernel, not a cell: {cfg.cell!r}")
 
@@ -217,12 +225,13 @@ def _update(kind, params, grads, opt_state, lr):
     t = t + 1
     m = {k: beta1 * m[k] + (1 - beta1) * g for k, g in grads.items()}
     v = {k: beta2 * v[k] + (1 - beta2) * g * g for k, g in grads.items()}
-    step, root = lr / (1 - beta1 ** t), jnp.sqrt(1 - beta2 ** t)
+    step, root = lr / (1 - beta1**t), jnp.sqrt(1 - beta2**t)
     params = {k: p - step * m[k] / (jnp.sqrt(v[k]) / root + eps) for k, p in params.items()}
     return params, (m, v, t)
 
 
 # ---- the compiled programs: one per model config and shape -------------------------------
+
 
 @partial(jax.jit, static_argnames=("cfg", "kind"), donate_argnums=(0, 1, 2))
 def _train_step(params, opt_state, state, X, Y, clip, lr, cfg, kind):
@@ -249,7 +258,7 @@ def _group_update(params, opt_state, flat, clip, lr, cfg, kind):
     grads, offset = {}, 0
     for name, shape in canonical_shapes(cfg).items():
         size = int(np.prod(shape))
-        grads[name], offset = flat[offset:offset + size].reshape(shape), offset + size
+        grads[name], offset = flat[offset : offset + size].reshape(shape), offset + size
     norm, grads = _clip(grads, clip, cfg)
     return _update(kind, params, grads, opt_state, lr) + (norm,)
 
@@ -278,6 +287,7 @@ def _greedy(params, state, last, cfg, num_chars):
         logits, state = _forward(params, state, x.reshape(1, 1), cfg)
         x = jnp.argmax(logits[-1]).astype(last.dtype)
         return (state, x), x
+
     (state, _), ids = lax.scan(step, (state, last), None, length=num_chars)
     return ids, state
 
@@ -296,6 +306,7 @@ def _clip_jit(grads, theta, cfg):
 
 # ---- the model object and the Protocol's calls -------------------------------------------
 
+
 class RNNModel:
     """The book's RNN model as data: its config, its device and its parameters, a pytree
     {canonical name: array} in PyTorch's layout. Outputs have shape
@@ -307,15 +318,17 @@ class RNNModel:
         self.dtype_name = dtype
         self.device = device if device is not None else _cpu()
         self.group: Optional[WorkerGroup] = None  # set by init_distributed
-        self.params = {name: jnp.zeros(shape, _dtype(dtype), device=self.device)
-                       for name, shape in canonical_shapes(cfg).items()}
+        self.params = {
+            name: jnp.zeros(shape, _dtype(dtype), device=self.device) for name, shape in canonical_shapes(cfg).items()
+        }
         self.grads: Optional[Dict[str, Any]] = None  # after loss_and_grads, as after backward
 
 
 def begin_state(model, batch_size):
     shape = defaults.state_shape(model.cfg, batch_size)
-    return tuple(jnp.zeros(shape, _dtype(model.dtype_name), device=model.device)
-                 for _ in range(defaults.state_count(model.cfg)))
+    return tuple(
+        jnp.zeros(shape, _dtype(model.dtype_name), device=model.device) for _ in range(defaults.state_count(model.cfg))
+    )
 
 
 def detach_state(state):
@@ -324,12 +337,12 @@ def detach_state(state):
     return state
 
 
-
 def _tokens(model, array):
     return jax.device_put(np.asarray(array, dtype=np.int32), model.device)
 
 
 # ---- weights in the canonical layout -----------------------------------------------------
+
 
 def get_weights(model):
     return {name: np.array(p) for name, p in model.params.items()}
@@ -338,12 +351,15 @@ def get_weights(model):
 def set_weights(model, weights):
     check_weights(model.cfg, weights)
     dtype = _dtype(model.dtype_name)
-    model.params = {name: jax.device_put(np.asarray(weights[name], dtype=dtype), model.device)
-                    for name in canonical_shapes(model.cfg)}
+    model.params = {
+        name: jax.device_put(np.asarray(weights[name], dtype=dtype), model.device)
+        for name in canonical_shapes(model.cfg)
+    }
     model.grads = None
 
 
 # ---- training ----------------------------------------------------------------------------
+
 
 def grad_clipping(model, theta):
     """Scale the model's last gradients so their global L2 norm is at most theta; return the
@@ -355,6 +371,7 @@ def grad_clipping(model, theta):
 @dataclass
 class _Optimizer:
     """What `make_optimizer` returns and `train_step` updates: the rule and its state."""
+
     kind: str
     lr: float
     state: Any = field(default=())  # () for SGD; (m, v, step) for Adam
@@ -378,15 +395,20 @@ def framework_version():
 
 def environment():
     """What `rnnlm doctor` shows: the platforms and devices XLA sees, x64, the CPU pool's flags."""
-    return {"devices": [str(d) for d in jax.devices()], "x64": bool(jax.config.read("jax_enable_x64")),
-            "threads": os.environ.get("XLA_FLAGS", "XLA's default CPU thread pool")}
+    return {
+        "devices": [str(d) for d in jax.devices()],
+        "x64": bool(jax.config.read("jax_enable_x64")),
+        "threads": os.environ.get("XLA_FLAGS", "XLA's default CPU thread pool"),
+    }
 
 
 # ---- data parallelism (jax.distributed: gloo collectives on CPU) ---------------------------
 
+
 @dataclass
 class WorkerGroup:
     """This process's place in the jax.distributed group."""
+
     rank: int
     world_size: int
 
@@ -396,8 +418,9 @@ def init_distributed(model):
     resolved: JAX must join before it computes). Returns (rank, world_size)."""
     _join_requested_group()
     if not jax_runtime.GROUP.joined:
-        raise UsageError("the jax backend was asked to join a group without JAX_COORDINATOR_ADDRESS "
-                         "and JAX_NUM_PROCESSES > 1 set")
+        raise UsageError(
+            "the jax backend was asked to join a group without JAX_COORDINATOR_ADDRESS and JAX_NUM_PROCESSES > 1 set"
+        )
     model.group = WorkerGroup(jax.process_index(), jax.process_count())
     return model.group.rank, model.group.world_size
 
@@ -406,6 +429,7 @@ def finish_distributed(model):
     """Leave the group together: wait for every worker, then shut the client down."""
     if model.group is not None:
         from jax.experimental import multihost_utils
+
         multihost_utils.sync_global_devices("rnnlm: finished")
         model.group = None
         jax.distributed.shutdown()
@@ -417,6 +441,7 @@ def _gather(values):
     A peer that died or hung up surfaces from gloo as a ValueError or XlaRuntimeError; it
     becomes the RuntimeError the core reports as a failed group (the launcher names who)."""
     from jax.experimental import multihost_utils
+
     try:
         return np.asarray(multihost_utils.process_allgather(values))
     except (ValueError, RuntimeError) as exc:
@@ -436,19 +461,26 @@ def all_reduce_sum(model, values):
 
 def train_step(model, optimizer, state, X, Y, clip):
     """Forward, backward, clip, update in one compiled step. Returns (new state, summed loss,
-    gradient norm before clipping), both on the device. In a group, the workers' gradients are averaged before clipping, so the
+    gradient norm before clipping), both on the device. In a group, the workers' gradients are
+    averaged before clipping, so the
     step is the one a single process takes over the whole minibatch."""
     X, Y = _tokens(model, X), _tokens(model, Y)
     if model.group is None:
         model.params, optimizer.state, state, loss_sum, norm = _train_step(
-            model.params, optimizer.state, state, X, Y, float(clip), optimizer.lr,
-            cfg=model.cfg, kind=optimizer.kind)
+            model.params, optimizer.state, state, X, Y, float(clip), optimizer.lr, cfg=model.cfg, kind=optimizer.kind
+        )
     else:
         state, loss_sum, flat = _group_grads(model.params, state, X, Y, cfg=model.cfg)
         mean = _gather(np.asarray(flat)).sum(axis=0) / model.group.world_size
         model.params, optimizer.state, norm = _group_update(
-            model.params, optimizer.state, jax.device_put(mean, model.device), float(clip), optimizer.lr,
-            cfg=model.cfg, kind=optimizer.kind)
+            model.params,
+            optimizer.state,
+            jax.device_put(mean, model.device),
+            float(clip),
+            optimizer.lr,
+            cfg=model.cfg,
+            kind=optimizer.kind,
+        )
     jax_runtime.LAST_DISPATCHED[:] = [loss_sum]
     return state, loss_sum, norm
 
@@ -470,8 +502,9 @@ def greedy_continue(model, state, last, num_chars):
     The whole loop is one compiled scan (one per length), the chosen id fed back on the
     device and read once at the end; each step is the model on one character, as the
     per-character loop computes it."""
-    ids, state = _greedy(model.params, state, jax.device_put(np.int32(last), model.device), cfg=model.cfg,
-                         num_chars=int(num_chars))
+    ids, state = _greedy(
+        model.params, state, jax.device_put(np.int32(last), model.device), cfg=model.cfg, num_chars=int(num_chars)
+    )
     return np.asarray(ids).astype(np.int64), state
 
 
@@ -480,7 +513,5 @@ def loss_and_grads(model, state, X, Y):
 
     The gradients stay on the model afterwards, as after a backward pass.
     """
-    loss, model.grads = _loss_and_grads(model.params, state, _tokens(model, X), _tokens(model, Y),
-                                        cfg=model.cfg)
+    loss, model.grads = _loss_and_grads(model.params, state, _tokens(model, X), _tokens(model, Y), cfg=model.cfg)
     return float(loss), {name: np.array(g) for name, g in model.grads.items()}
-

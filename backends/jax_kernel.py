@@ -30,6 +30,7 @@ def _recur(xw, h0, w_hh, relu, reverse):
     def step(h, x):
         h = act(x + _times_transposed(h, w_hh))
         return h, h
+
     h_last, ys = lax.scan(step, h0, xw, reverse=reverse)
     return ys, h_last
 
@@ -57,12 +58,14 @@ def _backward(relu, reverse, residuals, cotangents):
         part, slope = inputs
         d_pre = part + dh * slope
         return d_pre @ w_hh, d_pre
+
     d_h0, d_pre = lax.scan(step, d_h_last, (from_outputs, deriv), reverse=not reverse)
     # the state each step read: h0 then ys in the direction the steps ran
-    h_prev = (jnp.concatenate([ys[1:], h0[None]]) if reverse else jnp.concatenate([h0[None], ys[:-1]]))
+    h_prev = jnp.concatenate([ys[1:], h0[None]]) if reverse else jnp.concatenate([h0[None], ys[:-1]])
     hidden = h0.shape[-1]
-    d_w_hh = lax.dot_general(d_pre.reshape(-1, hidden), h_prev.reshape(-1, hidden), (((0,), (0,)), ((), ())),
-                             precision=_HIGHEST)
+    d_w_hh = lax.dot_general(
+        d_pre.reshape(-1, hidden), h_prev.reshape(-1, hidden), (((0,), (0,)), ((), ())), precision=_HIGHEST
+    )
     return d_pre, d_h0, d_w_hh
 
 

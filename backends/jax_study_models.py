@@ -41,6 +41,7 @@ def _numpy(model):
 
 # ---- the from-scratch language model ------------------------------------------------------
 
+
 def _scratch_forward(params, X, state, act):
     W_xh, W_hh, b_h, W_hq, b_q = params
     inputs = jax.nn.one_hot(jnp.asarray(X).T, W_xh.shape[0], dtype=W_xh.dtype)
@@ -87,7 +88,7 @@ def scratch_train_step(model, state, X, Y, lr, clip):
         return _mean_cross_entropy(logits, y), new_state
 
     (loss, state), grads = jax.value_and_grad(loss_of, has_aux=True)(model.params)
-    norm = float(jnp.sqrt(jnp.stack([jnp.sum(g ** 2) for g in grads]).sum()))
+    norm = float(jnp.sqrt(jnp.stack([jnp.sum(g**2) for g in grads]).sum()))
     if clip is not None and norm > clip:
         grads = [g * (clip / norm) for g in grads]
     model.params = [p - lr * g for p, g in zip(model.params, grads)]
@@ -100,6 +101,7 @@ def scratch_get_weights(model):
 
 # ---- the real-valued sequence model -------------------------------------------------------
 
+
 def _regress(params, kind, X):
     """X: (batch, tau) -> (batch,) predictions of the next value."""
     if kind == "mlp":
@@ -108,7 +110,7 @@ def _regress(params, kind, X):
     W_xh, W_hh, b_h, W_hq, b_q = params
     H = jnp.zeros((X.shape[0], W_hh.shape[0]), dtype=X.dtype)
     for t in range(X.shape[1]):  # the window's values in time order, one a step
-        H = jnp.tanh(X[:, t:t + 1] @ W_xh + H @ W_hh + b_h)
+        H = jnp.tanh(X[:, t : t + 1] @ W_xh + H @ W_hh + b_h)
     return (H @ W_hq + b_q)[:, 0]
 
 
@@ -127,8 +129,7 @@ def regressor_predict(model, X):
 
 
 def make_adam(model):
-    return {"t": 0, "m": [jnp.zeros_like(p) for p in model.params],
-            "v": [jnp.zeros_like(p) for p in model.params]}
+    return {"t": 0, "m": [jnp.zeros_like(p) for p in model.params], "v": [jnp.zeros_like(p) for p in model.params]}
 
 
 def regressor_train_step(model, adam, X, y, lr, beta1=0.9, beta2=0.999, eps=1e-8):
@@ -137,13 +138,16 @@ def regressor_train_step(model, adam, X, y, lr, beta1=0.9, beta2=0.999, eps=1e-8
     X = jnp.asarray(np.asarray(X), dtype=model.dtype)
     target = jnp.asarray(np.asarray(y), dtype=model.dtype)
     loss, grads = jax.value_and_grad(lambda params: jnp.mean((_regress(params, model.kind, X) - target) ** 2))(
-        model.params)
+        model.params
+    )
     adam["t"] += 1
     t = adam["t"]
     adam["m"] = [beta1 * m + (1 - beta1) * g for m, g in zip(adam["m"], grads)]
-    adam["v"] = [beta2 * v + (1 - beta2) * g ** 2 for v, g in zip(adam["v"], grads)]
-    model.params = [p - lr * (m / (1 - beta1 ** t)) / (jnp.sqrt(v / (1 - beta2 ** t)) + eps)
-                    for p, m, v in zip(model.params, adam["m"], adam["v"])]
+    adam["v"] = [beta2 * v + (1 - beta2) * g**2 for v, g in zip(adam["v"], grads)]
+    model.params = [
+        p - lr * (m / (1 - beta1**t)) / (jnp.sqrt(v / (1 - beta2**t)) + eps)
+        for p, m, v in zip(model.params, adam["m"], adam["v"])
+    ]
     return float(loss)
 
 

@@ -27,8 +27,10 @@ _MAGIC = (0x112).to_bytes(8, "little")  # what mx.nd.save writes first
 
 _MX_KIND = {"weight_ih": "i2h_weight", "weight_hh": "h2h_weight", "bias_ih": "i2h_bias", "bias_hh": "h2h_bias"}
 _CANON_KIND = {mx: canon for canon, mx in _MX_KIND.items()}
-_MX_UNFUSED = re.compile(r"(?P<prefix>.*)_unfused\.(?P<layer>\d+)\.(?:(?P<dir>[lr])_cell\.)?"
-                         r"(?P<kind>[ih]2h_(?:weight|bias))")
+_MX_UNFUSED = re.compile(
+    r"(?P<prefix>.*)_unfused\.(?P<layer>\d+)\.(?:(?P<dir>[lr])_cell\.)?"
+    r"(?P<kind>[ih]2h_(?:weight|bias))"
+)
 _MX_FUSED = re.compile(r"(?P<prefix>(?:.*[._])?)(?P<dir>[lr])(?P<layer>\d+)_(?P<kind>[ih]2h_(?:weight|bias))")
 _MX_DENSE = re.compile(r"(?P<prefix>(?:.*[._])?dense\d*[._])(?P<kind>weight|bias)")
 _MX_EXPORT_TAGS = ("arg:", "aux:")
@@ -43,12 +45,14 @@ def sniff(path, head):
 def read(path):
     """{native name: ndarray} of a .params file."""
     from . import mxnet_native
+
     return mxnet_native.read_params(path)
 
 
 def write(cfg, weights, vocab, dtype):
     """The file's bytes for canonical `weights`, under the names `load_parameters` reads."""
     from . import mxnet_native
+
     del vocab, dtype
     names = MXNetNames.for_config(cfg)
     return mxnet_native.params_bytes({names.to_native(n): w for n, w in weights.items()})
@@ -106,9 +110,8 @@ class MXNetNames:
         for native in names:
             name = native
             for tag in _MX_EXPORT_TAGS:
-                name = name[len(tag):] if name.startswith(tag) else name
-            unfused, fused, dense = (_MX_UNFUSED.fullmatch(name), _MX_FUSED.fullmatch(name),
-                                     _MX_DENSE.fullmatch(name))
+                name = name[len(tag) :] if name.startswith(tag) else name
+            unfused, fused, dense = (_MX_UNFUSED.fullmatch(name), _MX_FUSED.fullmatch(name), _MX_DENSE.fullmatch(name))
             if unfused:
                 m = unfused
                 rnn_schemes.add((True, m["prefix"]))
@@ -126,9 +129,11 @@ class MXNetNames:
             mapping[native] = canonical_name(_CANON_KIND[m["kind"]], m["layer"], m["dir"] == "r")
         refuse_unknown(unknown, source, "MXNet", "rnn._unfused.0.i2h_weight, ..., dense.weight, dense.bias")
         if len(rnn_schemes) > 1 or len(dense_prefixes) > 1 or len(cells) > 1:
-            raise UsageError(f"'{source}' mixes MXNet naming schemes "
-                             f"({', '.join(sorted(p for _, p in rnn_schemes) + sorted(dense_prefixes))}): "
-                             "not the parameters of one book RNNModel")
+            raise UsageError(
+                f"'{source}' mixes MXNet naming schemes "
+                f"({', '.join(sorted(p for _, p in rnn_schemes) + sorted(dense_prefixes))}): "
+                "not the parameters of one book RNNModel"
+            )
         is_unfused, prefix = next(iter(rnn_schemes), (True, "rnn."))
         bidirectional = bool(cells) and cells.pop()
         return cls(is_unfused, prefix, next(iter(dense_prefixes), "dense."), bidirectional), mapping

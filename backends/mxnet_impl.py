@@ -24,19 +24,16 @@ from . import mxnet_runtime
 from .common import defaults, exact_sum
 from .common.defaults import device_name  # noqa: F401 (part of the interface)
 from .mxnet_engine import group_requested, restart_note  # noqa: F401 (part of the interface)
+from rnnlm.errors import UsageError
+from rnnlm.model.weights import check_weights, rnn_weight_names
 
 mx = mxnet_runtime.load()  # np.bool and the operators' thread count, before mxnet loads
 from mxnet import autograd, gluon  # noqa: E402
 from mxnet.gluon import nn, rnn  # noqa: E402
 
-from rnnlm.errors import UsageError
-from rnnlm.model.weights import check_weights, rnn_weight_names
-
 NAME = "mxnet"
 _CELLS = {"rnn": rnn.RNN, "gru": rnn.GRU, "lstm": rnn.LSTM}
 _LOSS = gluon.loss.SoftmaxCrossEntropyLoss()
-
-
 
 
 def set_num_threads(n):
@@ -57,6 +54,7 @@ def synchronize():
 
 # ---- devices ---------------------------------------------------------------------------
 
+
 def try_gpu(i=0):
     """GPU i if it exists, else the CPU (as d2l's `try_gpu`)."""
     if mx.context.num_gpus() >= i + 1:
@@ -74,13 +72,14 @@ def resolve_device(spec):
     return defaults.resolve_device(spec, try_gpu, lambda d: d.device_type == "gpu", mx.cpu, NAME)
 
 
-
 # ---- the model -------------------------------------------------------------------------
+
 
 def one_hot(indices, depth, dtype="float32"):
     """The book's `npx.one_hot(inputs.T, vocab_size)`, of an NDArray or a NumPy array."""
-    return mx.nd.one_hot(mx.nd.array(indices, dtype="int64") if isinstance(indices, np.ndarray) else indices,
-                         depth, dtype=dtype)
+    return mx.nd.one_hot(
+        mx.nd.array(indices, dtype="int64") if isinstance(indices, np.ndarray) else indices, depth, dtype=dtype
+    )
 
 
 class RNNModel(gluon.HybridBlock):
@@ -101,12 +100,12 @@ class RNNModel(gluon.HybridBlock):
             self.layers = []
             for layer in range(cfg.num_layers):
                 input_size = cfg.vocab_size if layer == 0 else cfg.num_hiddens * cfg.num_directions
-                block = _CELLS[cfg.cell](cfg.num_hiddens, 1, bidirectional=cfg.bidirectional,
-                                         input_size=input_size, **extra)
+                block = _CELLS[cfg.cell](
+                    cfg.num_hiddens, 1, bidirectional=cfg.bidirectional, input_size=input_size, **extra
+                )
                 self.register_child(block, f"rnn{layer}")
                 self.layers.append(block)
-            self.linear = nn.Dense(cfg.vocab_size, in_units=cfg.num_hiddens * cfg.num_directions,
-                                   flatten=False)
+            self.linear = nn.Dense(cfg.vocab_size, in_units=cfg.num_hiddens * cfg.num_directions, flatten=False)
         self.initialize(ctx=self.device)
         self.cast(dtype)
         self.hybridize(static_alloc=True)
@@ -128,7 +127,9 @@ class RNNModel(gluon.HybridBlock):
 
 def begin_state(model, batch_size):
     shape = defaults.state_shape(model.cfg, batch_size)
-    return [mx.nd.zeros(shape, ctx=model.device, dtype=model.dtype_name) for _ in range(defaults.state_count(model.cfg))]
+    return [
+        mx.nd.zeros(shape, ctx=model.device, dtype=model.dtype_name) for _ in range(defaults.state_count(model.cfg))
+    ]
 
 
 def detach_state(state):
@@ -145,6 +146,7 @@ def _array(model, array):
 
 
 # ---- weights in the canonical layout -----------------------------------------------------
+
 
 def _param_map(model):
     """{canonical name: gluon Parameter} (cached as `model.canonical`)."""
@@ -169,6 +171,7 @@ def set_weights(model, weights):
 
 
 # ---- training ----------------------------------------------------------------------------
+
 
 def _grads(model):
     return [p.grad(model.device) for p in model.canonical.values()]
@@ -200,10 +203,13 @@ def framework_version():
 def environment():
     """What `rnnlm doctor` shows: the OpenMP count, the build's BLAS/MKLDNN/CUDA features, GPUs."""
     enabled = sorted(name for name, feature in mx.runtime.Features().items() if feature.enabled)
-    return {"threads": f"{mxnet_runtime.LOADED_THREADS} (fixed when MXNet loaded)",
-            "features": [f for f in enabled if f.startswith(("BLAS", "MKLDNN", "CUDA", "CUDNN", "NCCL",
-                                                             "OPENMP", "LAPACK", "DIST"))],
-            "gpus": [f"gpu({i})" for i in range(mx.context.num_gpus())]}
+    return {
+        "threads": f"{mxnet_runtime.LOADED_THREADS} (fixed when MXNet loaded)",
+        "features": [
+            f for f in enabled if f.startswith(("BLAS", "MKLDNN", "CUDA", "CUDNN", "NCCL", "OPENMP", "LAPACK", "DIST"))
+        ],
+        "gpus": [f"gpu({i})" for i in range(mx.context.num_gpus())],
+    }
 
 
 # ---- data parallelism (the ps-lite parameter server, kvstore dist_sync) -------------------
@@ -218,6 +224,7 @@ _KEYS = {"grads": 0, "metrics": 2}  # each purpose uses two keys: scales, then v
 @dataclass
 class WorkerGroup:
     """The dist_sync kvstore and the shapes of the keys initialized on it."""
+
     kv: Any
     shapes: Dict[int, Tuple[int, ...]] = field(default_factory=dict)
 
@@ -318,19 +325,21 @@ def greedy_continue(model, state, last, num_chars):
         return _greedy_by_block(model, state, last, num_chars)
     mode = f"rnn_{cfg.activation}" if cfg.cell == "rnn" else cfg.cell  # the RNN operator's names
     weights = model.canonical
-    flat = [mx.nd.concat(*[weights[n].data(model.device).reshape(-1) for n in names], dim=0)
-            for _, _, names in rnn_weight_names(cfg)]  # the operator's layout: W_ih, W_hh, b_ih, b_hh
+    flat = [
+        mx.nd.concat(*[weights[n].data(model.device).reshape(-1) for n in names], dim=0)
+        for _, _, names in rnn_weight_names(cfg)
+    ]  # the operator's layout: W_ih, W_hh, b_ih, b_hh
     w_out, b_out = weights["linear.weight"].data(model.device), weights["linear.bias"].data(model.device)
-    per_layer = [[s[layer:layer + 1] for s in state] for layer in range(cfg.num_layers)]
+    per_layer = [[s[layer : layer + 1] for s in state] for layer in range(cfg.num_layers)]
     x, out = _array(model, np.array([last])), []
     for _ in range(num_chars):
         inp = mx.nd.one_hot(x, cfg.vocab_size, dtype=model.dtype_name).reshape((1, 1, -1))
         for layer, params in enumerate(flat):
-            res = mx.nd.RNN(inp, params, *per_layer[layer], state_size=cfg.num_hiddens, num_layers=1,
-                            mode=mode, state_outputs=True)
+            res = mx.nd.RNN(
+                inp, params, *per_layer[layer], state_size=cfg.num_hiddens, num_layers=1, mode=mode, state_outputs=True
+            )
             inp, per_layer[layer] = res[0], list(res[1:])
-        x = mx.nd.argmax(mx.nd.FullyConnected(inp.reshape((1, -1)), w_out, b_out, num_hidden=cfg.vocab_size),
-                         axis=1)
+        x = mx.nd.argmax(mx.nd.FullyConnected(inp.reshape((1, -1)), w_out, b_out, num_hidden=cfg.vocab_size), axis=1)
         out.append(x)
     ids = mx.nd.concat(*out, dim=0).asnumpy() if out else np.zeros(0)
     state = [mx.nd.concat(*[p[i] for p in per_layer], dim=0) for i in range(len(state))]

@@ -32,8 +32,20 @@ MAX_NDIM = 32  # MXNet's own limit
 MAX_FILE_BYTES = 4 << 30
 _STYPES = {0: "dense", 1: "row_sparse", 2: "csr", -1: "undefined"}
 # mshadow's type flags; bfloat16 (12) has no NumPy dtype and is refused by name
-_DTYPES = {0: np.float32, 1: np.float64, 2: np.float16, 3: np.uint8, 4: np.int32, 5: np.int8,
-           6: np.int64, 7: np.bool_, 8: np.int16, 9: np.uint16, 10: np.uint32, 11: np.uint64}
+_DTYPES = {
+    0: np.float32,
+    1: np.float64,
+    2: np.float16,
+    3: np.uint8,
+    4: np.int32,
+    5: np.int8,
+    6: np.int64,
+    7: np.bool_,
+    8: np.int16,
+    9: np.uint16,
+    10: np.uint32,
+    11: np.uint64,
+}
 _FLAGS = {np.dtype(t): flag for flag, t in _DTYPES.items()}
 _MIN_ARRAY_BYTES = 16  # magic, storage type, ndim, nothing else: an empty array
 
@@ -49,9 +61,11 @@ class _Reader:
 
     def take(self, n, what):
         if n > self.left():
-            raise UsageError(f"'{self.path}' is not a readable MXNet .params file "
-                             f"(truncated: {what} needs {n} bytes, {self.left()} remain)")
-        chunk = self.data[self.pos:self.pos + n]
+            raise UsageError(
+                f"'{self.path}' is not a readable MXNet .params file "
+                f"(truncated: {what} needs {n} bytes, {self.left()} remain)"
+            )
+        chunk = self.data[self.pos : self.pos + n]
         self.pos += n
         return chunk
 
@@ -67,12 +81,16 @@ def _read_array(r, index):
     """(dtype flag, "dense", shape or None for an empty array, data bytes)."""
     (magic,) = r.unpack("I", f"array {index}")
     if magic not in (V2_MAGIC, V3_MAGIC):
-        raise _bad(r.path, f"array {index} has magic 0x{magic:08x}, not MXNet 1.x's "
-                           f"0x{V2_MAGIC:08x} or 0x{V3_MAGIC:08x}; older formats are not read")
+        raise _bad(
+            r.path,
+            f"array {index} has magic 0x{magic:08x}, not MXNet 1.x's "
+            f"0x{V2_MAGIC:08x} or 0x{V3_MAGIC:08x}; older formats are not read",
+        )
     stype, ndim = r.unpack("ii", f"array {index}")
     if stype != 0:  # sparse layouts carry more headers; rnnlm's models are dense
-        raise UsageError(f"'{r.path}': array {index} is {_STYPES.get(stype, f'storage type {stype}')}, "
-                         "not a dense array")
+        raise UsageError(
+            f"'{r.path}': array {index} is {_STYPES.get(stype, f'storage type {stype}')}, not a dense array"
+        )
     empty_ndim = 0 if magic == V2_MAGIC else -1
     if ndim == empty_ndim:
         return None, "dense", None, b""
@@ -140,8 +158,7 @@ def read_params(path):
     try:
         size = os.stat(path).st_size
         if size > MAX_FILE_BYTES:
-            raise UsageError(f"'{path}' is {size} bytes, more than the {MAX_FILE_BYTES} a .params "
-                             "file may have here")
+            raise UsageError(f"'{path}' is {size} bytes, more than the {MAX_FILE_BYTES} a .params file may have here")
         with open(path, "rb") as f:
             data = f.read(size + 1)  # never the limit: read(n) allocates n bytes up front
     except OSError as exc:
@@ -149,8 +166,9 @@ def read_params(path):
     out = {}
     for name, array in parse_params(data, path).items():
         if array.dtype.kind != "f":
-            raise UsageError(f"'{path}': tensor {name} has dtype {array.dtype.name}; "
-                             "model weights must be floating point")
+            raise UsageError(
+                f"'{path}': tensor {name} has dtype {array.dtype.name}; model weights must be floating point"
+            )
         out[name] = array.astype(np.float64 if array.dtype == np.float64 else np.float32)
     return out
 

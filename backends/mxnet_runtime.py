@@ -37,9 +37,11 @@ def load(threads: Optional[int] = None) -> Any:
         count = threads or _env_count()
         with framework_environment(MXNET_OMP_MAX_THREADS=str(count), OMP_NUM_THREADS=None):
             import mxnet
+
             mxnet.nd.zeros((1,)).wait_to_read()  # the engine and its OpenMP settings start here
         LOADED_THREADS = count
     import mxnet
+
     return mxnet
 
 

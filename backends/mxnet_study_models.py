@@ -33,6 +33,7 @@ def _numpy(model):
 
 # ---- the from-scratch language model ------------------------------------------------------
 
+
 class ScratchLM:
     names = ("W_xh", "W_hh", "b_h", "W_hq", "b_q")
 
@@ -44,8 +45,9 @@ class ScratchLM:
 
     def __call__(self, X, state):
         W_xh, W_hh, b_h, W_hq, b_q = self.params
-        inputs = mx.nd.one_hot(mx.nd.array(np.ascontiguousarray(X.T), dtype=self.dtype), self.vocab_size,
-                               dtype=self.dtype)
+        inputs = mx.nd.one_hot(
+            mx.nd.array(np.ascontiguousarray(X.T), dtype=self.dtype), self.vocab_size, dtype=self.dtype
+        )
         H, outputs = state, []
         for x in inputs:  # one time step at a time, as the book
             H = self.act(mx.nd.dot(x, W_xh) + mx.nd.dot(H, W_hh) + b_h)
@@ -73,7 +75,7 @@ def scratch_train_step(model, state, X, Y, lr, clip):
         y_hat, state = model(X, state)
         loss = _cross_entropy(y_hat, y).mean()
     loss.backward()
-    norm = float(mx.nd.sqrt(mx.nd.add_n(*[mx.nd.sum(p.grad ** 2) for p in model.params])).asscalar())
+    norm = float(mx.nd.sqrt(mx.nd.add_n(*[mx.nd.sum(p.grad**2) for p in model.params])).asscalar())
     if clip is not None and norm > clip:
         for p in model.params:
             p.grad[:] *= clip / norm
@@ -87,6 +89,7 @@ def scratch_get_weights(model):
 
 
 # ---- the real-valued sequence model -------------------------------------------------------
+
 
 class Regressor:
     def __init__(self, weights, kind, dtype="float32"):
@@ -103,7 +106,7 @@ class Regressor:
         W_xh, W_hh, b_h, W_hq, b_q = self.params
         H = mx.nd.zeros((X.shape[0], W_hh.shape[0]), dtype=self.dtype)
         for t in range(X.shape[1]):  # the window's values in time order, one a step
-            H = mx.nd.tanh(mx.nd.dot(X[:, t:t + 1], W_xh) + mx.nd.dot(H, W_hh) + b_h)
+            H = mx.nd.tanh(mx.nd.dot(X[:, t : t + 1], W_xh) + mx.nd.dot(H, W_hh) + b_h)
         return (mx.nd.dot(H, W_hq) + b_q)[:, 0]
 
 
@@ -112,8 +115,7 @@ def regressor_predict(model, X):
 
 
 def make_adam(model):
-    return {"t": 0, "m": [mx.nd.zeros_like(p) for p in model.params],
-            "v": [mx.nd.zeros_like(p) for p in model.params]}
+    return {"t": 0, "m": [mx.nd.zeros_like(p) for p in model.params], "v": [mx.nd.zeros_like(p) for p in model.params]}
 
 
 def regressor_train_step(model, adam, X, y, lr, beta1=0.9, beta2=0.999, eps=1e-8):
@@ -127,8 +129,8 @@ def regressor_train_step(model, adam, X, y, lr, beta1=0.9, beta2=0.999, eps=1e-8
     t = adam["t"]
     for p, m, v in zip(model.params, adam["m"], adam["v"]):
         m[:] = beta1 * m + (1 - beta1) * p.grad
-        v[:] = beta2 * v + (1 - beta2) * p.grad ** 2
-        m_hat, v_hat = m / (1 - beta1 ** t), v / (1 - beta2 ** t)
+        v[:] = beta2 * v + (1 - beta2) * p.grad**2
+        m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)
         p[:] = p - lr * m_hat / (mx.nd.sqrt(v_hat) + eps)
     return float(loss.asscalar())
 

@@ -14,6 +14,7 @@ def sniff(path, head):
 
 def write(cfg, weights, vocab, dtype):
     from . import onnxruntime_native
+
     del dtype  # the graph computes in float32, as ONNX Runtime's RNN kernels do
     return onnxruntime_native.model_bytes(cfg, weights, vocab)
 
@@ -21,11 +22,13 @@ def write(cfg, weights, vocab, dtype):
 def read_checkpoint(path):
     """(ModelConfig, vocabulary list, {canonical name: array}, meta) of an exported file."""
     from . import onnxruntime_native
+
     return onnxruntime_native.read_checkpoint(path)
 
 
 def book_constructor(cfg, dtype="float32"):
     del dtype
     state = ", c0" if cfg.cell == "lstm" else ""
-    return f"onnxruntime.InferenceSession(PATH); inputs tokens, h0{state}; outputs logits, hn" + \
-        (", cn" if cfg.cell == "lstm" else "")
+    return f"onnxruntime.InferenceSession(PATH); inputs tokens, h0{state}; outputs logits, hn" + (
+        ", cn" if cfg.cell == "lstm" else ""
+    )

@@ -23,6 +23,7 @@ _PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
 
 # ---- devices ---------------------------------------------------------------------------
 
+
 def try_gpu(i=0):
     """'cuda' if ONNX Runtime has its CUDA provider (device i is not selectable here), else 'cpu'."""
     return "cuda" if _PROVIDERS["cuda"] in ort.get_available_providers() else "cpu"
@@ -36,8 +37,8 @@ def resolve_device(spec):
     return defaults.resolve_device(spec, try_gpu, lambda d: d == "cuda", lambda: "cpu", NAME)
 
 
-
 # ---- the model -------------------------------------------------------------------------
+
 
 def one_hot(indices, depth, dtype="float32"):
     return np.eye(depth, dtype=dtype)[np.asarray(indices, dtype=np.int64)]
@@ -55,7 +56,6 @@ class RNNModel:
 
 def begin_state(model, batch_size):
     return [np.zeros(defaults.state_shape(model.cfg, batch_size), dtype=np.float32) for _ in model.state_names]
-
 
 
 def get_weights(model):
@@ -96,7 +96,6 @@ def greedy_continue(model, state, last, num_chars):
         logits, state = forward(model, x, state)
         x[0, 0] = out[i] = int(logits[0].argmax())
     return out, state
-
 
 
 def framework_version():

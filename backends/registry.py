@@ -30,14 +30,14 @@ ROLES = {
 
 @dataclass(frozen=True)
 class BackendSpec:
-    name: str                    # as --backend and $RNNLM_BACKEND spell it; its files' prefix
-    extra: str                   # the pip extra that installs it
-    needs: Tuple[str, ...]       # top-level modules that must import
-    trains: bool                 # train, compare, launch, compress; else predict and eval only
-    roles: Tuple[str, ...]       # its modules besides impl (keys of ROLES)
+    name: str  # as --backend and $RNNLM_BACKEND spell it; its files' prefix
+    extra: str  # the pip extra that installs it
+    needs: Tuple[str, ...]  # top-level modules that must import
+    trains: bool  # train, compare, launch, compress; else predict and eval only
+    roles: Tuple[str, ...]  # its modules besides impl (keys of ROLES)
     native_format: Optional[str] = None  # the FormatSpec its framework reads and writes
     last_python: Optional[Tuple[int, int]] = None  # the newest Python its framework has wheels for
-    why_not_newer: str = ""      # why not past it ({python} is filled in)
+    why_not_newer: str = ""  # why not past it ({python} is filled in)
     numpy_below: Optional[int] = None  # the NumPy major version its framework no longer runs on
 
     def module(self, role: str) -> Optional[str]:
@@ -64,12 +64,12 @@ class BackendSpec:
 
 @dataclass(frozen=True)
 class FormatSpec:
-    name: str                    # as import/export --format spell it
-    backend: str                 # the backend whose `<backend>_format` module describes it
-    extra: str                   # the pip extra its reader and writer need
-    needs: Tuple[str, ...]       # top-level modules its reader and writer import
-    imports: bool                # `rnnlm import` reads it
-    checkpoint: bool = False     # usable as --checkpoint as it is (it carries config and vocabulary)
+    name: str  # as import/export --format spell it
+    backend: str  # the backend whose `<backend>_format` module describes it
+    extra: str  # the pip extra its reader and writer need
+    needs: Tuple[str, ...]  # top-level modules its reader and writer import
+    imports: bool  # `rnnlm import` reads it
+    checkpoint: bool = False  # usable as --checkpoint as it is (it carries config and vocabulary)
 
     @property
     def module(self) -> str:
@@ -78,19 +78,37 @@ class FormatSpec:
 
 # the order of training backends is the default's: the first one installed is used
 BACKENDS: Tuple[BackendSpec, ...] = (
-    BackendSpec("torch", "torch", ("torch",), trains=True, native_format="torch",
-                roles=("runtime", "engine", "kernel", "format", "native", "study_models")),
-    BackendSpec("mxnet", "mxnet", ("mxnet",), trains=True, native_format="mxnet",
-                roles=("runtime", "engine", "format", "native", "study_models"),
-                last_python=(3, 12), numpy_below=2,
-                why_not_newer="MXNet 1.9.1, its last release, needs NumPy < 2, which has no wheel for "
-                              "Python {python}"),
-    BackendSpec("jax", "jax", ("jax", "jaxlib"), trains=True,
-                roles=("runtime", "engine", "kernel", "study_models")),
-    BackendSpec("tensorflow", "tensorflow", ("tensorflow",), trains=True, native_format="tensorflow",
-                roles=("runtime", "engine", "kernel", "format", "native", "study_models")),
-    BackendSpec("onnxruntime", "onnx", ("onnxruntime", "onnx"), trains=False, native_format="onnx",
-                roles=("format", "native")),
+    BackendSpec(
+        "torch",
+        "torch",
+        ("torch",),
+        trains=True,
+        native_format="torch",
+        roles=("runtime", "engine", "kernel", "format", "native", "study_models"),
+    ),
+    BackendSpec(
+        "mxnet",
+        "mxnet",
+        ("mxnet",),
+        trains=True,
+        native_format="mxnet",
+        roles=("runtime", "engine", "format", "native", "study_models"),
+        last_python=(3, 12),
+        numpy_below=2,
+        why_not_newer="MXNet 1.9.1, its last release, needs NumPy < 2, which has no wheel for Python {python}",
+    ),
+    BackendSpec("jax", "jax", ("jax", "jaxlib"), trains=True, roles=("runtime", "engine", "kernel", "study_models")),
+    BackendSpec(
+        "tensorflow",
+        "tensorflow",
+        ("tensorflow",),
+        trains=True,
+        native_format="tensorflow",
+        roles=("runtime", "engine", "kernel", "format", "native", "study_models"),
+    ),
+    BackendSpec(
+        "onnxruntime", "onnx", ("onnxruntime", "onnx"), trains=False, native_format="onnx", roles=("format", "native")
+    ),
 )
 
 FORMATS: Tuple[FormatSpec, ...] = (

@@ -48,7 +48,12 @@ def group_processes(train_argv, workers, servers, port):
     (the launcher found `port` free; the next ones are its neighbours)."""
     del servers  # the collectives need no parameter servers
     addresses = [f"127.0.0.1:{port + rank}" for rank in range(workers)]
-    return [ProcessSpec(f"rank {rank}", rnnlm_argv(train_argv),
-                        {VARIABLE: json.dumps({"cluster": {"worker": addresses},
-                                               "task": {"type": "worker", "index": rank}})}, worker=True)
-            for rank in range(workers)]
+    return [
+        ProcessSpec(
+            f"rank {rank}",
+            rnnlm_argv(train_argv),
+            {VARIABLE: json.dumps({"cluster": {"worker": addresses}, "task": {"type": "worker", "index": rank}})},
+            worker=True,
+        )
+        for rank in range(workers)
+    ]

@@ -39,8 +39,7 @@ DEFAULT_ACTIVATION = "tanh"  # SimpleRNN's
 PREFIX = "layers/rnn_model/"  # what Sequential([net]).save_weights writes for the book's net
 _RNN = re.compile(r"(?P<prefix>(?:.*/)?)rnn/cell/vars/(?P<index>[012])")
 _DENSE = re.compile(r"(?P<prefix>(?:.*/)?)dense/vars/(?P<index>[01])")
-_KIND = {"kernel": "weight_ih", "recurrent_kernel": "weight_hh", "bias": "bias_ih",
-         "recurrent_bias": "bias_hh"}
+_KIND = {"kernel": "weight_ih", "recurrent_kernel": "weight_hh", "bias": "bias_ih", "recurrent_bias": "bias_hh"}
 _LAYERS = {"rnn": "SimpleRNN", "gru": "GRU", "lstm": "LSTM"}
 
 
@@ -48,18 +47,20 @@ def sniff(path, head):
     """True when the file (whose first bytes are `head`) is an HDF5 file."""
     del path
     from .tensorflow_native import SIGNATURE
+
     return head.startswith(SIGNATURE)
 
 
 def _swap_gates(a, hidden):
     """Swap the first two gate blocks of axis 0: PyTorch (r, z, n) <-> Keras (z, r, n); the
     swap is its own inverse."""
-    return np.concatenate([a[hidden:2 * hidden], a[:hidden], a[2 * hidden:]])
+    return np.concatenate([a[hidden : 2 * hidden], a[:hidden], a[2 * hidden :]])
 
 
 def read(path):
     """{Keras name: ndarray in PyTorch's layout} of a weights file."""
     from . import tensorflow_native
+
     return from_keras(tensorflow_native.read_weights(path), path)
 
 
@@ -82,23 +83,40 @@ def from_keras(stored, source):
     if sorted(rnn) != [0, 1, 2] or sorted(dense) != [0, 1]:
         raise UsageError(f"'{source}' is missing some of {prefix}rnn/cell/vars/0-2 and {prefix}dense/vars/0-1")
     kernel, recurrent, bias = rnn[0], rnn[1], rnn[2]
-    if recurrent.ndim != 2 or kernel.ndim != 2 or kernel.shape[1] != recurrent.shape[1] \
-            or recurrent.shape[0] == 0 or recurrent.shape[1] % recurrent.shape[0]:
-        raise UsageError(f"'{source}': the recurrent kernels have shapes {kernel.shape} and {recurrent.shape}, "
-                         "not (vocab, gates * hidden) and (hidden, gates * hidden)")
+    if (
+        recurrent.ndim != 2
+        or kernel.ndim != 2
+        or kernel.shape[1] != recurrent.shape[1]
+        or recurrent.shape[0] == 0
+        or recurrent.shape[1] % recurrent.shape[0]
+    ):
+        raise UsageError(
+            f"'{source}': the recurrent kernels have shapes {kernel.shape} and {recurrent.shape}, "
+            "not (vocab, gates * hidden) and (hidden, gates * hidden)"
+        )
     hidden, gates = recurrent.shape[0], recurrent.shape[1] // recurrent.shape[0]
     if gates == 3 and bias.shape != (2, 3 * hidden):
-        raise UsageError(f"'{source}': a GRU bias of shape {bias.shape}, not (2, {3 * hidden}): a GRU with "
-                         "reset_after=False computes another model than the book's PyTorch one")
+        raise UsageError(
+            f"'{source}': a GRU bias of shape {bias.shape}, not (2, {3 * hidden}): a GRU with "
+            "reset_after=False computes another model than the book's PyTorch one"
+        )
     if gates != 3 and bias.shape != (gates * hidden,):
         raise UsageError(f"'{source}': the recurrent bias has shape {bias.shape}, not ({gates * hidden},)")
     if gates == 3:
         order = lambda a: _swap_gates(a, hidden)  # noqa: E731
-        weights = {"kernel": order(kernel.T), "recurrent_kernel": order(recurrent.T),
-                   "bias": order(bias[0]), "recurrent_bias": order(bias[1])}
+        weights = {
+            "kernel": order(kernel.T),
+            "recurrent_kernel": order(recurrent.T),
+            "bias": order(bias[0]),
+            "recurrent_bias": order(bias[1]),
+        }
     else:
-        weights = {"kernel": kernel.T, "recurrent_kernel": recurrent.T, "bias": bias,
-                   "recurrent_bias": np.zeros_like(bias)}
+        weights = {
+            "kernel": kernel.T,
+            "recurrent_kernel": recurrent.T,
+            "bias": bias,
+            "recurrent_bias": np.zeros_like(bias),
+        }
     out = {f"{prefix}rnn/cell/{k}": np.ascontiguousarray(v) for k, v in weights.items()}
     out[f"{prefix}dense/kernel"] = np.ascontiguousarray(dense[0].T)
     out[f"{prefix}dense/bias"] = dense[1]
@@ -108,6 +126,7 @@ def from_keras(stored, source):
 def write(cfg, weights, vocab, dtype):
     """The file's bytes for canonical `weights`, as Sequential([net]).save_weights writes them."""
     from . import tensorflow_native
+
     del vocab, dtype  # the file holds weights alone, in their own dtype
     return tensorflow_native.weights_bytes(to_keras(cfg, weights))
 
@@ -115,12 +134,16 @@ def write(cfg, weights, vocab, dtype):
 def to_keras(cfg, weights, prefix=PREFIX):
     """{path in the file: array} of canonical `weights` (the empty groups Keras writes too)."""
     if cfg.num_layers != 1 or cfg.bidirectional:
-        raise UsageError("the book's TensorFlow RNNModel holds one unidirectional layer; export a "
-                         f"{cfg.num_layers}-layer{' bidirectional' if cfg.bidirectional else ''} model "
-                         "to another format")
+        raise UsageError(
+            "the book's TensorFlow RNNModel holds one unidirectional layer; export a "
+            f"{cfg.num_layers}-layer{' bidirectional' if cfg.bidirectional else ''} model "
+            "to another format"
+        )
     if cfg.cell == "rnn" and cfg.activation != "tanh":
-        raise UsageError("the book's TensorFlow model uses SimpleRNN's tanh; a relu model would need "
-                         "SimpleRNN(activation='relu'), which the exported file cannot say")
+        raise UsageError(
+            "the book's TensorFlow model uses SimpleRNN's tanh; a relu model would need "
+            "SimpleRNN(activation='relu'), which the exported file cannot say"
+        )
     w_ih, w_hh = weights["rnn.weight_ih_l0"], weights["rnn.weight_hh_l0"]
     b_ih, b_hh = weights["rnn.bias_ih_l0"], weights["rnn.bias_hh_l0"]
     if cfg.cell == "gru":
@@ -128,9 +151,16 @@ def to_keras(cfg, weights, prefix=PREFIX):
         kernel, recurrent, bias = order(w_ih).T, order(w_hh).T, np.stack([order(b_ih), order(b_hh)])
     else:
         kernel, recurrent, bias = w_ih.T, w_hh.T, b_ih + b_hh
-    return {f"{prefix}dense/vars/0": weights["linear.weight"].T, f"{prefix}dense/vars/1": weights["linear.bias"],
-            f"{prefix}rnn/cell/vars/0": kernel, f"{prefix}rnn/cell/vars/1": recurrent,
-            f"{prefix}rnn/cell/vars/2": bias, f"{prefix}rnn/vars/": None, f"{prefix}vars/": None, "vars/": None}
+    return {
+        f"{prefix}dense/vars/0": weights["linear.weight"].T,
+        f"{prefix}dense/vars/1": weights["linear.bias"],
+        f"{prefix}rnn/cell/vars/0": kernel,
+        f"{prefix}rnn/cell/vars/1": recurrent,
+        f"{prefix}rnn/cell/vars/2": bias,
+        f"{prefix}rnn/vars/": None,
+        f"{prefix}vars/": None,
+        "vars/": None,
+    }
 
 
 def parse_names(names, source):
@@ -141,11 +171,15 @@ def book_constructor(cfg, dtype="float32"):
     """How to build the book's model that an exported file loads into."""
     floatx = "tf.keras.backend.set_floatx('float64'); " if dtype == "float64" else ""
     begin = f"net.begin_state(batch_size=1, dtype=tf.{dtype})"
-    layer = (f"tf.keras.layers.{_LAYERS[cfg.cell]}({cfg.num_hiddens}, time_major=True, "
-             "return_sequences=True, return_state=True)")
-    return (f"{floatx}net = d2l.RNNModel({layer}, vocab_size={cfg.vocab_size}); "
-            f"net(tf.zeros((1, 1), tf.int32), {begin}); "
-            "tf.keras.Sequential([net]).load_weights(PATH)  # TF_USE_LEGACY_KERAS=1, tf-keras")
+    layer = (
+        f"tf.keras.layers.{_LAYERS[cfg.cell]}({cfg.num_hiddens}, time_major=True, "
+        "return_sequences=True, return_state=True)"
+    )
+    return (
+        f"{floatx}net = d2l.RNNModel({layer}, vocab_size={cfg.vocab_size}); "
+        f"net(tf.zeros((1, 1), tf.int32), {begin}); "
+        "tf.keras.Sequential([net]).load_weights(PATH)  # TF_USE_LEGACY_KERAS=1, tf-keras"
+    )
 
 
 class KerasNames:
@@ -175,7 +209,8 @@ class KerasNames:
                 unknown.append(name)
                 continue
             prefixes.add(m["prefix"])
-            mapping[name] = (f"rnn.{_KIND[m['rnn']]}_l0" if m["rnn"]
-                             else f"linear.{'weight' if m['dense'] == 'kernel' else 'bias'}")
+            mapping[name] = (
+                f"rnn.{_KIND[m['rnn']]}_l0" if m["rnn"] else f"linear.{'weight' if m['dense'] == 'kernel' else 'bias'}"
+            )
         refuse_unknown(unknown, source, "TensorFlow", f"{PREFIX}rnn/cell/kernel, ..., {PREFIX}dense/bias")
         return cls(prefixes.pop() if len(prefixes) == 1 else PREFIX), mapping

@@ -68,6 +68,7 @@ def synchronize():
 # ---- devices ---------------------------------------------------------------------------
 # listing physical devices does not start the runtime, so the pools can still be sized
 
+
 def _gpus():
     return tf.config.list_physical_devices("GPU")
 
@@ -92,6 +93,7 @@ def device_name(device):
 
 # ---- the model: canonical weights as variables, the recurrence in raw ops ---------------
 
+
 def one_hot(indices, depth, dtype="float32"):
     runtime.start()
     return tf.one_hot(tf.convert_to_tensor(np.asarray(indices), tf.int64), depth, dtype=dtype)
@@ -110,8 +112,10 @@ def _step_fn(cfg):
         def rnn(carry, xw, w_hh, b_hh):
             del b_hh  # added to xw with b_ih before the loop, as the PyTorch backend does
             return (act(xw + tf.matmul(carry[0], w_hh, transpose_b=True)),)
+
         return rnn
     if cfg.cell == "gru":
+
         def gru(carry, xw, w_hh, b_hh):
             (h,) = carry
             xr, xz, xn = tf.split(xw, 3, axis=-1)
@@ -119,6 +123,7 @@ def _step_fn(cfg):
             r, z = tf.sigmoid(xr + hr), tf.sigmoid(xz + hz)
             n = tf.tanh(xn + r * hn)
             return (n + z * (h - n),)  # = (1 - z) * n + z * h, written as ATen's gru_cell does
+
         return gru
 
     def lstm(carry, xw, w_hh, b_hh):
@@ -126,6 +131,7 @@ def _step_fn(cfg):
         i, f, g, o = tf.split(xw + _linear(h, w_hh, b_hh), 4, axis=-1)
         c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
         return (tf.sigmoid(o) * tf.tanh(c), c)
+
     return lstm
 
 
@@ -147,8 +153,7 @@ def _forward(cfg, params, state, X):
         xw = tf.reshape(_linear(flat, params[w_ih], bias), (steps, -1, params[w_ih].shape[0]))
         carry = tuple(s[index] for s in state)
         if cfg.cell == "rnn" and KERNEL:
-            layer_out, h_last = rnn_layer(xw, carry[0], params[w_hh], cfg.activation == "relu",
-                                          suffix == "_reverse")
+            layer_out, h_last = rnn_layer(xw, carry[0], params[w_hh], cfg.activation == "relu", suffix == "_reverse")
             carry = (h_last,)
         else:
             inputs, ys = tf.unstack(xw), [()] * steps  # type: Any, List[Any]
@@ -209,8 +214,9 @@ def _params(model):
     if model.variables is None:
         runtime.start()
         with tf.device(model.device):
-            model.variables = {n: tf.Variable(model.values[n], name=n.replace(".", "_"))
-                               for n in canonical_shapes(model.cfg)}
+            model.variables = {
+                n: tf.Variable(model.values[n], name=n.replace(".", "_")) for n in canonical_shapes(model.cfg)
+            }
         model.values = None
     return model.variables
 
@@ -245,6 +251,7 @@ def _tokens(model, array):
 
 # ---- weights in the canonical layout -----------------------------------------------------
 
+
 def get_weights(model):
     if model.variables is None:
         return {name: np.array(v) for name, v in model.values.items()}
@@ -263,6 +270,7 @@ def set_weights(model, weights):
 
 
 # ---- the device scalars the loop adds up ---------------------------------------------------
+
 
 class _Scalar:
     """A device scalar the training loop may add to, scale and compare with Python numbers (a
@@ -307,6 +315,7 @@ def to_float(x):
 
 # ---- training ----------------------------------------------------------------------------
 
+
 def grad_clipping(model, theta):
     """Scale the model's last gradients so their global L2 norm is at most theta; return the
     norm before (a device scalar), as the other backends do after a backward pass."""
@@ -318,6 +327,7 @@ def grad_clipping(model, theta):
 class _Optimizer:
     """What `make_optimizer` returns and `train_step` updates: the rule, its state, and the
     compiled steps that close over both."""
+
     kind: str
     lr: float
     slots: Any = None  # Adam: (m, v, step count) as variables
@@ -349,7 +359,7 @@ def _apply(model, opt, grads):
     beta1, beta2, eps = (tf.constant(c, model.dtype_name) for c in _ADAM)
     m, v, t = opt.slots
     t.assign_add(tf.constant(1.0, model.dtype_name))
-    step, root = lr / (1 - beta1 ** t), tf.sqrt(1 - beta2 ** t)
+    step, root = lr / (1 - beta1**t), tf.sqrt(1 - beta2**t)
     for name, p in params.items():
         g = grads[name]
         m[name].assign(beta1 * m[name] + (1 - beta1) * g)
@@ -373,6 +383,7 @@ def _train_step_fn(model, opt):
         norm, grads = _clip(model.cfg, grads, clip)
         _apply(model, opt, grads)
         return state, loss * tf.cast(tf.size(Y), loss.dtype), norm
+
     return step
 
 
@@ -399,14 +410,14 @@ def _eval_fn(model):
         _traced("eval_step")
         loss, state = _mean_loss(model.cfg, model.variables, state, X, Y)
         return state, loss * tf.cast(tf.size(Y), loss.dtype)
+
     return evaluate
 
 
 def eval_step(model, state, X, Y):
     _params(model)
     with tf.device(model.device):
-        state, loss_sum = _compiled(model, "eval", lambda: _eval_fn(model))(state, _tokens(model, X),
-                                                                            _tokens(model, Y))
+        state, loss_sum = _compiled(model, "eval", lambda: _eval_fn(model))(state, _tokens(model, X), _tokens(model, Y))
     return state, loss_sum
 
 
@@ -414,6 +425,7 @@ def _forward_fn(model):
     def run(state, X):
         _traced("forward")
         return _forward(model.cfg, model.variables, state, X)
+
     return run
 
 
@@ -436,6 +448,7 @@ def _greedy_fn(model):
             x = tf.cast(tf.argmax(logits[-1]), tf.int32)
             ids = ids.write(i, x)
         return ids.stack(), state
+
     return greedy
 
 
@@ -446,7 +459,8 @@ def greedy_continue(model, state, last, num_chars):
         return np.zeros(0, np.int64), state
     with tf.device(model.device):
         ids, state = _compiled(model, "greedy", lambda: _greedy_fn(model))(
-            state, tf.constant(int(last), tf.int32), tf.constant(int(num_chars), tf.int32))
+            state, tf.constant(int(last), tf.int32), tf.constant(int(num_chars), tf.int32)
+        )
     return ids.numpy().astype(np.int64), state
 
 
@@ -455,6 +469,7 @@ def _loss_grads_fn(model):
         _traced("loss_and_grads")
         loss, _, grads = _grads_of(model, state, X, Y)
         return loss, grads
+
     return loss_grads
 
 
@@ -466,7 +481,8 @@ def loss_and_grads(model, state, X, Y):
     _params(model)
     with tf.device(model.device):
         loss, model.grads = _compiled(model, "loss_and_grads", lambda: _loss_grads_fn(model))(
-            state, _tokens(model, X), _tokens(model, Y))
+            state, _tokens(model, X), _tokens(model, Y)
+        )
     return float(loss), {name: g.numpy() for name, g in model.grads.items()}
 
 
@@ -477,15 +493,21 @@ def framework_version():
 def environment():
     """What `rnnlm doctor` shows: the pools and switches, the devices, how TF was built."""
     build = tf.sysconfig.get_build_info()
-    return {**runtime.environment(), "gpus": [d.name for d in _gpus()],
-            "cuda_build": build.get("cuda_version"), "jit_compile": JIT_COMPILE}
+    return {
+        **runtime.environment(),
+        "gpus": [d.name for d in _gpus()],
+        "cuda_build": build.get("cuda_version"),
+        "jit_compile": JIT_COMPILE,
+    }
 
 
 # ---- data parallelism (tf.distribute.MultiWorkerMirroredStrategy) -----------------------
 
+
 @dataclass
 class WorkerGroup:
     """This process's place in the group and the strategy whose collectives join it."""
+
     rank: int
     world_size: int
     strategy: Any
@@ -499,14 +521,18 @@ def init_distributed(model):
     values until they first compute. Returns (rank, world_size)."""
     workers, index = group_of(os.environ)
     if len(workers) < 2:
-        raise UsageError("the tensorflow backend was asked to join a group without a TF_CONFIG "
-                         "naming two or more workers")
+        raise UsageError(
+            "the tensorflow backend was asked to join a group without a TF_CONFIG naming two or more workers"
+        )
     runtime.start()  # the pools, before the strategy starts the runtime
     options = tf.distribute.experimental.CommunicationOptions(
-        implementation=(tf.distribute.experimental.CommunicationImplementation.NCCL
-                        if model.device.startswith("/GPU") else
-                        tf.distribute.experimental.CommunicationImplementation.RING),
-        timeout_seconds=COLLECTIVE_SECONDS)
+        implementation=(
+            tf.distribute.experimental.CommunicationImplementation.NCCL
+            if model.device.startswith("/GPU")
+            else tf.distribute.experimental.CommunicationImplementation.RING
+        ),
+        timeout_seconds=COLLECTIVE_SECONDS,
+    )
     strategy = tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
     model.group = WorkerGroup(index, len(workers), strategy)
     return index, len(workers)
@@ -567,10 +593,11 @@ def _group_step_fn(model, opt):
         mean, offset = {}, 0
         for name, shape in names:
             size = int(np.prod(shape))
-            mean[name], offset = tf.reshape(flat[offset:offset + size], shape), offset + size
+            mean[name], offset = tf.reshape(flat[offset : offset + size], shape), offset + size
         norm, mean = _clip(model.cfg, mean, clip)
         _apply(model, opt, mean)
         return state, loss * tf.cast(tf.size(Y), loss.dtype), norm
+
     return group_step
 
 

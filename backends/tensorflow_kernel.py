@@ -50,5 +50,7 @@ def _layer(relu, reverse):
             hidden = h0.shape[-1]
             d_w_hh = tf.matmul(tf.reshape(stacked, (-1, hidden)), tf.reshape(h_prev, (-1, hidden)), transpose_a=True)
             return stacked, dh, d_w_hh
+
         return (outputs, h), backward
+
     return layer

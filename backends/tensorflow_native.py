@@ -63,8 +63,9 @@ def check_superblock(path):
     else:
         raise UsageError(f"'{path}': HDF5 superblock version {version}, which rnnlm does not read")
     if (offsets, lengths) != (8, 8):
-        raise UsageError(f"'{path}': HDF5 addresses of {offsets} and lengths of {lengths} bytes "
-                         "(rnnlm reads 8-byte ones)")
+        raise UsageError(
+            f"'{path}': HDF5 addresses of {offsets} and lengths of {lengths} bytes (rnnlm reads 8-byte ones)"
+        )
     if len(head) < at + 32:
         raise UsageError(f"'{path}' is a truncated HDF5 file")
     base, _, eof = struct.unpack_from("<QQQ", head, at)  # base, extension/free-space, end of file
@@ -78,6 +79,7 @@ def check_superblock(path):
 def _check_dataset(path, name, d):
     """Step 3: what reading dataset `d` would allocate, against what the file stores."""
     import h5py
+
     dtype = d.dtype
     if dtype.kind != "f" or dtype.byteorder == ">" or dtype.itemsize not in (2, 4, 8):
         raise UsageError(f"'{path}': {name} holds {dtype}, not little-endian floating point")
@@ -86,8 +88,10 @@ def _check_dataset(path, name, d):
         raise UsageError(f"'{path}': {name} has shape {shape}, not a weight's")
     plist = d.id.get_create_plist()
     if plist.get_nfilters() or plist.get_external_count() or plist.get_layout() == h5py.h5d.VIRTUAL:
-        raise UsageError(f"'{path}': {name} is compressed or stored outside the file, which "
-                         "rnnlm does not read (Keras writes neither)")
+        raise UsageError(
+            f"'{path}': {name} is compressed or stored outside the file, which "
+            "rnnlm does not read (Keras writes neither)"
+        )
     claimed = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     if d.id.get_storage_size() != claimed:
         raise UsageError(f"'{path}': {name} claims {claimed} bytes but stores {d.id.get_storage_size()}")
@@ -96,6 +100,7 @@ def _check_dataset(path, name, d):
 def walk(path, f):
     """Step 2 and 3: {path in the file: ndarray} of every dataset, the tree checked first."""
     import h5py
+
     found, seen = {}, [0]
 
     def visit(group, prefix, depth):
@@ -116,6 +121,7 @@ def walk(path, f):
                 found[name] = item
             else:
                 raise UsageError(f"'{path}': {name} is neither a group nor a dataset")
+
     visit(f, "", 0)
     return {name: np.asarray(d[()]) for name, d in found.items()}
 
@@ -123,6 +129,7 @@ def walk(path, f):
 def read_here(path):
     """All three steps in this process: {path in the file: ndarray}."""
     import h5py
+
     check_superblock(path)
     try:
         with h5py.File(path, "r", locking=False) as f:
@@ -132,6 +139,7 @@ def read_here(path):
 
 
 # ---- the child process and its framed answer --------------------------------------------
+
 
 def _frame(arrays):
     """name, dtype, shape, bytes of each array, length-prefixed."""
@@ -153,12 +161,16 @@ def _unframe(data, path, limit):
         for _ in range(count):
             head_len, nbytes = struct.unpack_from("<IQ", data, at)
             at += 12
-            name, dtype, shape = data[at:at + head_len].decode().split("\0")
+            name, dtype, shape = data[at : at + head_len].decode().split("\0")
             at += head_len
             dims = tuple(int(n) for n in shape.split(",") if n)
             dt = np.dtype(dtype)
-            if dt.kind != "f" or nbytes > limit or nbytes != int(np.prod(dims, dtype=np.int64)) * dt.itemsize \
-                    or at + nbytes > len(data):
+            if (
+                dt.kind != "f"
+                or nbytes > limit
+                or nbytes != int(np.prod(dims, dtype=np.int64)) * dt.itemsize
+                or at + nbytes > len(data)
+            ):
                 raise ValueError(f"a bad claim for {name}")
             arrays[name] = np.frombuffer(data, dt, nbytes // dt.itemsize, at).reshape(dims).copy()
             at += nbytes
@@ -171,16 +183,22 @@ def read_weights(path):
     """{path in the file: ndarray} of a weights file, read in a child process (see above)."""
     size = check_superblock(path)  # the cheap refusals before a process starts
     try:
-        done = subprocess.run([sys.executable, "-m", __name__, os.path.abspath(path)], capture_output=True,
-                              timeout=SECONDS, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+        done = subprocess.run(
+            [sys.executable, "-m", __name__, os.path.abspath(path)],
+            capture_output=True,
+            timeout=SECONDS,
+            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        )
     except subprocess.TimeoutExpired:
         raise UsageError(f"reading '{path}' took more than {SECONDS} s: not a weights file") from None
     if done.returncode == 2:
-        raise UsageError((done.stderr.decode(errors="replace").strip().splitlines() or ["unreadable"])[-1]
-                         .removeprefix("error: "))
+        raise UsageError(
+            (done.stderr.decode(errors="replace").strip().splitlines() or ["unreadable"])[-1].removeprefix("error: ")
+        )
     if done.returncode != 0:
-        raise UsageError(f"the HDF5 library failed on '{path}' (exit status {done.returncode}): "
-                         "a damaged or hostile file")
+        raise UsageError(
+            f"the HDF5 library failed on '{path}' (exit status {done.returncode}): a damaged or hostile file"
+        )
     return _unframe(done.stdout, path, size)
 
 
@@ -188,6 +206,7 @@ def weights_bytes(arrays):
     """The bytes of an HDF5 file holding {path in the file: ndarray}; a path ending in '/'
     is an empty group (Keras writes `vars` groups for layers that own no variable)."""
     import h5py
+
     buf = io.BytesIO()
     with h5py.File(buf, "w", track_order=True) as f:
         for name, a in arrays.items():

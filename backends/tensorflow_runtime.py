@@ -76,6 +76,9 @@ def start(count: Optional[int] = None) -> int:
 
 def environment() -> dict:
     """What `rnnlm doctor` shows of this state."""
-    return {"intra_op_threads": started(), "inter_op_threads": 1 if _started else None,
-            "op_determinism": bool(_started),
-            **{name: os.environ.get(name) for name in _BEFORE_IMPORT}}
+    return {
+        "intra_op_threads": started(),
+        "inter_op_threads": 1 if _started else None,
+        "op_determinism": bool(_started),
+        **{name: os.environ.get(name) for name in _BEFORE_IMPORT},
+    }

@@ -40,6 +40,7 @@ def _numpy(model):
 
 # ---- the from-scratch language model ------------------------------------------------------
 
+
 class ScratchLM:
     names = ("W_xh", "W_hh", "b_h", "W_hq", "b_q")
 
@@ -75,7 +76,7 @@ def scratch_train_step(model, state, X, Y, lr, clip):
         logits, state = model(X, state)
         loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits))
     grads = tape.gradient(loss, model.params)
-    norm = float(tf.sqrt(tf.reduce_sum(tf.stack([tf.reduce_sum(g ** 2) for g in grads]))))
+    norm = float(tf.sqrt(tf.reduce_sum(tf.stack([tf.reduce_sum(g**2) for g in grads]))))
     if clip is not None and norm > clip:
         grads = [g * (clip / norm) for g in grads]
     for p, g in zip(model.params, grads):
@@ -88,6 +89,7 @@ def scratch_get_weights(model):
 
 
 # ---- the real-valued sequence model -------------------------------------------------------
+
 
 class Regressor:
     def __init__(self, weights, kind, dtype="float32"):
@@ -104,7 +106,7 @@ class Regressor:
         W_xh, W_hh, b_h, W_hq, b_q = self.params
         H = tf.zeros((X.shape[0], W_hh.shape[0]), dtype=self.dtype)
         for t in range(X.shape[1]):  # the window's values in time order, one a step
-            H = tf.tanh(tf.matmul(X[:, t:t + 1], W_xh) + tf.matmul(H, W_hh) + b_h)
+            H = tf.tanh(tf.matmul(X[:, t : t + 1], W_xh) + tf.matmul(H, W_hh) + b_h)
         return (tf.matmul(H, W_hq) + b_q)[:, 0]
 
 
@@ -113,8 +115,7 @@ def regressor_predict(model, X):
 
 
 def make_adam(model):
-    return {"t": 0, "m": [tf.zeros_like(p) for p in model.params],
-            "v": [tf.zeros_like(p) for p in model.params]}
+    return {"t": 0, "m": [tf.zeros_like(p) for p in model.params], "v": [tf.zeros_like(p) for p in model.params]}
 
 
 def regressor_train_step(model, adam, X, y, lr, beta1=0.9, beta2=0.999, eps=1e-8):
@@ -127,9 +128,9 @@ def regressor_train_step(model, adam, X, y, lr, beta1=0.9, beta2=0.999, eps=1e-8
     adam["t"] += 1
     t = adam["t"]
     adam["m"] = [beta1 * m + (1 - beta1) * g for m, g in zip(adam["m"], grads)]
-    adam["v"] = [beta2 * v + (1 - beta2) * g ** 2 for v, g in zip(adam["v"], grads)]
+    adam["v"] = [beta2 * v + (1 - beta2) * g**2 for v, g in zip(adam["v"], grads)]
     for p, m, v in zip(model.params, adam["m"], adam["v"]):
-        p.assign(p - lr * (m / (1 - beta1 ** t)) / (tf.sqrt(v / (1 - beta2 ** t)) + eps))
+        p.assign(p - lr * (m / (1 - beta1**t)) / (tf.sqrt(v / (1 - beta2**t)) + eps))
     return float(loss)
 
 

@@ -29,9 +29,16 @@ def restart_note(environ):
 def group_processes(train_argv, workers, servers, port):
     """The processes of a one-machine group on loopback: N ranks, no helpers."""
     del servers  # torch needs no parameter servers
-    common = {"WORLD_SIZE": str(workers), "LOCAL_WORLD_SIZE": str(workers),
-              "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port),
-              "GLOO_SOCKET_IFNAME": "lo"}  # gloo too talks over loopback only
-    return [ProcessSpec(f"rank {rank}", rnnlm_argv(train_argv),
-                        {**common, "RANK": str(rank), "LOCAL_RANK": str(rank)}, worker=True)
-            for rank in range(workers)]
+    common = {
+        "WORLD_SIZE": str(workers),
+        "LOCAL_WORLD_SIZE": str(workers),
+        "MASTER_ADDR": "127.0.0.1",
+        "MASTER_PORT": str(port),
+        "GLOO_SOCKET_IFNAME": "lo",
+    }  # gloo too talks over loopback only
+    return [
+        ProcessSpec(
+            f"rank {rank}", rnnlm_argv(train_argv), {**common, "RANK": str(rank), "LOCAL_RANK": str(rank)}, worker=True
+        )
+        for rank in range(workers)
+    ]

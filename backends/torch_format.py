@@ -31,12 +31,14 @@ def sniff(path, head):
 def read(path):
     """{native name: ndarray} of a state_dict file."""
     from . import torch_native
+
     return torch_native.read_state_dict(path)
 
 
 def write(cfg, weights, vocab, dtype):
     """The file's bytes for canonical `weights`, as the book's model saves them."""
     from . import torch_native
+
     del vocab, dtype  # a state_dict holds weights alone, in their own dtype
     return torch_native.state_dict_bytes({TorchNames().to_native(n): w for n, w in weights.items()})
 
@@ -76,7 +78,7 @@ class TorchNames:
         for prefix in _WRAPPERS:
             if names and all(n.startswith(prefix) for n in names):
                 wrapper += prefix
-                names = [n[len(prefix):] for n in names]
+                names = [n[len(prefix) :] for n in names]
         unknown = [wrapper + n for n in names if not (CANONICAL.fullmatch(n) or LINEAR.fullmatch(n))]
         refuse_unknown(unknown, source, "PyTorch", "rnn.weight_ih_l0, ..., linear.weight, linear.bias")
         mapping = {}

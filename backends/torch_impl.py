@@ -21,7 +21,6 @@ from .common import defaults
 from .common.defaults import device_name, to_float  # noqa: F401 (part of the interface)
 from .torch_kernel import FusedRNNLayer
 from .torch_engine import group_requested, restart_note  # noqa: F401 (part of the interface)
-from rnnlm.errors import UsageError
 from rnnlm.model.weights import check_weights, rnn_weight_names
 
 NAME = "torch"
@@ -48,6 +47,7 @@ def synchronize():
 
 # ---- devices ---------------------------------------------------------------------------
 
+
 def try_gpu(i=0):
     """GPU i if it exists, else the CPU (as d2l's `try_gpu`)."""
     if torch.cuda.device_count() >= i + 1:
@@ -63,12 +63,13 @@ def try_all_gpus():
 
 def resolve_device(spec):
     local_rank = int(os.environ.get("LOCAL_RANK", "0") or 0)  # torchrun: one GPU a worker
-    return defaults.resolve_device(spec, lambda: try_gpu(local_rank), lambda d: d.type == "cuda",
-                               lambda: torch.device("cpu"), NAME)
-
+    return defaults.resolve_device(
+        spec, lambda: try_gpu(local_rank), lambda d: d.type == "cuda", lambda: torch.device("cpu"), NAME
+    )
 
 
 # ---- the model -------------------------------------------------------------------------
+
 
 def one_hot(indices, depth, dtype="float32"):
     """The book's `F.one_hot(X.T.long(), vocab_size)`, of a tensor or a NumPy array."""
@@ -90,8 +91,9 @@ class RNNModel(nn.Module):
         self.cfg = cfg
         self.dtype_name = dtype
         kwargs = {"nonlinearity": cfg.activation} if cfg.cell == "rnn" else {}
-        self.rnn = _CELLS[cfg.cell](cfg.vocab_size, cfg.num_hiddens, cfg.num_layers,
-                                    bidirectional=cfg.bidirectional, **kwargs)
+        self.rnn = _CELLS[cfg.cell](
+            cfg.vocab_size, cfg.num_hiddens, cfg.num_layers, bidirectional=cfg.bidirectional, **kwargs
+        )
         self.linear = nn.Linear(cfg.num_hiddens * cfg.num_directions, cfg.vocab_size)
         self.device = device or torch.device("cpu")
         self.group: Optional[WorkerGroup] = None  # set by init_distributed
@@ -116,8 +118,9 @@ class RNNModel(nn.Module):
             else:
                 xw = F.linear(layer_in, w_ih, b_ih + b_hh)
             reverse = suffix == "_reverse"
-            ys, h_last = FusedRNNLayer.apply(xw.flip(0) if reverse else xw, state[len(finals)], w_hh,
-                                             cfg.activation == "relu")
+            ys, h_last = FusedRNNLayer.apply(
+                xw.flip(0) if reverse else xw, state[len(finals)], w_hh, cfg.activation == "relu"
+            )
             finals.append(h_last)
             outs.append(ys.flip(0) if reverse else ys)
             if len(outs) == cfg.num_directions:  # the layer is complete: it feeds the next
@@ -149,6 +152,7 @@ def _tensor(model, array):
 
 # ---- weights in the canonical layout -----------------------------------------------------
 
+
 def get_weights(model):
     return {name: p.detach().cpu().numpy().copy() for name, p in model.state_dict().items()}
 
@@ -161,6 +165,7 @@ def set_weights(model, weights):
 
 
 # ---- training ----------------------------------------------------------------------------
+
 
 def grad_clipping(model, theta):
     """Scale all gradients so their global L2 norm is at most theta; return the norm before.
@@ -191,18 +196,24 @@ def environment():
     shown = torch.__config__.show()
     blas = re.search(r"BLAS_INFO=(\w+)", shown)
     onednn = re.search(r"(?:MKL-DNN|oneDNN) (v[\w.]+)", shown)
-    return {"threads": torch.get_num_threads(), "blas": blas and blas.group(1),
-            "onednn": onednn and onednn.group(1),
-            "cuda_build": torch.version.cuda, "cuda_available": bool(torch.cuda.is_available()),
-            "gpus": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]}
+    return {
+        "threads": torch.get_num_threads(),
+        "blas": blas and blas.group(1),
+        "onednn": onednn and onednn.group(1),
+        "cuda_build": torch.version.cuda,
+        "cuda_available": bool(torch.cuda.is_available()),
+        "gpus": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())],
+    }
 
 
 # ---- data parallelism (torch.distributed: gloo on CPU, NCCL on CUDA) ---------------------
+
 
 @dataclass
 class WorkerGroup:
     """The model wrapped in DistributedDataParallel; held outside the module's tree so the
     canonical weight names stay as they are."""
+
     ddp: Any
 
 
@@ -213,8 +224,9 @@ def init_distributed(model):
     from torch.nn.parallel import DistributedDataParallel
 
     dist.init_process_group("nccl" if model.device.type == "cuda" else "gloo")
-    model.group = WorkerGroup(DistributedDataParallel(
-        model, device_ids=[model.device] if model.device.type == "cuda" else None))
+    model.group = WorkerGroup(
+        DistributedDataParallel(model, device_ids=[model.device] if model.device.type == "cuda" else None)
+    )
     return dist.get_rank(), dist.get_world_size()
 
 
@@ -223,6 +235,7 @@ def finish_distributed(model):
     still talks can abort ("terminate called without an active exception")."""
     if model.group is not None:
         import torch.distributed as dist
+
         dist.barrier()
         model.group = None  # the reducer goes before its process group
         dist.destroy_process_group()
@@ -234,8 +247,10 @@ def all_reduce_sum(model, values):
     if model.group is None:
         return defaults.alone_sum(values)
     import torch.distributed as dist
-    t = torch.tensor([float(v) for v in values], dtype=torch.float64,
-                     device=model.device if model.device.type == "cuda" else "cpu")
+
+    t = torch.tensor(
+        [float(v) for v in values], dtype=torch.float64, device=model.device if model.device.type == "cuda" else "cpu"
+    )
     dist.all_reduce(t)
     return t.tolist()
 
@@ -294,7 +309,7 @@ def greedy_continue(model, state, last, num_chars):
     out, x = [], last
     with torch.no_grad():
         for _ in range(num_chars):
-            inp = eye[x:x + 1]
+            inp = eye[x : x + 1]
             for layer, weights in enumerate(layers):
                 if cs is None:
                     hs[layer] = inp = step(inp, hs[layer], *weights)
@@ -349,4 +364,3 @@ def loss_and_grads(model, state, X, Y):
     loss.backward()
     grads = {name: p.grad.detach().cpu().numpy().copy() for name, p in model.named_parameters()}
     return float(loss.detach()), grads
-

@@ -64,25 +64,41 @@ def read_state_dict(path):
             warnings.simplefilter("ignore")  # e.g. "Detected pickle protocol 4"
             obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
-        raise UsageError(f"'{path}' holds arbitrary Python objects, which rnnlm never unpickles "
-                         "(torch.load(weights_only=True) refused it); save model.state_dict() "
-                         "instead") from None
-    except (RuntimeError, EOFError, OSError, ValueError, TypeError, KeyError, IndexError,
-            AttributeError, MemoryError, RecursionError, OverflowError, AssertionError) as exc:
-        raise UsageError(f"'{path}' is not a readable PyTorch checkpoint "
-                         f"({library_reason(exc)})") from None
+        raise UsageError(
+            f"'{path}' holds arbitrary Python objects, which rnnlm never unpickles "
+            "(torch.load(weights_only=True) refused it); save model.state_dict() "
+            "instead"
+        ) from None
+    except (
+        RuntimeError,
+        EOFError,
+        OSError,
+        ValueError,
+        TypeError,
+        KeyError,
+        IndexError,
+        AttributeError,
+        MemoryError,
+        RecursionError,
+        OverflowError,
+        AssertionError,
+    ) as exc:
+        raise UsageError(f"'{path}' is not a readable PyTorch checkpoint ({library_reason(exc)})") from None
     if not isinstance(obj, Mapping):
         raise UsageError(f"'{path}' holds a {type(obj).__name__}, not a state_dict")
     out, logical = {}, 0
     for name, value in obj.items():
         if not isinstance(value, torch.Tensor):
-            raise UsageError(f"'{path}' holds a non-tensor value under {name!r} "
-                             f"({type(value).__name__}), not a plain state_dict")
+            raise UsageError(
+                f"'{path}' holds a non-tensor value under {name!r} ({type(value).__name__}), not a plain state_dict"
+            )
         check_tensor(path, name, value)
         logical += value.numel() * value.element_size()
         if logical > size:  # a state_dict's tensors each hold their own bytes of the file
-            raise UsageError(f"'{path}': its tensors claim more than the file's {size} bytes hold "
-                             f"(at {name}: views of shared or repeated storage?)")
+            raise UsageError(
+                f"'{path}': its tensors claim more than the file's {size} bytes hold "
+                f"(at {name}: views of shared or repeated storage?)"
+            )
         wide = torch.float64 if value.dtype == torch.float64 else torch.float32  # bf16/f16 too
         out[str(name)] = value.detach().to(wide).numpy().copy()
     return out
@@ -93,21 +109,17 @@ def check_tensor(path, name, value):
     inside its own storage and never repeat an element (a stride-0 view of 100000 x 100000
     would be 37 GiB once copied); all before a byte of it is copied."""
     if value.device.type != "cpu":
-        raise UsageError(f"'{path}': tensor {name} is on the {value.device.type} device, which holds "
-                         "no data")
+        raise UsageError(f"'{path}': tensor {name} is on the {value.device.type} device, which holds no data")
     if value.layout != torch.strided:
         raise UsageError(f"'{path}': tensor {name} is {value.layout}, not a dense tensor")
     if not value.is_floating_point():
-        raise UsageError(f"'{path}': tensor {name} has dtype {value.dtype}; "
-                         "model weights must be floating point")
+        raise UsageError(f"'{path}': tensor {name} has dtype {value.dtype}; model weights must be floating point")
     if value.dim() > MAX_DIMS:
-        raise UsageError(f"'{path}': tensor {name} has {value.dim()} dimensions; a weight has at most "
-                         f"{MAX_DIMS}")
+        raise UsageError(f"'{path}': tensor {name} has {value.dim()} dimensions; a weight has at most {MAX_DIMS}")
     shape, strides = value.shape, value.stride()
     if value.numel() and any(st <= 0 for d, st in zip(shape, strides) if d > 1):
         raise UsageError(f"'{path}': tensor {name} has strides {strides}, which repeat its elements")
-    extent = value.storage_offset() + sum((d - 1) * st for d, st in zip(shape, strides)) + 1 \
-        if value.numel() else 0
+    extent = value.storage_offset() + sum((d - 1) * st for d, st in zip(shape, strides)) + 1 if value.numel() else 0
     storage = value.untyped_storage().nbytes()
     if extent * value.element_size() > storage or value.numel() * value.element_size() > storage:
         raise UsageError(f"'{path}': tensor {name} claims more elements than its storage holds")

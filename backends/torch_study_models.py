@@ -37,6 +37,7 @@ def _numpy(model):
 
 # ---- the from-scratch language model ------------------------------------------------------
 
+
 class ScratchLM:
     names = ("W_xh", "W_hh", "b_h", "W_hq", "b_q")
 
@@ -73,7 +74,7 @@ def scratch_train_step(model, state, X, Y, lr, clip):
     for p in model.params:
         p.grad = None
     loss.backward()
-    norm = float(torch.sqrt(torch.stack([torch.sum(p.grad ** 2) for p in model.params]).sum()))
+    norm = float(torch.sqrt(torch.stack([torch.sum(p.grad**2) for p in model.params]).sum()))
     with torch.no_grad():
         if clip is not None and norm > clip:
             for p in model.params:
@@ -88,6 +89,7 @@ def scratch_get_weights(model):
 
 
 # ---- the real-valued sequence model -------------------------------------------------------
+
 
 class Regressor:
     def __init__(self, weights, kind, dtype="float32"):
@@ -104,7 +106,7 @@ class Regressor:
         W_xh, W_hh, b_h, W_hq, b_q = self.params
         H = torch.zeros((X.shape[0], W_hh.shape[0]), dtype=self.dtype)
         for t in range(X.shape[1]):  # the window's values in time order, one a step
-            H = torch.tanh(X[:, t:t + 1] @ W_xh + H @ W_hh + b_h)
+            H = torch.tanh(X[:, t : t + 1] @ W_xh + H @ W_hh + b_h)
         return (H @ W_hq + b_q)[:, 0]
 
 
@@ -114,8 +116,7 @@ def regressor_predict(model, X):
 
 
 def make_adam(model):
-    return {"t": 0, "m": [torch.zeros_like(p) for p in model.params],
-            "v": [torch.zeros_like(p) for p in model.params]}
+    return {"t": 0, "m": [torch.zeros_like(p) for p in model.params], "v": [torch.zeros_like(p) for p in model.params]}
 
 
 def regressor_train_step(model, adam, X, y, lr, beta1=0.9, beta2=0.999, eps=1e-8):
@@ -130,8 +131,8 @@ def regressor_train_step(model, adam, X, y, lr, beta1=0.9, beta2=0.999, eps=1e-8
     with torch.no_grad():
         for p, m, v in zip(model.params, adam["m"], adam["v"]):
             m.mul_(beta1).add_((1 - beta1) * p.grad)
-            v.mul_(beta2).add_((1 - beta2) * p.grad ** 2)
-            m_hat, v_hat = m / (1 - beta1 ** t), v / (1 - beta2 ** t)
+            v.mul_(beta2).add_((1 - beta2) * p.grad**2)
+            m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)
             p -= lr * m_hat / (torch.sqrt(v_hat) + eps)
     return float(loss.detach())
 

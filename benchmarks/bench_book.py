@@ -77,6 +77,7 @@ def book_worker(framework, epochs):
             import torchvision  # noqa: F401  (d2l.torch imports it for its image chapters)
         except ImportError:
             import types
+
             stand_in = types.ModuleType("torchvision")
             stand_in.transforms = types.ModuleType("torchvision.transforms")
             sys.modules.update({"torchvision": stand_in, "torchvision.transforms": stand_in.transforms})
@@ -84,15 +85,17 @@ def book_worker(framework, epochs):
         # the book's SimpleRNN(time_major=True) needs Keras 2 (tf-keras), chosen when tf loads;
         # d2l imports IPython and kin for its notebooks: stand-ins where they are missing
         os.environ["TF_USE_LEGACY_KERAS"] = "1"
-        from tests.tensorflow_book import _stand_ins
+        from tests.support.tensorflow_book import _stand_ins
+
         _stand_ins()
     scope: dict = {}
-    exec(EPOCH_LOOP[framework], scope)  # noqa: S102  (our own constant text, above)
+    exec(EPOCH_LOOP[framework], scope)
     d2l = scope["d2l"]
     for _ in range(epochs):
         device = () if framework == "tensorflow" else (scope["device"],)
-        ppl, speed = d2l.train_epoch_ch8(scope["net"], scope["train_iter"], scope["loss"], scope["updater"],
-                                         *device, False)
+        ppl, speed = d2l.train_epoch_ch8(
+            scope["net"], scope["train_iter"], scope["loss"], scope["updater"], *device, False
+        )
         print(json.dumps({"perplexity": ppl, "tokens_per_sec": speed}), flush=True)
 
 
@@ -100,9 +103,12 @@ def corpus_cache(root):
     """d2l reads the corpus from ../data (its download cache, checked by SHA-1): the embedded one."""
     import rnnlm
     from rnnlm.data.corpus import EMBEDDED_NAME
+
     os.makedirs(os.path.join(root, "data"))
-    shutil.copy(os.path.join(os.path.dirname(rnnlm.__file__), "data", EMBEDDED_NAME),
-                os.path.join(root, "data", "timemachine.txt"))
+    shutil.copy(
+        os.path.join(os.path.dirname(rnnlm.__file__), "data", EMBEDDED_NAME),
+        os.path.join(root, "data", "timemachine.txt"),
+    )
     work = os.path.join(root, "work")
     os.makedirs(work)
     return work
@@ -111,6 +117,7 @@ def corpus_cache(root):
 def plain_environment():
     """The environment a user's shell gives: none of the thread variables (bench_load's levers) set."""
     from benchmarks.bench_load import LEVERS
+
     return {k: v for k, v in os.environ.items() if k not in LEVERS}
 
 
@@ -121,8 +128,13 @@ def mean_speed(history):
 
 
 def run_book(framework, epochs, work):
-    out = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker", framework, "--epochs", str(epochs)],
-                         cwd=work, env=plain_environment(), capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, os.path.abspath(__file__), "--worker", framework, "--epochs", str(epochs)],
+        cwd=work,
+        env=plain_environment(),
+        capture_output=True,
+        text=True,
+    )
     history = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
     if out.returncode or len(history) != epochs:
         raise SystemExit(f"error: d2l's {framework} loop failed: {(out.stderr.strip().splitlines() or [''])[-1]}")
@@ -131,9 +143,25 @@ def run_book(framework, epochs, work):
 
 def run_rnnlm(framework, epochs, work):
     metrics = os.path.join(work, "rnnlm.json")
-    subprocess.run([sys.executable, "-m", "rnnlm", "train", "--backend", framework, "--epochs", str(epochs),
-                    "--quiet", "--metrics-json", metrics, *RNNLM_ARGS[framework]],
-                   check=True, env=plain_environment(), stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rnnlm",
+            "train",
+            "--backend",
+            framework,
+            "--epochs",
+            str(epochs),
+            "--quiet",
+            "--metrics-json",
+            metrics,
+            *RNNLM_ARGS[framework],
+        ],
+        check=True,
+        env=plain_environment(),
+        stdout=subprocess.DEVNULL,
+    )
     with open(metrics) as f:
         return json.load(f)["history"]
 
@@ -150,8 +178,12 @@ def main():
     from benchmarks.machine import cpu_name
     from rnnlm.study.common import table
     from rnnlm.threads import available_cores
-    print(f"# {cpu_name()}, {available_cores()} cores; {args.epochs} epochs a run, tokens/s of epochs 2..N, "
-          f"median of {args.repeats} alternating rounds", flush=True)
+
+    print(
+        f"# {cpu_name()}, {available_cores()} cores; {args.epochs} epochs a run, tokens/s of epochs 2..N, "
+        f"median of {args.repeats} alternating rounds",
+        flush=True,
+    )
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         work = corpus_cache(tmp)
@@ -163,17 +195,32 @@ def main():
                     history = run(framework, args.epochs, work)
                     speeds[name].append(mean_speed(history))
                     last[name] = history[-1]["perplexity"]
-            row = {"framework": framework, "epochs": args.epochs, "final_perplexity": last,
-                   **{name: {"median": statistics.median(v), "all": [round(x) for x in v]} for name, v in speeds.items()}}
+            row = {
+                "framework": framework,
+                "epochs": args.epochs,
+                "final_perplexity": last,
+                **{name: {"median": statistics.median(v), "all": [round(x) for x in v]} for name, v in speeds.items()},
+            }
             row["speedup"] = row["rnnlm"]["median"] / row["d2l"]["median"]
             rows.append(row)
             print(json.dumps(row), flush=True)
-    print("\n" + table(["framework", "d2l 0.17.6 tokens/s", "rnnlm tokens/s", "rnnlm / d2l",
-                        "final perplexity d2l / rnnlm"],
-                       [[r["framework"], f"{r['d2l']['median']:,.0f}", f"{r['rnnlm']['median']:,.0f}",
-                         f"{r['speedup']:.2f}x",
-                         f"{r['final_perplexity']['d2l']:.2f} / {r['final_perplexity']['rnnlm']:.2f}"] for r in rows]),
-          end="")
+    print(
+        "\n"
+        + table(
+            ["framework", "d2l 0.17.6 tokens/s", "rnnlm tokens/s", "rnnlm / d2l", "final perplexity d2l / rnnlm"],
+            [
+                [
+                    r["framework"],
+                    f"{r['d2l']['median']:,.0f}",
+                    f"{r['rnnlm']['median']:,.0f}",
+                    f"{r['speedup']:.2f}x",
+                    f"{r['final_perplexity']['d2l']:.2f} / {r['final_perplexity']['rnnlm']:.2f}",
+                ]
+                for r in rows
+            ],
+        ),
+        end="",
+    )
 
 
 if __name__ == "__main__":

@@ -30,9 +30,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.machine import cpu_name  # noqa: E402
-from rnnlm.backend import load_backend  # noqa: E402
-from rnnlm.data.corpus import preprocess_lines, read_raw_text  # noqa: E402
+from benchmarks.machine import cpu_name
+from rnnlm.backend import load_backend
+from rnnlm.data.corpus import preprocess_lines, read_raw_text
 
 OTHER_CHARS = 100_000
 ENGLISH_CHARS = 178_979  # as long as the raw book
@@ -44,6 +44,7 @@ def unseen_english():
     file (read as text; the package itself is not imported). None if it is not installed."""
     import importlib.util
     import json
+
     spec = importlib.util.find_spec("bible")
     if spec is None or not spec.submodule_search_locations:
         return None
@@ -60,6 +61,7 @@ def unseen_english():
 
 def other_text():
     import pydoc_data.topics as topics
+
     text = "\n\n".join(topics.topics[k] for k in sorted(topics.topics))
     return text[:OTHER_CHARS]
 
@@ -75,7 +77,7 @@ def files(quick):
         out[name] = text
         out[f"{name}, first 90%"] = text[:cut]
         out[f"{name}, last 10%"] = text[cut:]
-    out["other (Python docs)"] = other_text()[:20000 if quick else OTHER_CHARS]
+    out["other (Python docs)"] = other_text()[: 20000 if quick else OTHER_CHARS]
     english = unseen_english()
     if english is not None:
         out["unseen English (KJV)"] = english[:20000] if quick else english
@@ -89,19 +91,23 @@ def peers():
     found["xz -9e"] = (lambda d: lzma.compress(d, preset=9 | lzma.PRESET_EXTREME), lzma.decompress)
     try:
         import zstandard
-        found["zstd -19"] = (zstandard.ZstdCompressor(level=19).compress,
-                             zstandard.ZstdDecompressor().decompress)
+
+        found["zstd -19"] = (zstandard.ZstdCompressor(level=19).compress, zstandard.ZstdDecompressor().decompress)
     except ImportError:
         notes.append("zstd skipped: pip install zstandard")
     try:
         import brotli
+
         found["brotli -11"] = (lambda d: brotli.compress(d, quality=11), brotli.decompress)
     except ImportError:
         notes.append("brotli skipped: pip install brotli")
     try:
         import pyppmd
-        found["PPMd order 6"] = (lambda d: pyppmd.compress(d, max_order=6, mem_size=16 << 20),
-                                 lambda d: pyppmd.decompress(d, max_order=6, mem_size=16 << 20))
+
+        found["PPMd order 6"] = (
+            lambda d: pyppmd.compress(d, max_order=6, mem_size=16 << 20),
+            lambda d: pyppmd.decompress(d, max_order=6, mem_size=16 << 20),
+        )
     except ImportError:
         notes.append("PPMd skipped: pip install pyppmd")
     return found, notes
@@ -118,19 +124,26 @@ def train_checkpoint(backend_name, text, folder, path, epochs):
     """The book's model trained on `text` as it is (`--text raw`: every character, the
     vocabulary ordered as the book's Vocab orders tokens, plus <unk>), saved to `path`."""
     import rnnlm
+
     source = os.path.join(folder, "train.txt")
     with open(source, "w", encoding="utf-8", newline="") as f:
         f.write(text)
-    run, seconds = timed(lambda: rnnlm.train(backend=backend_name, corpus=source, text="raw", max_tokens=0,
-                                             epochs=epochs, save=path, quiet=True))
-    print(f"# trained {path} on {backend_name}: {epochs} epochs, perplexity "
-          f"{run.perplexity:.2f}, {seconds:.0f} s", file=sys.stderr)
+    run, seconds = timed(
+        lambda: rnnlm.train(
+            backend=backend_name, corpus=source, text="raw", max_tokens=0, epochs=epochs, save=path, quiet=True
+        )
+    )
+    print(
+        f"# trained {path} on {backend_name}: {epochs} epochs, perplexity {run.perplexity:.2f}, {seconds:.0f} s",
+        file=sys.stderr,
+    )
 
 
 def run_rnnlm(name, data, checkpoint=None, **settings):
     """Compress and decompress `data` with `rnnlm.compress` (`settings`: its names, as the
     command line's); (size, seconds in, seconds out), each the whole call, as a user waits."""
     import rnnlm
+
     packed, t_in = timed(lambda: rnnlm.compress(data, checkpoint, **settings))
     back, t_out = timed(lambda: rnnlm.decompress(packed, checkpoint))
     if back != data:
@@ -149,8 +162,11 @@ def main():
     ap.add_argument("--epochs", type=int, default=40, help="checkpoint training epochs")
     ap.add_argument("--quick", action="store_true", help="20,000-character texts, 2 epochs (smoke test)")
     ap.add_argument("--files", help="only these files, by name, comma-separated (e.g. 'book raw')")
-    ap.add_argument("--no-former", action="store_true",
-                    help="skip the former --online default (8 segments, the RNN alone: the slowest row)")
+    ap.add_argument(
+        "--no-former",
+        action="store_true",
+        help="skip the former --online default (8 segments, the RNN alone: the slowest row)",
+    )
     args = ap.parse_args()
     backends = [b for b in args.backends.split(",") if b]
     epochs = 2 if args.quick else args.epochs
@@ -158,6 +174,7 @@ def main():
     data = {k: v for k, v in everything.items() if not args.files or k in args.files.split(",")}
     found, notes = peers()
     import numpy as np
+
     versions = [f"Python {platform.python_version()}", f"numpy {np.__version__}"]
     for b in backends:
         versions.append(f"{b} {load_backend(b).framework_version()}")
@@ -183,8 +200,7 @@ def main():
                 back, t_out = timed(decomp, packed)
                 assert back == blob, peer
                 results[name].append(row(peer, len(packed), n_chars, n_bytes, t_in, t_out))
-            kinds = [k for k in ("book raw", "book cleaned") if name.startswith(k)] \
-                or ["book raw", "book cleaned"]
+            kinds = [k for k in ("book raw", "book cleaned") if name.startswith(k)] or ["book raw", "book cleaned"]
             online = "first 90%" not in name  # the whole book stands for it online
             if online:  # no framework runs: one backend stands for all
                 size, t_in, t_out = run_rnnlm(name, blob, backend=backends[0], mix="context")
@@ -198,13 +214,15 @@ def main():
                 if online:
                     # the last row: the default before the mix (the RNN alone, 8 segments), the
                     # speed the mixed default must not fall below, measured in the same run
-                    for mix, how, segments in (("rnn", "", None), ("both", " + context & match", None),
-                                               ("rnn", ", 8 segments (the former default)", 8)):
+                    for mix, how, segments in (
+                        ("rnn", "", None),
+                        ("both", " + context & match", None),
+                        ("rnn", ", 8 segments (the former default)", 8),
+                    ):
                         if segments and args.no_former:
                             continue
                         size, t_in, t_out = run_rnnlm(name, blob, backend=b, mix=mix, segments=segments)
-                        results[name].append(row(f"rnnlm {b}, --online{how}", size, n_chars, n_bytes,
-                                                 t_in, t_out))
+                        results[name].append(row(f"rnnlm {b}, --online{how}", size, n_chars, n_bytes, t_in, t_out))
             print(f"\n### {name}: {n_bytes:,} bytes, {n_chars:,} characters\n")
             print("| compressor | size (bytes) | bits/char | kB/s compress | kB/s decompress |")
             print("| --- | --- | --- | --- | --- |")

@@ -19,8 +19,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from rnnlm.config import ModelConfig  # noqa: E402
-from rnnlm.model.weights import canonical_shapes  # noqa: E402
+from rnnlm.config import ModelConfig
+from rnnlm.model.weights import canonical_shapes
 
 BYTES = {"float32": 4, "float64": 8}
 
@@ -28,8 +28,18 @@ BYTES = {"float32": 4, "float64": 8}
 def run(backend, workers, epochs, dtype):
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "m.json")
-        train = ["train", "--backend", backend, "--epochs", str(epochs), "--dtype", dtype, "--quiet",
-                 "--metrics-json", out]
+        train = [
+            "train",
+            "--backend",
+            backend,
+            "--epochs",
+            str(epochs),
+            "--dtype",
+            dtype,
+            "--quiet",
+            "--metrics-json",
+            out,
+        ]
         cmd = [sys.executable, "-m", "rnnlm"] + (["launch", "--workers", str(workers), "--"] if workers > 1 else [])
         proc = subprocess.run(cmd + train, capture_output=True, text=True)
         if proc.returncode:

@@ -16,13 +16,13 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from rnnlm.backend import BACKENDS, load_backend  # noqa: E402
-from rnnlm.config import CELLS, ModelConfig  # noqa: E402
-from rnnlm.data.corpus import load_corpus  # noqa: E402
-from rnnlm.errors import UsageError  # noqa: E402
-from rnnlm.model.generate import predict  # noqa: E402
-from rnnlm.model.weights import init_weights  # noqa: E402
-from rnnlm.study.common import table  # noqa: E402
+from rnnlm.backend import BACKENDS, load_backend
+from rnnlm.config import CELLS, ModelConfig
+from rnnlm.data.corpus import load_corpus
+from rnnlm.errors import UsageError
+from rnnlm.model.generate import predict
+from rnnlm.model.weights import init_weights
+from rnnlm.study.common import table
 
 PREFIX = "time traveller "
 
@@ -45,8 +45,10 @@ def measure(backend, cell, num_chars, rounds):
     cfg = ModelConfig(len(vocab), 256, cell=cell)
     model = backend.RNNModel(cfg, backend.resolve_device("cpu"), "float32")
     backend.set_weights(model, init_weights(cfg, 0))
-    runners = {"book": lambda: book_predict(backend, model, vocab, PREFIX, num_chars),
-               "rnnlm": lambda: predict(backend, model, vocab, PREFIX, num_chars)}
+    runners = {
+        "book": lambda: book_predict(backend, model, vocab, PREFIX, num_chars),
+        "rnnlm": lambda: predict(backend, model, vocab, PREFIX, num_chars),
+    }
     texts = {name: run() for name, run in runners.items()}  # warm-up, and the same text
     speeds = {name: [] for name in runners}
     for _ in range(rounds):
@@ -78,9 +80,24 @@ def main():
             row = measure(backend, cell, args.num_chars, args.rounds)
             rows.append(row)
             print(json.dumps(row), flush=True)
-    print("\n" + table(["backend", "model", "book chars/s", "rnnlm chars/s", "speed-up", "same text"],
-                       [[r["backend"], r["model"], f"{r['book']['median']:.0f}", f"{r['rnnlm']['median']:.0f}",
-                         f"{r['speedup']:.2f}x", r["same_text"]] for r in rows]), end="")
+    print(
+        "\n"
+        + table(
+            ["backend", "model", "book chars/s", "rnnlm chars/s", "speed-up", "same text"],
+            [
+                [
+                    r["backend"],
+                    r["model"],
+                    f"{r['book']['median']:.0f}",
+                    f"{r['rnnlm']['median']:.0f}",
+                    f"{r['speedup']:.2f}x",
+                    r["same_text"],
+                ]
+                for r in rows
+            ],
+        ),
+        end="",
+    )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """`import rnnlm` (and its CLI modules) over a bare interpreter: best of 10 fresh processes.
 
-    python benchmarks/bench_import.py
+python benchmarks/bench_import.py
 """
 
 import subprocess
@@ -20,8 +20,7 @@ def best_seconds(code, runs=10):
 def main():
     bare = best_seconds("pass")
     full = best_seconds("import rnnlm, rnnlm.cli.main")
-    print(f"bare interpreter {bare:.3f} s; import rnnlm + CLI {full:.3f} s; "
-          f"cost {full - bare:.3f} s (target <= 0.2 s)")
+    print(f"bare interpreter {bare:.3f} s; import rnnlm + CLI {full:.3f} s; cost {full - bare:.3f} s (target <= 0.2 s)")
 
 
 if __name__ == "__main__":

@@ -26,8 +26,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.machine import cpu_name  # noqa: E402
-from rnnlm.threads import available_cores  # noqa: E402
+from benchmarks.machine import cpu_name
+from rnnlm.threads import available_cores
 
 BUSY_LOOP = "while True: pass"
 
@@ -41,12 +41,17 @@ def conditions(backend, cores):
     if backend == "jax":
         return {"1 thread": {"XLA_FLAGS": XLA_ONE_THREAD}, "rnnlm default": {}}
     if backend == "tensorflow":  # Eigen's pool, not OpenMP: sized from rnnlm's count (OMP_NUM_THREADS)
-        return {"1 thread": {"OMP_NUM_THREADS": "1"}, f"{cores} threads": {"OMP_NUM_THREADS": str(cores)},
-                "rnnlm default": {}}
-    return {"1 thread": {"OMP_NUM_THREADS": "1"},
-            f"{cores} threads, spinning": {"OMP_NUM_THREADS": str(cores), "GOMP_SPINCOUNT": "300000"},
-            f"{cores} threads, passive": {"OMP_NUM_THREADS": str(cores)},
-            "rnnlm default": {}}
+        return {
+            "1 thread": {"OMP_NUM_THREADS": "1"},
+            f"{cores} threads": {"OMP_NUM_THREADS": str(cores)},
+            "rnnlm default": {},
+        }
+    return {
+        "1 thread": {"OMP_NUM_THREADS": "1"},
+        f"{cores} threads, spinning": {"OMP_NUM_THREADS": str(cores), "GOMP_SPINCOUNT": "300000"},
+        f"{cores} threads, passive": {"OMP_NUM_THREADS": str(cores)},
+        "rnnlm default": {},
+    }
 
 
 def run_once(backend, epochs, variables):
@@ -55,8 +60,24 @@ def run_once(backend, epochs, variables):
     env.update(variables)
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "m.json")
-        subprocess.run([sys.executable, "-m", "rnnlm", "train", "--backend", backend, "--epochs", str(epochs),
-                        "--quiet", "--metrics-json", out], check=True, env=env, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "rnnlm",
+                "train",
+                "--backend",
+                backend,
+                "--epochs",
+                str(epochs),
+                "--quiet",
+                "--metrics-json",
+                out,
+            ],
+            check=True,
+            env=env,
+            stdout=subprocess.DEVNULL,
+        )
         history = json.load(open(out))["history"][1:]
     tokens = sum(h["tokens_per_sec"] * h["seconds"] for h in history)
     return tokens / sum(h["seconds"] for h in history)
@@ -69,8 +90,10 @@ def main():
     parser.add_argument("--backends", default="torch,mxnet,jax,tensorflow")
     args = parser.parse_args()
     cores = available_cores()
-    print(f"# {cpu_name()}, {cores} cores; rnnlm train --epochs {args.epochs}; tokens/s, median of "
-          f"{args.repeats}", flush=True)
+    print(
+        f"# {cpu_name()}, {cores} cores; rnnlm train --epochs {args.epochs}; tokens/s, median of {args.repeats}",
+        flush=True,
+    )
     results = {}
     for backend in args.backends.split(","):
         settings = conditions(backend, cores)
@@ -88,8 +111,17 @@ def main():
                     busy.wait()
             for name, values in samples.items():
                 results[(backend, load, name)] = statistics.median(values)
-                print(json.dumps({"backend": backend, "load": load, "threads": name,
-                                  "tokens_per_sec": [round(v) for v in values]}), flush=True)
+                print(
+                    json.dumps(
+                        {
+                            "backend": backend,
+                            "load": load,
+                            "threads": name,
+                            "tokens_per_sec": [round(v) for v in values],
+                        }
+                    ),
+                    flush=True,
+                )
     print("\n| backend | threads | idle tok/s | beside a busy core tok/s | busy / idle 1 thread |")
     print("|---|---|---|---|---|")
     for backend in args.backends.split(","):

@@ -18,14 +18,22 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from rnnlm.study import scratch  # noqa: E402
+from rnnlm.study import scratch
 
 VARIANTS = ("scratch", "concise")
 
 
 def measure(backend, rounds):
-    c = {**scratch.FULL, "epochs": 3, "batch_size": 32, "num_steps": 35, "lr": 1.0, "seed": 0,
-         "dtype": "float32", "backend": backend}
+    c = {
+        **scratch.FULL,
+        "epochs": 3,
+        "batch_size": 32,
+        "num_steps": 35,
+        "lr": 1.0,
+        "seed": 0,
+        "dtype": "float32",
+        "backend": backend,
+    }
     speeds = {v: [] for v in VARIANTS}
     for _ in range(rounds):
         for variant in VARIANTS:
@@ -42,11 +50,18 @@ def main():
     args = parser.parse_args()
     if args.one:
         r = measure(args.one, args.rounds)
-        print(f"| {args.one} | {r['scratch']:,.0f} | {r['concise']:,.0f} | {r['concise'] / r['scratch']:.2f}x |", flush=True)
+        print(
+            f"| {args.one} | {r['scratch']:,.0f} | {r['concise']:,.0f} | {r['concise'] / r['scratch']:.2f}x |",
+            flush=True,
+        )
         return
     from benchmarks.machine import cpu_name
+
     print(f"# {cpu_name()}; one thread; median of {args.rounds} alternating rounds\n")
-    print("| backend | from scratch tokens/s | concise tokens/s | concise / scratch |\n| --- | --- | --- | --- |", flush=True)
+    print(
+        "| backend | from scratch tokens/s | concise tokens/s | concise / scratch |\n| --- | --- | --- | --- |",
+        flush=True,
+    )
     for backend in args.backends.split(","):  # one process each: frameworks' thread pools never meet
         subprocess.run([sys.executable, __file__, "--one", backend, "--rounds", str(args.rounds)])
 

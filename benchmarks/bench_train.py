@@ -20,14 +20,14 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks import book_style  # noqa: E402
-from rnnlm.backend import BACKENDS, load_backend  # noqa: E402
-from rnnlm.data.batches import make_batches  # noqa: E402
-from rnnlm.config import CELLS, ModelConfig  # noqa: E402
-from rnnlm.data.corpus import load_corpus  # noqa: E402
-from rnnlm.errors import UsageError  # noqa: E402
-from rnnlm.training.loop import train_epoch  # noqa: E402
-from rnnlm.model.weights import init_weights  # noqa: E402
+from benchmarks import book_style
+from rnnlm.backend import BACKENDS, load_backend
+from rnnlm.data.batches import make_batches
+from rnnlm.config import CELLS, ModelConfig
+from rnnlm.data.corpus import load_corpus
+from rnnlm.errors import UsageError
+from rnnlm.training.loop import train_epoch
+from rnnlm.model.weights import init_weights
 
 
 def rnnlm_epoch_fn(backend, cfg, weights, lr):
@@ -38,6 +38,7 @@ def rnnlm_epoch_fn(backend, cfg, weights, lr):
     def epoch(batches):
         ppl, speed, *_ = train_epoch(backend, model, optimizer, batches, 1.0, False)
         return ppl, speed
+
     return epoch
 
 
@@ -57,8 +58,15 @@ def measure(backend, cell, hiddens, batch_size, rounds, num_steps=35, lr=1.0):
             first_ppl.setdefault(name, ppl)
             if r > 0:
                 speeds[name].append(speed)
-    row = {"backend": backend.NAME, "model": cell, "num_hiddens": hiddens, "batch_size": batch_size,
-           "num_steps": num_steps, "rounds": rounds, "first_epoch_perplexity": first_ppl}
+    row = {
+        "backend": backend.NAME,
+        "model": cell,
+        "num_hiddens": hiddens,
+        "batch_size": batch_size,
+        "num_steps": num_steps,
+        "rounds": rounds,
+        "first_epoch_perplexity": first_ppl,
+    }
     for name, values in speeds.items():
         row[name] = {"median": statistics.median(values), "min": min(values), "max": max(values)}
     if "book" in row:
@@ -72,8 +80,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--grid", action="store_true")
     args = parser.parse_args()
-    configs = list(itertools.product(CELLS, (256, 512), (32, 128))) if args.grid \
-        else [("rnn", 256, 32)]
+    configs = list(itertools.product(CELLS, (256, 512), (32, 128))) if args.grid else [("rnn", 256, 32)]
     names = args.backends.split(",")
     if len(names) > 1:
         # one process per backend: importing mxnet changes torch's thread pool
@@ -81,7 +88,7 @@ def main():
         for name in names:
             cmd = [sys.executable, __file__, "--backends", name, "--rounds", str(args.rounds)]
             out = subprocess.run(cmd + (["--grid"] if args.grid else []), capture_output=True, text=True)
-            sys.stderr.write("".join(l + "\n" for l in out.stderr.splitlines() if l.startswith("#")))
+            sys.stderr.write("".join(line + "\n" for line in out.stderr.splitlines() if line.startswith("#")))
             rows += [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
             for line in out.stdout.splitlines():
                 if line.startswith("{"):
@@ -103,8 +110,10 @@ def main():
     for r in rows:
         book = f"{r['book']['median']:.0f}" if "book" in r else "-"
         ratio = f"{r['speedup']:.2f}x" if "speedup" in r else "-"
-        print(f"| {r['backend']} | {r['model']} | {r['num_hiddens']} | {r['batch_size']} | {book} | "
-              f"{r['rnnlm']['median']:.0f} ({r['rnnlm']['min']:.0f}-{r['rnnlm']['max']:.0f}) | {ratio} |")
+        print(
+            f"| {r['backend']} | {r['model']} | {r['num_hiddens']} | {r['batch_size']} | {book} | "
+            f"{r['rnnlm']['median']:.0f} ({r['rnnlm']['min']:.0f}-{r['rnnlm']['max']:.0f}) | {ratio} |"
+        )
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ def torch_epoch_fn(cfg, weights, lr):
 
     def grad_clipping(theta):
         params = [p for p in net.parameters() if p.requires_grad]
-        norm = torch.sqrt(sum(torch.sum((p.grad ** 2)) for p in params))
+        norm = torch.sqrt(sum(torch.sum((p.grad**2)) for p in params))
         if norm > theta:
             for param in params:
                 param.grad[:] *= theta / norm
@@ -53,7 +53,7 @@ def torch_epoch_fn(cfg, weights, lr):
                 state = tuple(s.detach_() for s in state) if isinstance(state, tuple) else state.detach_()
             y = Y.T.reshape(-1)
             y_hat, state = net(X, state)
-            l = loss(y_hat, y.long()).mean()
+            l = loss(y_hat, y.long()).mean()  # noqa: E741  (the book's name)
             updater.zero_grad()
             l.backward()
             grad_clipping(1)
@@ -67,6 +67,7 @@ def torch_epoch_fn(cfg, weights, lr):
 
 def mxnet_epoch_fn(cfg, weights, lr):
     from rnnlm.backends import mxnet_runtime
+
     mxnet_runtime.load()  # np.bool for MXNet 1.9.1, before mxnet is imported
     import mxnet as mx
     from mxnet import autograd, gluon
@@ -88,9 +89,14 @@ def mxnet_epoch_fn(cfg, weights, lr):
     net = RNNModel(layer, cfg.vocab_size)
     net.initialize()
     net(mx.nd.zeros((1, 1)), layer.begin_state(batch_size=1))  # finish deferred initialization
-    own = {"rnn.weight_ih_l0": layer.l0_i2h_weight, "rnn.weight_hh_l0": layer.l0_h2h_weight,
-           "rnn.bias_ih_l0": layer.l0_i2h_bias, "rnn.bias_hh_l0": layer.l0_h2h_bias,
-           "linear.weight": net.dense.weight, "linear.bias": net.dense.bias}
+    own = {
+        "rnn.weight_ih_l0": layer.l0_i2h_weight,
+        "rnn.weight_hh_l0": layer.l0_h2h_weight,
+        "rnn.bias_ih_l0": layer.l0_i2h_bias,
+        "rnn.bias_hh_l0": layer.l0_h2h_bias,
+        "linear.weight": net.dense.weight,
+        "linear.bias": net.dense.bias,
+    }
     for name, param in own.items():
         param.set_data(mx.nd.array(weights[name]))
     trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": lr})
@@ -98,7 +104,7 @@ def mxnet_epoch_fn(cfg, weights, lr):
 
     def grad_clipping(theta):
         params = [p.data() for p in net.collect_params().values()]
-        norm = math.sqrt(sum((p.grad ** 2).sum().asscalar() for p in params))
+        norm = math.sqrt(sum((p.grad**2).sum().asscalar() for p in params))
         if norm > theta:
             for param in params:
                 param.grad[:] *= theta / norm
@@ -115,7 +121,7 @@ def mxnet_epoch_fn(cfg, weights, lr):
             y = Y.T.reshape(-1)
             with autograd.record():
                 y_hat, state = net(X, state)
-                l = loss(y_hat, y).mean()
+                l = loss(y_hat, y).mean()  # noqa: E741  (the book's name)
             l.backward()
             grad_clipping(1)
             trainer.step(batch_size=1)
@@ -141,8 +147,12 @@ def jax_epoch_fn(cfg, weights, lr):
         inputs = jax.nn.one_hot(X.T, cfg.vocab_size, dtype=jnp.float32)
         h, outputs = state, []
         for x in inputs:  # the book's per-step loop
-            h = jnp.tanh(x @ params["rnn.weight_ih_l0"].T + params["rnn.bias_ih_l0"]
-                         + h @ params["rnn.weight_hh_l0"].T + params["rnn.bias_hh_l0"])
+            h = jnp.tanh(
+                x @ params["rnn.weight_ih_l0"].T
+                + params["rnn.bias_ih_l0"]
+                + h @ params["rnn.weight_hh_l0"].T
+                + params["rnn.bias_hh_l0"]
+            )
             outputs.append(h)
         y_hat = jnp.concatenate(outputs) @ params["linear.weight"].T + params["linear.bias"]
         log_p = jax.nn.log_softmax(y_hat)
@@ -157,8 +167,8 @@ def jax_epoch_fn(cfg, weights, lr):
         for X, Y in batches:
             if state is None:
                 state = jnp.zeros((X.shape[0], cfg.num_hiddens), jnp.float32)
-            (l, state), grads = grad_fn(params, state, jnp.asarray(X), jnp.asarray(Y))
-            norm = jnp.sqrt(sum(jnp.sum(g ** 2) for g in grads.values()))
+            (l, state), grads = grad_fn(params, state, jnp.asarray(X), jnp.asarray(Y))  # noqa: E741  (the book's name)
+            norm = jnp.sqrt(sum(jnp.sum(g**2) for g in grads.values()))
             if norm > 1:  # grad_clipping(1)
                 grads = {k: g * (1 / norm) for k, g in grads.items()}
             params = {k: p - lr * grads[k] for k, p in params.items()}
@@ -193,18 +203,26 @@ def tensorflow_epoch_fn(cfg, weights, lr):
 
     if cfg.cell != "rnn":
         raise ValueError("the TensorFlow baseline is the book's SimpleRNN")
-    net = RNNModel(keras.layers.SimpleRNN(cfg.num_hiddens, time_major=True, return_sequences=True,
-                                          return_state=True), cfg.vocab_size)
+    net = RNNModel(
+        keras.layers.SimpleRNN(cfg.num_hiddens, time_major=True, return_sequences=True, return_state=True),
+        cfg.vocab_size,
+    )
     net(tf.zeros((1, 1), tf.int32), net.begin_state(batch_size=1, dtype=tf.float32))
-    net.set_weights([weights["rnn.weight_ih_l0"].T, weights["rnn.weight_hh_l0"].T,
-                     weights["rnn.bias_ih_l0"] + weights["rnn.bias_hh_l0"],
-                     weights["linear.weight"].T, weights["linear.bias"]])
+    net.set_weights(
+        [
+            weights["rnn.weight_ih_l0"].T,
+            weights["rnn.weight_hh_l0"].T,
+            weights["rnn.bias_ih_l0"] + weights["rnn.bias_hh_l0"],
+            weights["linear.weight"].T,
+            weights["linear.bias"],
+        ]
+    )
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     updater = keras.optimizers.SGD(lr)
 
     def grad_clipping(grads, theta):  # the book's, host sync included
         theta = tf.constant(theta, dtype=tf.float32)
-        norm = tf.cast(tf.math.sqrt(sum((tf.reduce_sum(grad ** 2)).numpy() for grad in grads)), tf.float32)
+        norm = tf.cast(tf.math.sqrt(sum((tf.reduce_sum(grad**2)).numpy() for grad in grads)), tf.float32)
         if tf.greater(norm, theta):
             grads = [grad * theta / norm for grad in grads]
         return grads
@@ -228,8 +246,7 @@ def tensorflow_epoch_fn(cfg, weights, lr):
     return epoch
 
 
-EPOCH_FNS = {"torch": torch_epoch_fn, "mxnet": mxnet_epoch_fn, "jax": jax_epoch_fn,
-             "tensorflow": tensorflow_epoch_fn}
+EPOCH_FNS = {"torch": torch_epoch_fn, "mxnet": mxnet_epoch_fn, "jax": jax_epoch_fn, "tensorflow": tensorflow_epoch_fn}
 
 
 def supports(cfg, backend="torch"):

@@ -31,19 +31,18 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import rnnlm  # noqa: E402  (after the checkout is on sys.path)
+from rnnlm.backend import BACKENDS, build_model, load_backend  # noqa: E402  (after the checkout is on sys.path)
+from rnnlm.data.batches import make_batches  # noqa: E402  (after the checkout is on sys.path)
+from rnnlm.config import ModelConfig  # noqa: E402  (after the checkout is on sys.path)
+from rnnlm.data.corpus import load_corpus  # noqa: E402  (after the checkout is on sys.path)
+from rnnlm.errors import UsageError  # noqa: E402  (after the checkout is on sys.path)
+from rnnlm.model.weights import init_weights  # noqa: E402  (after the checkout is on sys.path)
+
 PARTS = ("main_job", "parity_float64", "float32_tf32", "generation", "checkpoint", "nccl_group")
 NO_GPU = "no GPU"
 # the GPU's device spec and the epochs of each part; --cpu-stand-in shrinks both (tests)
 RUN = {"gpu": "gpu", "main_epochs": 500, "cpu_timed_epochs": 20, "parity_epochs": 40}
-
-
-import rnnlm
-from rnnlm.backend import BACKENDS, build_model, load_backend
-from rnnlm.data.batches import make_batches
-from rnnlm.config import ModelConfig
-from rnnlm.data.corpus import load_corpus
-from rnnlm.errors import UsageError
-from rnnlm.model.weights import init_weights
 
 
 def has_gpu(backend):
@@ -59,15 +58,24 @@ def torch_precision(backend, tf32):
         yield
         return
     import torch
-    saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32,
-             torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
+
+    saved = (
+        torch.backends.cuda.matmul.allow_tf32,
+        torch.backends.cudnn.allow_tf32,
+        torch.backends.cudnn.deterministic,
+        torch.backends.cudnn.benchmark,
+    )
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = tf32
     torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
     try:
         yield
     finally:
-        (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32,
-         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark) = saved
+        (
+            torch.backends.cuda.matmul.allow_tf32,
+            torch.backends.cudnn.allow_tf32,
+            torch.backends.cudnn.deterministic,
+            torch.backends.cudnn.benchmark,
+        ) = saved
 
 
 def train(backend, device, epochs, dtype="float32", tf32=False):
@@ -82,20 +90,27 @@ def differences(a, b):
     pa = np.array([s.perplexity for s in a.history])
     pb = np.array([s.perplexity for s in b.history])
     wa, wb = a.model.weights(), b.model.weights()
-    return {"max_rel_diff_perplexity": float(np.max(np.abs(pa - pb) / np.abs(pb))),
-            "max_abs_diff_weights": float(max(np.max(np.abs(wa[k].astype(np.float64) - wb[k])) for k in wa)),
-            "final_perplexity": [float(pa[-1]), float(pb[-1])]}
+    return {
+        "max_rel_diff_perplexity": float(np.max(np.abs(pa - pb) / np.abs(pb))),
+        "max_abs_diff_weights": float(max(np.max(np.abs(wa[k].astype(np.float64) - wb[k])) for k in wa)),
+        "final_perplexity": [float(pa[-1]), float(pb[-1])],
+    }
 
 
 def main_job(backend, state):
     gpu, gpu_s = train(backend, RUN["gpu"], RUN["main_epochs"])
     cpu, cpu_s = train(backend, "cpu", RUN["cpu_timed_epochs"])
     state["gpu_run"] = gpu
-    return {"epochs": RUN["main_epochs"], "perplexity": gpu.perplexity,
-            "gpu_tokens_per_sec": gpu.metrics["tokens_per_sec"], "gpu_seconds": round(gpu_s, 1),
-            "device": gpu.metrics["device"], "cpu_tokens_per_sec": cpu.metrics["tokens_per_sec"],
-            "cpu_epochs_timed": RUN["cpu_timed_epochs"],
-            "prediction": gpu.model.predict("time traveller")}
+    return {
+        "epochs": RUN["main_epochs"],
+        "perplexity": gpu.perplexity,
+        "gpu_tokens_per_sec": gpu.metrics["tokens_per_sec"],
+        "gpu_seconds": round(gpu_s, 1),
+        "device": gpu.metrics["device"],
+        "cpu_tokens_per_sec": cpu.metrics["tokens_per_sec"],
+        "cpu_epochs_timed": RUN["cpu_timed_epochs"],
+        "prediction": gpu.model.predict("time traveller"),
+    }
 
 
 def parity_float64(backend, state):
@@ -124,8 +139,9 @@ def _checkpoint(state, folder):
     path = os.path.join(folder, "gpu.npz")
     state.setdefault("gpu_run", None)
     if state["gpu_run"] is None:
-        state["gpu_run"] = rnnlm.train(backend=state["name"], device=RUN["gpu"], epochs=RUN["cpu_timed_epochs"],
-                                       quiet=True)
+        state["gpu_run"] = rnnlm.train(
+            backend=state["name"], device=RUN["gpu"], epochs=RUN["cpu_timed_epochs"], quiet=True
+        )
     state["gpu_run"].model.save(path)
     return path
 
@@ -135,8 +151,11 @@ def generation(backend, state):
         path = _checkpoint(state, folder)
         gpu_speed, gpu_text = _chars_per_sec(rnnlm.load(path, backend=backend.NAME, device=RUN["gpu"]))
         cpu_speed, cpu_text = _chars_per_sec(rnnlm.load(path, backend=backend.NAME, device="cpu"))
-    return {"gpu_chars_per_sec": round(gpu_speed, 1), "cpu_chars_per_sec": round(cpu_speed, 1),
-            "same_text": gpu_text == cpu_text}
+    return {
+        "gpu_chars_per_sec": round(gpu_speed, 1),
+        "cpu_chars_per_sec": round(cpu_speed, 1),
+        "same_text": gpu_text == cpu_text,
+    }
 
 
 def checkpoint(backend, state):
@@ -149,8 +168,13 @@ def checkpoint(backend, state):
         back = rnnlm.load(cpu_path, backend=backend.NAME, device=RUN["gpu"])
         ppl_cpu, ppl_back = on_cpu.evaluate(), back.evaluate()
         same = all(np.array_equal(a, b) for a, b in zip(on_cpu.weights().values(), back.weights().values()))
-    return {"gpu_perplexity": trained, "cpu_perplexity": ppl_cpu, "back_on_gpu_perplexity": ppl_back,
-            "rel_diff_cpu": abs(ppl_cpu - trained) / trained, "weights_round_trip_bitwise": same}
+    return {
+        "gpu_perplexity": trained,
+        "cpu_perplexity": ppl_cpu,
+        "back_on_gpu_perplexity": ppl_back,
+        "rel_diff_cpu": abs(ppl_cpu - trained) / trained,
+        "weights_round_trip_bitwise": same,
+    }
 
 
 def _free_port():
@@ -167,8 +191,7 @@ def nccl_group(backend, state):
     weights = init_weights(cfg, 0)
     losses = {}
     saved = {k: os.environ.get(k) for k in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "LOCAL_RANK")}
-    os.environ.update(RANK="0", LOCAL_RANK="0", WORLD_SIZE="1", MASTER_ADDR="127.0.0.1",
-                      MASTER_PORT=str(_free_port()))
+    os.environ.update(RANK="0", LOCAL_RANK="0", WORLD_SIZE="1", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(_free_port()))
     try:
         for grouped in (False, True):
             model = build_model(backend, cfg, backend.resolve_device(RUN["gpu"]), "float32", weights)
@@ -192,8 +215,12 @@ def nccl_group(backend, state):
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-    return {"rank": rank, "world_size": world, "all_reduce_sum": sums,
-            "max_rel_diff_loss_vs_plain": float(np.max(np.abs(losses[True] - losses[False]) / losses[False]))}
+    return {
+        "rank": rank,
+        "world_size": world,
+        "all_reduce_sum": sums,
+        "max_rel_diff_loss_vs_plain": float(np.max(np.abs(losses[True] - losses[False]) / losses[False])),
+    }
 
 
 def check_backend(name, deadline, say):
@@ -225,13 +252,17 @@ def check_backend(name, deadline, say):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--budget", type=float, default=420.0,
-                        help="seconds after which the parts not yet started are skipped")
-    parser.add_argument("--backends", default=",".join(BACKENDS),
-                        help="comma-separated training backends to check (default: all)")
-    parser.add_argument("--cpu-stand-in", action="store_true",
-                        help="run every part with the CPU as the 'GPU' and a few epochs: a test of "
-                             "this script, not of a GPU")
+    parser.add_argument(
+        "--budget", type=float, default=420.0, help="seconds after which the parts not yet started are skipped"
+    )
+    parser.add_argument(
+        "--backends", default=",".join(BACKENDS), help="comma-separated training backends to check (default: all)"
+    )
+    parser.add_argument(
+        "--cpu-stand-in",
+        action="store_true",
+        help="run every part with the CPU as the 'GPU' and a few epochs: a test of this script, not of a GPU",
+    )
     args = parser.parse_args(argv)
     if args.cpu_stand_in:
         RUN.update(gpu="cpu", main_epochs=2, cpu_timed_epochs=1, parity_epochs=2)
@@ -240,8 +271,12 @@ def main(argv=None):
     def say(line):
         print(line, flush=True)
 
-    report = {"python": sys.version.split()[0], "numpy": np.__version__, "cpu_stand_in": args.cpu_stand_in,
-              "rnnlm_backends": str(Path(sys.modules["rnnlm.backends"].__file__).parent)}
+    report = {
+        "python": sys.version.split()[0],
+        "numpy": np.__version__,
+        "cpu_stand_in": args.cpu_stand_in,
+        "rnnlm_backends": str(Path(sys.modules["rnnlm.backends"].__file__).parent),
+    }
     for name in [n.strip() for n in args.backends.split(",") if n.strip()]:
         if name not in BACKENDS:
             parser.error(f"unknown training backend {name!r} (choose from {', '.join(BACKENDS)})")

@@ -21,10 +21,10 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from rnnlm.cli.main import main  # noqa: E402
-from rnnlm.config import CELLS  # noqa: E402
-from rnnlm.data.corpus import load_corpus  # noqa: E402
-from tests.support import book_models as book  # noqa: E402
+from rnnlm.cli.main import main
+from rnnlm.config import CELLS
+from rnnlm.data.corpus import load_corpus
+from tests.support import book_models as book
 
 BATCH, STEPS, PREFIX, CHARS = 32, 35, "time traveller", 50
 
@@ -71,6 +71,7 @@ def main_report():
         start = time.perf_counter()
         if source == "torch":
             import torch
+
             net = book.torch_model(args.cell, len(vocab), args.num_hiddens)
             train_ppl = book.torch_train_ch8(net, corpus, 1.0, args.epochs)
             native = os.path.join(folder, "book.pt")
@@ -81,8 +82,10 @@ def main_report():
             native = os.path.join(folder, "book.params")
             net.save_parameters(native)
         ref_ppl, ref_text = book_numbers(source, net, corpus, vocab)
-        print(f"\n{source}: the book's {args.cell}, {args.num_hiddens} hidden, {args.epochs} epochs "
-              f"(train perplexity {train_ppl:.2f}, {time.perf_counter() - start:.0f} s)")
+        print(
+            f"\n{source}: the book's {args.cell}, {args.num_hiddens} hidden, {args.epochs} epochs "
+            f"(train perplexity {train_ppl:.2f}, {time.perf_counter() - start:.0f} s)"
+        )
         print(f"  {'book code, ' + source:<34} {ref_ppl:>12.6f} {'':>9}  {ref_text!r}")
         ck = os.path.join(folder, f"{source}.npz")
         print("  $ " + rnnlm("import", native, "--out", ck).strip())
@@ -96,6 +99,7 @@ def main_report():
         rnnlm("export", ck, "--format", "mxnet", "--out", out_params)
         rnnlm("export", ck, "--format", "onnx", "--out", out_onnx)
         import torch
+
         tnet = book.torch_model(args.cell, len(vocab), args.num_hiddens, nonlinearity=cfg_act)
         tnet.load_state_dict(torch.load(out_pt, weights_only=True), strict=True)
         row("export torch -> book's torch class", *book_numbers("torch", tnet, corpus, vocab), ref_ppl, ref_text)

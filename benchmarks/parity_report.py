@@ -13,12 +13,12 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from rnnlm.backend import build_model, load_backend  # noqa: E402
-from rnnlm.data.batches import make_batches  # noqa: E402
-from rnnlm.config import CELLS, ModelConfig, TrainConfig  # noqa: E402
-from rnnlm.data.corpus import load_corpus  # noqa: E402
-from rnnlm.training.loop import train  # noqa: E402
-from rnnlm.model.weights import init_weights  # noqa: E402
+from rnnlm.backend import build_model, load_backend
+from rnnlm.data.batches import make_batches
+from rnnlm.config import CELLS, ModelConfig, TrainConfig
+from rnnlm.data.corpus import load_corpus
+from rnnlm.training.loop import train
+from rnnlm.model.weights import init_weights
 
 ARCHS = [(c, n, b) for c in CELLS for n in (1, 2) for b in (False, True)]
 
@@ -36,8 +36,11 @@ def forward_and_grads(backends, dtype):
         cfg = ModelConfig(28, 32, layers, cell, bi)
         models = pair(backends, cfg, dtype)
         outs = [b.forward(m, X, b.begin_state(m, 4)) for b, m in zip(backends, models)]
-        fwd = max(fwd, np.abs(outs[0][0] - outs[1][0]).max(),
-                  *[np.abs(a - c).max() for a, c in zip(*(b.state_to_numpy(o[1]) for b, o in zip(backends, outs)))])
+        fwd = max(
+            fwd,
+            np.abs(outs[0][0] - outs[1][0]).max(),
+            *[np.abs(a - c).max() for a, c in zip(*(b.state_to_numpy(o[1]) for b, o in zip(backends, outs)))],
+        )
         g = [b.loss_and_grads(m, b.begin_state(m, 4), X, Y)[1] for b, m in zip(backends, models)]
         grad = max(grad, max(np.abs(g[0][k] - g[1][k]).max() / np.abs(g[0][k]).max() for k in g[0]))
     return fwd, grad
@@ -63,8 +66,10 @@ def one_epoch_float32(backends):
 def forty_epochs_float64(backends):
     corpus, vocab = load_corpus(max_tokens=10000)
     cfg = ModelConfig(len(vocab))
-    curves = [np.array([h.perplexity for h in train(b, m, corpus, TrainConfig(epochs=40, dtype="float64"))])
-              for b, m in zip(backends, pair(backends, cfg, "float64"))]
+    curves = [
+        np.array([h.perplexity for h in train(b, m, corpus, TrainConfig(epochs=40, dtype="float64"))])
+        for b, m in zip(backends, pair(backends, cfg, "float64"))
+    ]
     return (np.abs(curves[0] - curves[1]) / curves[1]).max()
 
 
@@ -78,8 +83,14 @@ def main():
     print(f"| forward logits and final state, float64 (max abs) | {f64:.1e} | 1e-12 |")
     print(f"| gradients, float32 (max abs / max abs grad) | {g32:.1e} | 1e-5 |")
     print(f"| gradients, float64 (max abs / max abs grad) | {g64:.1e} | 1e-12 |")
-    print(f"| one epoch with clipping, per-minibatch loss, float32 (relative) | {one_epoch_float32(backends):.1e} | 1e-4 |")
-    print(f"| 40 epochs default config, per-epoch perplexity, float64 (relative) | {forty_epochs_float64(backends):.1e} | 1e-9 |")
+    print(
+        "| one epoch with clipping, per-minibatch loss, float32 (relative) | "
+        f"{one_epoch_float32(backends):.1e} | 1e-4 |"
+    )
+    print(
+        "| 40 epochs default config, per-epoch perplexity, float64 (relative) | "
+        f"{forty_epochs_float64(backends):.1e} | 1e-9 |"
+    )
 
 
 if __name__ == "__main__":

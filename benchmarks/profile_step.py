@@ -27,8 +27,14 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 V, H, B, T = 28, 256, 32, 35
 # (what, m, k, n, per step) as in roofline.py: the products of one forward + backward
-GEMMS = [("h @ W_hh (fwd)", B, H, H, T), ("dh @ W_hh (bwd)", B, H, H, T), ("dW_hh", H, B * T, H, 1),
-         ("output layer", B * T, H, V, 1), ("output dW", V, B * T, H, 1), ("output dh", B * T, V, H, 1)]
+GEMMS = [
+    ("h @ W_hh (fwd)", B, H, H, T),
+    ("dh @ W_hh (bwd)", B, H, H, T),
+    ("dW_hh", H, B * T, H, 1),
+    ("output layer", B * T, H, V, 1),
+    ("output dW", V, B * T, H, 1),
+    ("output dh", B * T, V, H, 1),
+]
 
 
 def pin_one_core():
@@ -41,6 +47,7 @@ def pin_one_core():
 def batches_for(steps):
     from rnnlm.data.batches import make_batches
     from rnnlm.data.corpus import load_corpus
+
     corpus, vocab = load_corpus(max_tokens=10000)
     one_epoch = list(make_batches(corpus, B, T, "sequential", np.random.default_rng(0)))
     return [one_epoch[i % len(one_epoch)] for i in range(steps)], len(vocab)
@@ -60,6 +67,7 @@ def rnnlm_model(name, vocab_size):
     from rnnlm.backend import load_backend
     from rnnlm.config import ModelConfig
     from rnnlm.model.weights import init_weights
+
     backend = load_backend(name)
     cfg = ModelConfig(vocab_size, H)
     model = backend.RNNModel(cfg, backend.resolve_device("cpu"), "float32")
@@ -70,12 +78,14 @@ def rnnlm_model(name, vocab_size):
 def mkl_gemm_seconds(m, k, n, reps=2000):
     """One product through torch (MKL), as roofline.py times it; imported late, after the pin."""
     from benchmarks.roofline import gemm_seconds
+
     return gemm_seconds(m, k, n, reps)
 
 
 def profile_torch(steps):
     import torch
     from torch.profiler import ProfilerActivity, profile
+
     torch.set_num_threads(1)
     batches, vocab_size = batches_for(steps)
     backend, model, optimizer, _ = rnnlm_model("torch", vocab_size)
@@ -94,18 +104,52 @@ def profile_torch(steps):
             continue  # wrappers: their self time is their Python body, the operators inside count apart
         if any(s in k for s in ("mm", "matmul", "linear", "addmm", "bmm", "dot")):
             groups["matrix products"] += us
-        elif any(s in k for s in ("add", "mul", "tanh", "sum", "pow", "sqrt", "div", "softmax", "nll", "exp",
-                                  "clamp", "sub", "norm", "where", "copy", "fill", "zero", "one_hot", "index")):
+        elif any(
+            s in k
+            for s in (
+                "add",
+                "mul",
+                "tanh",
+                "sum",
+                "pow",
+                "sqrt",
+                "div",
+                "softmax",
+                "nll",
+                "exp",
+                "clamp",
+                "sub",
+                "norm",
+                "where",
+                "copy",
+                "fill",
+                "zero",
+                "one_hot",
+                "index",
+            )
+        ):
             groups["elementwise and reductions"] += us
         else:
             groups["other ops"] += us
     mkl = sum(mkl_gemm_seconds(m, k, n) * c for _, m, k, n, c in GEMMS)
-    rows = [("step (wall, profiler off)", wall * 1e6), ("step (wall, profiler on)", profiled * 1e6)] + \
-        list(groups.items()) + [("Python, dispatch, profiler (profiled wall - ops)", profiled * 1e6 - sum(groups.values())),
-        ("the step's GEMMs alone, MKL, measured apart", mkl * 1e6)]
+    rows = (
+        [("step (wall, profiler off)", wall * 1e6), ("step (wall, profiler on)", profiled * 1e6)]
+        + list(groups.items())
+        + [
+            ("Python, dispatch, profiler (profiled wall - ops)", profiled * 1e6 - sum(groups.values())),
+            ("the step's GEMMs alone, MKL, measured apart", mkl * 1e6),
+        ]
+    )
     top.sort(reverse=True)
-    print(json.dumps({"backend": "torch", "us_per_step": dict(rows),
-                      "top_ops": [{"op": k, "us": round(us, 1), "calls": c} for us, k, c in top[:12]]}))
+    print(
+        json.dumps(
+            {
+                "backend": "torch",
+                "us_per_step": dict(rows),
+                "top_ops": [{"op": k, "us": round(us, 1), "calls": c} for us, k, c in top[:12]],
+            }
+        )
+    )
     return rows, top[:12]
 
 
@@ -114,6 +158,7 @@ def profile_jax(steps):
     import jax.numpy as jnp
     from jax import lax
     from rnnlm.backends import jax_impl
+
     batches, vocab_size = batches_for(steps)
     backend, model, optimizer, cfg = rnnlm_model("jax", vocab_size)
     sync = lambda x: jax.block_until_ready(x)  # noqa: E731
@@ -138,8 +183,10 @@ def profile_jax(steps):
     def gemms_alone(reps=200):
         """Every product of one step, `reps` steps in one jitted loop, each feeding the next
         (a zero-weighted column) so XLA can hoist none of them."""
-        mats = [(jax.random.normal(jax.random.PRNGKey(i), (m, k)), jax.random.normal(jax.random.PRNGKey(99 + i), (k, n)), c)
-                for i, (_, m, k, n, c) in enumerate(GEMMS)]
+        mats = [
+            (jax.random.normal(jax.random.PRNGKey(i), (m, k)), jax.random.normal(jax.random.PRNGKey(99 + i), (k, n)), c)
+            for i, (_, m, k, n, c) in enumerate(GEMMS)
+        ]
 
         def one_step(_, xs):
             out = []
@@ -148,6 +195,7 @@ def profile_jax(steps):
                     x = x + 0.0 * (x @ b)[:, :1]
                 out.append(x)
             return tuple(out)
+
         loop = jax.jit(lambda: lax.fori_loop(0, reps, one_step, tuple(a for a, _, _ in mats)))
         jax.block_until_ready(loop())
         start = time.perf_counter()
@@ -156,12 +204,15 @@ def profile_jax(steps):
 
     xla = gemms_alone()
     mkl = sum(mkl_gemm_seconds(m, k, n) * c for _, m, k, n, c in GEMMS)
-    rows = [("step as rnnlm compiles it (train_step)", step * 1e6),
-            ("forward alone", forward * 1e6), ("forward + loss + gradient", grads * 1e6),
-            ("clip + SGD + dispatch (step - gradient)", (step - grads) * 1e6),
-            ("the step's GEMMs alone, XLA, one jitted loop", xla * 1e6),
-            ("the same GEMMs, MKL (torch), measured apart", mkl * 1e6),
-            ("rest of the XLA step (step - XLA GEMMs)", (step - xla) * 1e6)]
+    rows = [
+        ("step as rnnlm compiles it (train_step)", step * 1e6),
+        ("forward alone", forward * 1e6),
+        ("forward + loss + gradient", grads * 1e6),
+        ("clip + SGD + dispatch (step - gradient)", (step - grads) * 1e6),
+        ("the step's GEMMs alone, XLA, one jitted loop", xla * 1e6),
+        ("the same GEMMs, MKL (torch), measured apart", mkl * 1e6),
+        ("rest of the XLA step (step - XLA GEMMs)", (step - xla) * 1e6),
+    ]
     print(json.dumps({"backend": "jax", "us_per_step": dict(rows)}))
     return rows
 
@@ -173,10 +224,12 @@ def main():
     args = parser.parse_args()
     core = pin_one_core()
     from benchmarks.machine import cpu_name
+
     print(f"# {cpu_name()}, pinned to core {core}; microseconds per step of {B * T} tokens", flush=True)
     names = args.backends.split(",")
     if len(names) > 1:  # one process each: one framework's threads never meet the other's
         import subprocess
+
         for name in names:
             subprocess.run([sys.executable, __file__, "--steps", str(args.steps), "--backends", name], check=True)
         return
@@ -188,10 +241,13 @@ def main():
     print(f"\n| {names[0]}: part | us per step | share of the step | tokens/s it allows |")
     print("| --- | --- | --- | --- |")
     for what, us in rows:
-        print(f"| {what} | {us:,.0f} | {us / step_us:.0%} | {B * T / (us / 1e6):,.0f} |" if us > 0
-              else f"| {what} | {us:,.0f} | - | - |")
+        print(
+            f"| {what} | {us:,.0f} | {us / step_us:.0%} | {B * T / (us / 1e6):,.0f} |"
+            if us > 0
+            else f"| {what} | {us:,.0f} | - | - |"
+        )
     if top:
-        print(f"\n| top torch operators (self CPU) | us per step | calls per step |\n| --- | --- | --- |")
+        print("\n| top torch operators (self CPU) | us per step | calls per step |\n| --- | --- | --- |")
         for us, k, c in top:
             print(f"| {k} | {us:,.1f} | {c} |")
 

@@ -23,7 +23,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from rnnlm.threads import available_cores  # noqa: E402
+from rnnlm.threads import available_cores
 
 V, H, B, T = 28, 256, 32, 35  # vocab, hidden, batch, steps: the book's default
 
@@ -72,6 +72,7 @@ def tf_gemm_seconds(m, k, n, reps):
         for _ in tf.range(reps):
             x = x + 0.0 * tf.matmul(x, b)[:, :1]
         return x
+
     loop(a, b).numpy()  # trace
     begin = time.perf_counter()
     loop(a, b).numpy()
@@ -80,13 +81,15 @@ def tf_gemm_seconds(m, k, n, reps):
 
 def main():
     import argparse
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cores", type=int, default=1)
     args = parser.parse_args()
-    cores = sorted(os.sched_getaffinity(0))[:max(1, args.cores)]
+    cores = sorted(os.sched_getaffinity(0))[: max(1, args.cores)]
     os.sched_setaffinity(0, set(cores))  # before XLA makes its pool; inherited by the runs below
     torch.set_num_threads(available_cores())
     from benchmarks.machine import cpu_name
+
     print(f"# {cpu_name()}, pinned to cores {cores}, {torch.get_num_threads()} torch thread(s)\n")
     N = B * T
     # (what, m, k, n, how many per minibatch); the input projection is a gather (no FLOPs)
@@ -99,7 +102,10 @@ def main():
         ("backward output dh", N, V, H, 1),
     ]
     total_flops, total_seconds = 0.0, 0.0
-    print("| GEMM | shape | GFLOP/s measured (torch) | GFLOP/s (XLA, in a jitted loop) | GFLOP/s (TF, in a tf.function loop) |")
+    print(
+        "| GEMM | shape | GFLOP/s measured (torch) | GFLOP/s (XLA, in a jitted loop) "
+        "| GFLOP/s (TF, in a tf.function loop) |"
+    )
     print("| --- | --- | --- | --- | --- |")
     for what, m, k, n, count in gemms:
         reps = 2000 if m * k * n < 1e7 else 300
@@ -118,15 +124,20 @@ def main():
     print(f"roofline (GEMM time only, no elementwise work): {roofline:,.0f} tokens/s")
     here = os.path.dirname(os.path.abspath(__file__))
     for backend in ("torch", "mxnet", "jax", "tensorflow"):
-        out = subprocess.run([sys.executable, os.path.join(here, "bench_train.py"), "--backends", backend,
-                              "--rounds", "5"], capture_output=True, text=True)
+        out = subprocess.run(
+            [sys.executable, os.path.join(here, "bench_train.py"), "--backends", backend, "--rounds", "5"],
+            capture_output=True,
+            text=True,
+        )
         rows = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
         if not rows:
             print(f"{backend}: not measured ({out.stderr.strip().splitlines()[-1:]})")
             continue
         r = rows[0]
-        print(f"{backend}: rnnlm {r['rnnlm']['median']:,.0f} tokens/s = {r['rnnlm']['median'] / roofline:.0%} "
-              f"of the roofline; book-style {r['book']['median']:,.0f} = {r['book']['median'] / roofline:.0%}")
+        print(
+            f"{backend}: rnnlm {r['rnnlm']['median']:,.0f} tokens/s = {r['rnnlm']['median'] / roofline:.0%} "
+            f"of the roofline; book-style {r['book']['median']:,.0f} = {r['book']['median'] / roofline:.0%}"
+        )
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ mixer takes them (`mixer.quantize_model_probs`), so `mix` sees exactly what the 
 """
 
 import argparse
-import math
 import os
 import sys
 import time
@@ -22,8 +21,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 def load_text(name):
     if name == "book":
         from rnnlm.data.corpus import read_raw_text
+
         return read_raw_text()
     from benchmarks.bench_compress import unseen_english
+
     return unseen_english()
 
 
@@ -33,13 +34,20 @@ def dump(args):
     from rnnlm.compression.coder import char_ids, layout, online_vocab
     from rnnlm.compression.config import CompressConfig, OnlineConfig
     from rnnlm.compression.mixer import quantize_model_probs
+
     text = load_text(args.text)
     ocfg = OnlineConfig()
     for kv in args.online:  # lr=0.02 replay_batch=64: the --online model's settings
         name, value = kv.split("=")
         ocfg = replace(ocfg, **{name: type(getattr(ocfg, name))(value)})
-    config = CompressConfig(mode="online", segments=args.segments, threads=args.threads or None, mix="rnn",
-                            online=ocfg, backend=args.backend)
+    config = CompressConfig(
+        mode="online",
+        segments=args.segments,
+        threads=args.threads or None,
+        mix="rnn",
+        online=ocfg,
+        backend=args.backend,
+    )
     vocab = online_vocab(text)
     rows, length = layout(len(text), args.segments)
     grid = np.zeros((rows, length, len(vocab)), dtype=np.int32)
@@ -47,6 +55,7 @@ def dump(args):
 
     def recording(inner):
         """The online RNN's factory, its predictors recording each column's probabilities."""
+
         def factory(r):
             pred = inner(r)
             probs = pred.probs
@@ -56,21 +65,26 @@ def dump(args):
                 grid[:, col[0]] = quantize_model_probs(p)
                 col[0] += 1
                 return p
+
             pred.probs = record
             return pred
+
         return factory
 
     coded = pipeline.compress(text.encode("utf-8", "surrogateescape"), config, wrap=recording)
-    flat = grid.reshape(rows * length, -1)[:len(text)]
-    np.savez(args.out, probs=flat, ids=char_ids(text, vocab), rows=rows, length=length,
-             vocab="".join(vocab.idx_to_token[1:]))
-    print(f"RNN online: {coded.ideal_bits / len(text):.4f} bits/char (ideal), "
-          f"{len(text) / coded.seconds / 1e3:.2f} kB/s")
+    flat = grid.reshape(rows * length, -1)[: len(text)]
+    np.savez(
+        args.out, probs=flat, ids=char_ids(text, vocab), rows=rows, length=length, vocab="".join(vocab.idx_to_token[1:])
+    )
+    print(
+        f"RNN online: {coded.ideal_bits / len(text):.4f} bits/char (ideal), {len(text) / coded.seconds / 1e3:.2f} kB/s"
+    )
 
 
 def mix(args):
     from dataclasses import replace
     from rnnlm.compression.mixed import MixSettings, simulate
+
     d = np.load(args.dump)
     ids, probs = d["ids"], d["probs"]
     rows, length = int(d["rows"]), int(d["length"])

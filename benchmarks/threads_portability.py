@@ -12,10 +12,10 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from rnnlm.compression import coder as compress  # noqa: E402
-from rnnlm.backend import load_backend  # noqa: E402
-from rnnlm.compression import mixed  # noqa: E402
-from rnnlm.data.corpus import read_raw_text  # noqa: E402
+from rnnlm.compression import coder as compress
+from rnnlm.backend import load_backend
+from rnnlm.compression import mixed
+from rnnlm.data.corpus import read_raw_text
 
 
 def factory(backend, text, threads):
@@ -33,7 +33,7 @@ def main():
     ap.add_argument("--pairs", default="1:2,2:1,1:1")
     args = ap.parse_args()
     backend = load_backend(args.backend)
-    text = read_raw_text()[:args.chars]
+    text = read_raw_text()[: args.chars]
     for pair in args.pairs.split(","):
         t_enc, t_dec = map(int, pair.split(":"))
         vocab, enc = factory(backend, text, t_enc)
@@ -43,17 +43,21 @@ def main():
         seconds = time.perf_counter() - start
         vocab, dec = factory(backend, text, t_dec)
         try:
-            back, _ = compress.decode(words, len(text), vocab, dec, args.segments,
-                                      compress.ColumnChecks(checks.values))
-            verdict = "exact" if back == text else \
-                f"wrong text from character {next(i for i, (a, b) in enumerate(zip(back, text)) if a != b)}"
+            back, _ = compress.decode(words, len(text), vocab, dec, args.segments, compress.ColumnChecks(checks.values))
+            verdict = (
+                "exact"
+                if back == text
+                else f"wrong text from character {next(i for i, (a, b) in enumerate(zip(back, text)) if a != b)}"
+            )
         except compress.Diverged as exc:
             verdict = f"stopped by the checksum after column {exc.column + compress.CHECK_EVERY}"
         except (ValueError, RuntimeError, OverflowError) as exc:
             verdict = f"coder error ({type(exc).__name__})"
-        print(f"{args.backend}: coded with {t_enc} thread(s), decoded with {t_dec}: {verdict} "
-              f"({len(text)} chars, {args.segments} segment(s), {len(text) / seconds / 1e3:.2f} kB/s)",
-              flush=True)
+        print(
+            f"{args.backend}: coded with {t_enc} thread(s), decoded with {t_dec}: {verdict} "
+            f"({len(text)} chars, {args.segments} segment(s), {len(text) / seconds / 1e3:.2f} kB/s)",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -21,11 +21,15 @@ def _clone_backends():
     folder anywhere else (the user's working folder) is never looked at."""
     here = _os.path.dirname(_os.path.abspath(__file__))
     folder = _os.path.join(_os.path.dirname(here), "backends")
-    if "rnnlm.backends" in _sys.modules or _os.path.isdir(_os.path.join(here, "backends")) \
-            or not _os.path.isfile(_os.path.join(folder, "registry.py")):
+    if (
+        "rnnlm.backends" in _sys.modules
+        or _os.path.isdir(_os.path.join(here, "backends"))
+        or not _os.path.isfile(_os.path.join(folder, "registry.py"))
+    ):
         return
-    spec = _util.spec_from_file_location("rnnlm.backends", _os.path.join(folder, "__init__.py"),
-                                         submodule_search_locations=[folder])
+    spec = _util.spec_from_file_location(
+        "rnnlm.backends", _os.path.join(folder, "__init__.py"), submodule_search_locations=[folder]
+    )
     assert spec is not None and spec.loader is not None
     module = _util.module_from_spec(spec)
     _sys.modules["rnnlm.backends"] = module
@@ -33,19 +37,42 @@ def _clone_backends():
 
 
 _clone_backends()
-__all__ = ["train", "load", "compare", "compress", "decompress", "CompressConfig", "study", "UsageError", "ModelConfig", "TrainConfig", "DataConfig",
-           "RunOptions"]
+__all__ = [
+    "train",
+    "load",
+    "compare",
+    "compress",
+    "decompress",
+    "CompressConfig",
+    "study",
+    "UsageError",
+    "ModelConfig",
+    "TrainConfig",
+    "DataConfig",
+    "RunOptions",
+]
 
-_LAZY = {"train": "rnnlm.api", "load": "rnnlm.api", "compare": "rnnlm.api", "compress": "rnnlm.api",
-         "decompress": "rnnlm.api", "CompressConfig": "rnnlm.compression.config", "study": None,
-         "UsageError": "rnnlm.errors", "ModelConfig": "rnnlm.config", "TrainConfig": "rnnlm.config",
-         "DataConfig": "rnnlm.config", "RunOptions": "rnnlm.config"}
+_LAZY = {
+    "train": "rnnlm.api",
+    "load": "rnnlm.api",
+    "compare": "rnnlm.api",
+    "compress": "rnnlm.api",
+    "decompress": "rnnlm.api",
+    "CompressConfig": "rnnlm.compression.config",
+    "study": None,
+    "UsageError": "rnnlm.errors",
+    "ModelConfig": "rnnlm.config",
+    "TrainConfig": "rnnlm.config",
+    "DataConfig": "rnnlm.config",
+    "RunOptions": "rnnlm.config",
+}
 
 
 def __getattr__(name):
     if name not in _LAZY:
         raise AttributeError(f"module 'rnnlm' has no attribute {name!r}")
     import importlib
+
     if name == "study":  # a callable package (rnnlm/study/__init__.py)
         return importlib.import_module("rnnlm.study")
     return getattr(importlib.import_module(str(_LAZY[name])), name)

@@ -21,8 +21,15 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from rnnlm.backend import (BACKENDS, build_model, check_names, installed_training_backends, load_backend,
-                           load_selected, requested_name, select_backend)
+from rnnlm.backend import (
+    BACKENDS,
+    build_model,
+    check_names,
+    installed_training_backends,
+    load_selected,
+    requested_name,
+    select_backend,
+)
 from rnnlm.data.batches import check_corpus_length
 from rnnlm.data.dataset import load_training_data
 from rnnlm.checkpoints.file import load_checkpoint, save_checkpoint
@@ -40,12 +47,13 @@ PROBE_PREFIXES = ("time traveller", "traveller")  # what the book prints after t
 @dataclass
 class LanguageModel:
     """A trained model on one backend, with its vocabulary."""
-    backend: Any                 # the backend module (rnnlm.backends.torch_impl, ...)
-    net: Any                     # the framework's model object
-    vocab: Any                   # rnnlm.data.vocab.Vocab
+
+    backend: Any  # the backend module (rnnlm.backends.torch_impl, ...)
+    net: Any  # the framework's model object
+    vocab: Any  # rnnlm.data.vocab.Vocab
     config: ModelConfig
     dtype: str = "float32"
-    text: str = "book"           # how its training text was read (DataConfig.text)
+    text: str = "book"  # how its training text was read (DataConfig.text)
     extra: Dict[str, Any] = field(default_factory=dict)  # checkpoint metadata to keep on save
 
     def predict(self, prefix, num_chars=50, temperature=0.0, top_k=0, seed=0, rng=None):
@@ -77,8 +85,9 @@ class LanguageModel:
 
     def save(self, path):
         """Write an rnnlm checkpoint (.npz, atomically); returns `path`."""
-        save_checkpoint(path, self.config, self.vocab, self.weights(), self.dtype,
-                        extra={**self.extra, "text": self.text})
+        save_checkpoint(
+            path, self.config, self.vocab, self.weights(), self.dtype, extra={**self.extra, "text": self.text}
+        )
         return path
 
 
@@ -86,6 +95,7 @@ class LanguageModel:
 class TrainResult:
     """What `train` returns: the model, the per-epoch history and the metrics dict
     (the same as `rnnlm train --metrics-json` writes)."""
+
     model: LanguageModel
     history: List[EpochStats]
     metrics: Dict[str, Any]
@@ -98,13 +108,15 @@ class TrainResult:
         """Perplexity per epoch as a matplotlib Figure: shown inline in a notebook, or
         `.savefig(path)`."""
         from rnnlm.training.plot import history_figure
+
         return history_figure(self.history, f"{self.metrics['model']} on {self.metrics['backend']}")
 
 
 @dataclass
 class Comparison:
     """Several backends trained from the same weights on the same batches."""
-    runs: Dict[str, Dict[str, Any]]      # backend name -> metrics, in the order asked for
+
+    runs: Dict[str, Dict[str, Any]]  # backend name -> metrics, in the order asked for
 
     @property
     def names(self) -> List[str]:
@@ -116,8 +128,10 @@ class Comparison:
 
     def rel_diffs_of(self, a: str, b: str) -> List[float]:
         """Per epoch, |ppl_a - ppl_b| / ppl_b."""
-        return [abs(x["perplexity"] - y["perplexity"]) / abs(y["perplexity"])
-                for x, y in zip(self.runs[a]["history"], self.runs[b]["history"])]
+        return [
+            abs(x["perplexity"] - y["perplexity"]) / abs(y["perplexity"])
+            for x, y in zip(self.runs[a]["history"], self.runs[b]["history"])
+        ]
 
     @property
     def rel_diffs(self) -> List[float]:
@@ -143,14 +157,22 @@ def configs_from_settings(settings):
     """(ModelConfig, TrainConfig, DataConfig, RunOptions) from keyword settings named as the
     command line's flags; an unknown name is a UsageError listing the known ones."""
     groups: Dict[str, Dict[str, Any]] = {"model": {}, "train": {}, "data": {}, "run": {}}
-    known = {**{k: "model" for k in _MODEL_NAMES}, **{f.name: "train" for f in fields(TrainConfig)},
-             **{f.name: "data" for f in fields(DataConfig)}, **{f.name: "run" for f in fields(RunOptions)}}
+    known = {
+        **{k: "model" for k in _MODEL_NAMES},
+        **{f.name: "train" for f in fields(TrainConfig)},
+        **{f.name: "data" for f in fields(DataConfig)},
+        **{f.name: "run" for f in fields(RunOptions)},
+    }
     for name, value in settings.items():
         if name not in known or name == "vocab_size":
             raise UsageError(f"unknown setting '{name}' (choose from: {', '.join(sorted(known))})")
         groups[known[name]][_MODEL_NAMES.get(name, name) if known[name] == "model" else name] = value
-    return (ModelConfig(**groups["model"]), TrainConfig(**groups["train"]), DataConfig(**groups["data"]),
-            RunOptions(**groups["run"]))
+    return (
+        ModelConfig(**groups["model"]),
+        TrainConfig(**groups["train"]),
+        DataConfig(**groups["data"]),
+        RunOptions(**groups["run"]),
+    )
 
 
 def resume_point(run_opts, epochs):
@@ -163,12 +185,14 @@ def resume_point(run_opts, epochs):
     if "train" not in meta or "rng_state" not in meta:
         raise UsageError(f"checkpoint '{run_opts.save}' holds no training state to resume from")
     tcfg = replace(TrainConfig.from_dict(meta["train"]), epochs=epochs)
-    dcfg = DataConfig(corpus=meta.get("corpus"), text=meta.get("text", "book"),
-                      val_fraction=meta.get("val_fraction", 0.0))
+    dcfg = DataConfig(
+        corpus=meta.get("corpus"), text=meta.get("text", "book"), val_fraction=meta.get("val_fraction", 0.0)
+    )
     return Resumed(mcfg, tcfg, dcfg, weights, meta)
 
 
 # ---- the API ---------------------------------------------------------------------------
+
 
 def start_training(mcfg, tcfg, dcfg, run_opts, backend=None, device="auto"):
     """A ready TrainingRun (every output path checked, resumed if asked, data loaded);
@@ -186,8 +210,19 @@ def start_training(mcfg, tcfg, dcfg, run_opts, backend=None, device="auto"):
     mcfg = replace(mcfg, vocab_size=len(vocab))
     counts = thread_choice(mcfg, tcfg, run_opts, resumed)  # chosen once, handed to the backend as it loads
     backend_module = load_selected(name, training=True, threads=counts.count)
-    return TrainingRun(backend_module, backend_module.resolve_device(device), mcfg, tcfg, dcfg, run_opts,
-                       vocab, corpus, val_corpus, resumed, counts)
+    return TrainingRun(
+        backend_module,
+        backend_module.resolve_device(device),
+        mcfg,
+        tcfg,
+        dcfg,
+        run_opts,
+        vocab,
+        corpus,
+        val_corpus,
+        resumed,
+        counts,
+    )
 
 
 def model_of(run):
@@ -234,8 +269,10 @@ def compare_backends(names=None):
     if names is None:
         names = installed_training_backends()
         if len(names) < 2:
-            raise UsageError(f"compare needs two training backends; installed: {', '.join(names) or 'none'} "
-                             f"(of {', '.join(BACKENDS)})")
+            raise UsageError(
+                f"compare needs two training backends; installed: {', '.join(names) or 'none'} "
+                f"(of {', '.join(BACKENDS)})"
+            )
     names = check_names(names)
     if len(names) < 2:
         raise UsageError(f"compare needs two or more different backends, got {', '.join(names)}")
@@ -250,13 +287,13 @@ def compare_configs(mcfg, tcfg, dcfg, device="auto", on_start=None, backends=Non
     for backend_module in modules:
         if on_start is not None:
             on_start(backend_module.NAME)
-        run = start_training(mcfg, tcfg, dcfg, RunOptions(quiet=True), backend=backend_module.NAME,
-                             device=device)
+        run = start_training(mcfg, tcfg, dcfg, RunOptions(quiet=True), backend=backend_module.NAME, device=device)
         runs[backend_module.NAME] = run.run()
     return Comparison(runs)
 
 
 # ---- compression -------------------------------------------------------------------------
+
 
 def compress(data, checkpoint=None, config=None, quiet=True, **settings):
     """`data` (bytes, or a str) losslessly compressed with the model: the bytes of an `rnnlm
@@ -267,6 +304,7 @@ def compress(data, checkpoint=None, config=None, quiet=True, **settings):
     U+DC80..U+DCFF as the bytes they escape): `decompress(..., as_text=True)` gives it back."""
     from rnnlm.compression import pipeline
     from rnnlm.compression.config import CompressConfig
+
     if config is None:
         config = CompressConfig.from_options(checkpoint is None, **settings)
     elif settings:
@@ -281,6 +319,7 @@ def decompress(blob, checkpoint=None, backend=None, as_text=False, quiet=True):
     str `compress` was given. `checkpoint`: the one it was coded with (checkpoint mode);
     `backend`, if given, must be the one it names."""
     from rnnlm.compression import pipeline
+
     coded = pipeline.decompress(bytes(blob), "data", checkpoint, backend, quiet)
     _warn(coded.notes)
     return coded.data.decode("utf-8", "surrogateescape") if as_text else coded.data
@@ -294,15 +333,20 @@ def _as_bytes(data):
     try:
         raw = data.encode("utf-8", "surrogateescape")
     except UnicodeEncodeError as exc:
-        raise UsageError(f"the text holds a lone surrogate U+{ord(data[exc.start]):04X} at character "
-                         f"{exc.start}, which UTF-8 cannot carry") from None
+        raise UsageError(
+            f"the text holds a lone surrogate U+{ord(data[exc.start]):04X} at character "
+            f"{exc.start}, which UTF-8 cannot carry"
+        ) from None
     if raw.decode("utf-8", "surrogateescape") != data:
-        raise UsageError("the text holds surrogate escapes that together spell UTF-8: it would not "
-                         "decode to the same str (give its bytes instead)")
+        raise UsageError(
+            "the text holds surrogate escapes that together spell UTF-8: it would not "
+            "decode to the same str (give its bytes instead)"
+        )
     return raw
 
 
 def _warn(notes):
     import warnings
+
     for note in notes:
         warnings.warn(note, stacklevel=3)

@@ -21,7 +21,7 @@ from rnnlm.library_errors import library_reason
 ENV_VAR = "RNNLM_BACKEND"
 SPECS: Dict[str, BackendSpec] = {s.name: s for s in registry.BACKENDS}
 FORMATS: Dict[str, FormatSpec] = {f.name: f for f in registry.FORMATS}
-BACKENDS: Tuple[str, ...] = tuple(s.name for s in registry.BACKENDS if s.trains)       # in default order
+BACKENDS: Tuple[str, ...] = tuple(s.name for s in registry.BACKENDS if s.trains)  # in default order
 INFERENCE_BACKENDS: Tuple[str, ...] = tuple(s.name for s in registry.BACKENDS if not s.trains)
 IMPORT_FORMATS: Tuple[str, ...] = tuple(f.name for f in registry.FORMATS if f.imports)
 EXPORT_FORMATS: Tuple[str, ...] = tuple(f.name for f in registry.FORMATS)
@@ -65,8 +65,14 @@ def parse_names(text: str, training: bool = True) -> Tuple[str, ...]:
     return check_names([n.strip() for n in text.split(",") if n.strip()], training)
 
 
-def _import(module: str, needs: Tuple[str, ...], extra: str, what: str,
-            spec: Optional[BackendSpec] = None, threads: Optional[int] = None) -> ModuleType:
+def _import(
+    module: str,
+    needs: Tuple[str, ...],
+    extra: str,
+    what: str,
+    spec: Optional[BackendSpec] = None,
+    threads: Optional[int] = None,
+) -> ModuleType:
     """Import `rnnlm.backends.<module>`, its backend's runtime loaded first with `threads`
     (when `spec` has one); a missing or broken framework is a UsageError."""
     try:
@@ -79,15 +85,20 @@ def _import(module: str, needs: Tuple[str, ...], extra: str, what: str,
             raise
         why_not = spec and unsupported_python(spec)
         if why_not:
-            raise UsageError(f"{what} is not available on this Python: {why_not}; use it from another "
-                             f"Python ({python_fix(spec)}) or choose another backend") from None
+            raise UsageError(
+                f"{what} is not available on this Python: {why_not}; use it from another "
+                f"Python ({python_fix(spec)}) or choose another backend"
+            ) from None
         raise UsageError(f"{what} needs {missing}, which is not installed: {install_hint(extra)}") from None
     except (ImportError, AttributeError, OSError) as exc:
-        raise UsageError(f"{what} could not import {needs[0]} ({library_reason(exc)}); "
-                         f"reinstall with: {install_hint(extra)}") from None
+        raise UsageError(
+            f"{what} could not import {needs[0]} ({library_reason(exc)}); reinstall with: {install_hint(extra)}"
+        ) from None
     except ValueError as exc:  # a framework refusing one of its variables (JAX_ENABLE_X64=garbage)
-        raise UsageError(f"{what}: {needs[0]} refused to start ({library_reason(exc)}); correct or unset "
-                         "the environment variable it names") from None
+        raise UsageError(
+            f"{what}: {needs[0]} refused to start ({library_reason(exc)}); correct or unset "
+            "the environment variable it names"
+        ) from None
 
 
 def load_backend(name: str, threads: Optional[int] = None) -> ModuleType:
@@ -113,10 +124,13 @@ def load_engine(name: str) -> ModuleType:
 def study_models_module(spec: BackendSpec) -> ModuleType:
     """The module with `rnnlm study`'s own models for backend `spec` (imports its framework)."""
     if spec.study_models is None:
-        raise UsageError(f"backend '{spec.name}' has no study models yet (rnnlm study runs on: "
-                         f"{', '.join(n for n, s in SPECS.items() if s.study_models)})")
-    return _import(spec.study_models, spec.needs, spec.extra, f"backend '{spec.name}'", spec,
-                   thread_counts.choose().count)
+        raise UsageError(
+            f"backend '{spec.name}' has no study models yet (rnnlm study runs on: "
+            f"{', '.join(n for n, s in SPECS.items() if s.study_models)})"
+        )
+    return _import(
+        spec.study_models, spec.needs, spec.extra, f"backend '{spec.name}'", spec, thread_counts.choose().count
+    )
 
 
 def load_format(name: str) -> ModuleType:
@@ -143,8 +157,9 @@ def requested_name(flag: Optional[str] = None, environ: Any = None, training: bo
     return None if name is None else check_name(name, training)
 
 
-def select_backend(flag: Optional[str] = None, environ: Any = None, training: bool = False,
-                   threads: Optional[int] = None) -> ModuleType:
+def select_backend(
+    flag: Optional[str] = None, environ: Any = None, training: bool = False, threads: Optional[int] = None
+) -> ModuleType:
     """--backend, else $RNNLM_BACKEND (empty = unset), else the first training backend that
     imports, loaded with `threads` (see `load_backend`). With `training`, an inference-only
     backend is refused before anything is imported."""
@@ -162,8 +177,13 @@ def load_selected(name: Optional[str], training: bool = False, threads: Optional
         except UsageError:
             continue
     hints = " or ".join(install_hint(SPECS[n].extra) for n in BACKENDS)
-    others = "" if training else "".join(f" (predict and eval: or {install_hint(SPECS[n].extra)} and --backend {n})"
-                                         for n in INFERENCE_BACKENDS)
+    others = (
+        ""
+        if training
+        else "".join(
+            f" (predict and eval: or {install_hint(SPECS[n].extra)} and --backend {n})" for n in INFERENCE_BACKENDS
+        )
+    )
     raise UsageError(f"no backend is installed: {hints}{others}")
 
 

@@ -58,12 +58,12 @@ class _Settings:
 
 @dataclass(frozen=True)
 class ModelConfig(_Settings):
-    vocab_size: int = 0          # 0 until the vocabulary is known
+    vocab_size: int = 0  # 0 until the vocabulary is known
     num_hiddens: int = 256
     num_layers: int = 1
-    cell: str = "rnn"            # rnn | gru | lstm
+    cell: str = "rnn"  # rnn | gru | lstm
     bidirectional: bool = False
-    activation: str = "tanh"     # vanilla RNN only; MXNet's own default would be relu
+    activation: str = "tanh"  # vanilla RNN only; MXNet's own default would be relu
 
     def __post_init__(self):
         _choice("--model", self.cell, CELLS)
@@ -93,14 +93,17 @@ class TrainConfig(_Settings):
     num_steps: int = 35
     lr: float = 1.0
     clip: float = 1.0
-    max_tokens: int = 10000      # the book's load_data_time_machine default; 0 = whole corpus
-    iter: str = "sequential"     # sequential | random
+    max_tokens: int = 10000  # the book's load_data_time_machine default; 0 = whole corpus
+    iter: str = "sequential"  # sequential | random
     seed: int = 0
     dtype: str = "float32"
 
     def __post_init__(self):
-        for flag, value in (("--epochs", self.epochs), ("--batch-size", self.batch_size),
-                            ("--num-steps", self.num_steps)):
+        for flag, value in (
+            ("--epochs", self.epochs),
+            ("--batch-size", self.batch_size),
+            ("--num-steps", self.num_steps),
+        ):
             _positive(flag, value)
         _positive("--lr", self.lr, float)
         if self.lr > MAX_LR:
@@ -115,8 +118,8 @@ class TrainConfig(_Settings):
 @dataclass(frozen=True)
 class DataConfig:
     corpus: Optional[str] = None  # a UTF-8 file; None = the embedded Time Machine
-    text: str = "book"            # book: the book's cleaning; raw: every character
-    val_fraction: float = 0.0     # the last fraction of the token stream, held out
+    text: str = "book"  # book: the book's cleaning; raw: every character
+    val_fraction: float = 0.0  # the last fraction of the token stream, held out
 
     def __post_init__(self):
         _choice("--text", self.text, TEXT_MODES)
@@ -126,15 +129,15 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class RunOptions:
-    save: Optional[str] = None          # checkpoint path
-    save_every: int = 0                 # epochs between checkpoints; 0 = at the end only
-    resume: str = "no"                  # no | yes | auto (yes if the checkpoint exists)
-    plot: Optional[str] = None          # PNG of perplexity per epoch
+    save: Optional[str] = None  # checkpoint path
+    save_every: int = 0  # epochs between checkpoints; 0 = at the end only
+    resume: str = "no"  # no | yes | auto (yes if the checkpoint exists)
+    plot: Optional[str] = None  # PNG of perplexity per epoch
     metrics_json: Optional[str] = None
-    quiet: bool = False                 # no progress, only the summary
-    threads: int = 0                    # 0: chosen once from the cores and the model; N: pinned
-    save_best: Optional[str] = None     # checkpoint of the best validation epoch
-    overwrite: bool = False             # replace a checkpoint already at --save / --save-best
+    quiet: bool = False  # no progress, only the summary
+    threads: int = 0  # 0: chosen once from the cores and the model; N: pinned
+    save_best: Optional[str] = None  # checkpoint of the best validation epoch
+    overwrite: bool = False  # replace a checkpoint already at --save / --save-best
 
     def __post_init__(self):
         _choice("--resume", self.resume, RESUME_MODES)
@@ -156,10 +159,11 @@ def _non_negative_number(flag, value):
 @dataclass(frozen=True)
 class GenerateConfig:
     """How `predict` continues a prefix."""
+
     num_chars: int = 50
-    temperature: float = 0.0     # 0: greedy, as the book; above 0: sample from softmax(logits / T)
-    top_k: int = 0               # with a temperature: sample from the k likeliest (0: all)
-    seed: int = 0                # sampling seed
+    temperature: float = 0.0  # 0: greedy, as the book; above 0: sample from softmax(logits / T)
+    top_k: int = 0  # with a temperature: sample from the k likeliest (0: all)
+    seed: int = 0  # sampling seed
     num_samples: int = 1
 
     def __post_init__(self):
@@ -169,13 +173,15 @@ class GenerateConfig:
         _non_negative("--seed", self.seed)
         _positive("--num-samples", self.num_samples)
         if self.top_k and self.temperature == 0:
-            raise ConfigError("--top-k samples from the k likeliest characters: give a --temperature "
-                              "above 0 as well (0 is greedy)")
+            raise ConfigError(
+                "--top-k samples from the k likeliest characters: give a --temperature above 0 as well (0 is greedy)"
+            )
 
 
 @dataclass(frozen=True)
 class EvalConfig:
     """Which text `eval` scores, and in what minibatches."""
+
     corpus: Optional[str] = None
     max_tokens: int = 10000
     batch_size: int = 32
@@ -190,8 +196,9 @@ class EvalConfig:
 @dataclass(frozen=True)
 class LaunchConfig:
     """The shape of a local worker group."""
+
     workers: int = 1
-    servers: int = 1             # MXNet-style parameter servers, for engines that use them
+    servers: int = 1  # MXNet-style parameter servers, for engines that use them
     max_restarts: int = 0
 
     def __post_init__(self):
@@ -203,9 +210,10 @@ class LaunchConfig:
 @dataclass(frozen=True)
 class TrainJob:
     """Everything `rnnlm train` was asked for, as the command line parsed it."""
+
     model: ModelConfig
     train: TrainConfig
     data: DataConfig
     run: RunOptions
-    backend: Optional[str] = None    # None: $RNNLM_BACKEND, else the first installed
+    backend: Optional[str] = None  # None: $RNNLM_BACKEND, else the first installed
     device: str = "auto"

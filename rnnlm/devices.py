@@ -21,5 +21,6 @@ def visibly_without_gpu(platform=None):
 def check_device(spec):
     """A UsageError for --device gpu on a machine that visibly has no GPU; else nothing."""
     if spec == "gpu" and visibly_without_gpu():
-        raise UsageError("--device gpu: this machine has no GPU (no /dev/nvidia*, /dev/kfd or /dev/dxg); "
-                         "use --device cpu or auto")
+        raise UsageError(
+            "--device gpu: this machine has no GPU (no /dev/nvidia*, /dev/kfd or /dev/dxg); use --device cpu or auto"
+        )

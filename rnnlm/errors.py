@@ -14,8 +14,7 @@ class TrainingDiverged(Exception):
     """The loss became NaN or infinite; the CLI exits 1 after keeping the last good checkpoint."""
 
     def __init__(self, epoch, perplexity):
-        super().__init__(f"training diverged at epoch {epoch} (perplexity {perplexity}); "
-                         "try a smaller --lr or --clip")
+        super().__init__(f"training diverged at epoch {epoch} (perplexity {perplexity}); try a smaller --lr or --clip")
         self.epoch = epoch
         self.perplexity = perplexity
         self.kept = ""  # "; last good checkpoint kept in PATH", once the run has kept it

@@ -16,8 +16,9 @@ DISTRIBUTION = "d2l-rnnlm"
 def _source():
     """('index', None), ('clone', folder) or ('editable', folder): where rnnlm came from."""
     # a source tree's own *.egg-info (build debris on sys.path) is not an installation
-    installed = [d for d in metadata.distributions(name=DISTRIBUTION)
-                 if not str(getattr(d, "_path", "")).endswith(".egg-info")]
+    installed = [
+        d for d in metadata.distributions(name=DISTRIBUTION) if not str(getattr(d, "_path", "")).endswith(".egg-info")
+    ]
     if not installed:
         return "editable", "."  # run from a source tree that was never installed
     raw = installed[0].read_text("direct_url.json")

@@ -5,7 +5,7 @@ the reason is the `MXNetError: Check failed: ...` line further down. PyTorch and
 it first. Either way the user should read the library's reason, not its first line.
 """
 
-_NOISE = ("Traceback (most recent call last)", "File \"", "Stack trace", "[bt]", "  ")
+_NOISE = ("Traceback (most recent call last)", 'File "', "Stack trace", "[bt]", "  ")
 _MARKERS = ("MXNetError:", "Check failed:", "RuntimeError:", "Error:")
 
 
@@ -15,7 +15,7 @@ def library_reason(exc, limit=200):
     for marker in _MARKERS:
         for line in lines:
             if marker in line:
-                return _clip(line[line.index(marker):].removeprefix("MXNetError: "), limit)
+                return _clip(line[line.index(marker) :].removeprefix("MXNetError: "), limit)
     for line in lines:
         if not line.startswith(_NOISE):
             return _clip(line.strip(), limit)
@@ -23,4 +23,4 @@ def library_reason(exc, limit=200):
 
 
 def _clip(line, limit):
-    return line if len(line) <= limit else line[:limit - 3] + "..."
+    return line if len(line) <= limit else line[: limit - 3] + "..."

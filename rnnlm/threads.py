@@ -52,7 +52,7 @@ def step_work(batch_size, num_hiddens, vocab_size, gates=1):
 @dataclass(frozen=True)
 class Choice:
     count: int
-    source: str                 # "--threads", "OMP_NUM_THREADS", "checkpoint", "default"
+    source: str  # "--threads", "OMP_NUM_THREADS", "checkpoint", "default"
     note: Optional[str] = None  # one line for the user when a request was overruled
 
 
@@ -64,8 +64,10 @@ def choose(requested=0, recorded=None, environ=None, cores=None, work=SMALL_STEP
     if recorded is not None:
         note = None
         if asked[0] is not None and asked[0] != recorded:
-            note = (f"note: resuming with the {plural(recorded)} '{checkpoint}' was trained with, not "
-                    f"{asked[1]} {asked[0]}, so that the run ends where an uninterrupted one would")
+            note = (
+                f"note: resuming with the {plural(recorded)} '{checkpoint}' was trained with, not "
+                f"{asked[1]} {asked[0]}, so that the run ends where an uninterrupted one would"
+            )
         return Choice(recorded, "checkpoint", note)
     if asked[0] is not None:
         return Choice(asked[0], asked[1])

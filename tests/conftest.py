@@ -8,8 +8,6 @@ inference-only backend is asked for by name; an unknown name stops the session l
 than silently testing nothing.
 """
 
-import os
-
 import pytest
 
 from rnnlm.backend import BACKENDS, load_backend

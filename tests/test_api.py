@@ -19,9 +19,27 @@ TINY = TINY_SETTINGS
 def test_train_returns_history_metrics_and_a_model_like_the_cli(backend, tmp_path, capsys):
     run = rnnlm.train(backend=backend.NAME, **TINY)
     metrics = tmp_path / "m.json"
-    assert main(["train", "--backend", backend.NAME, "--epochs", "3", "--num-hiddens", "16",
-                 "--max-tokens", "3000", "--quiet", "--metrics-json", str(metrics)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--backend",
+                backend.NAME,
+                "--epochs",
+                "3",
+                "--num-hiddens",
+                "16",
+                "--max-tokens",
+                "3000",
+                "--quiet",
+                "--metrics-json",
+                str(metrics),
+            ]
+        )
+        == 0
+    )
     import json
+
     cli = json.loads(metrics.read_text())
     assert [h.perplexity for h in run.history] == [h["perplexity"] for h in cli["history"]]
     assert run.perplexity == cli["perplexity"] and run.metrics["backend"] == backend.NAME
@@ -52,13 +70,16 @@ def test_compare_gives_per_epoch_differences(training_backends):
     assert result.max_rel_diff <= 1e-9 and result.first_epoch_above(1e-9) is None
 
 
-@pytest.mark.parametrize("settings, fragment", [
-    (dict(epochs=0), "--epochs"),
-    (dict(model="gru", activation="relu"), "--activation"),
-    (dict(nonsense=1), "unknown setting 'nonsense'"),
-    (dict(text="pdf"), "--text"),
-    (dict(resume="auto"), "--resume needs --save"),
-])
+@pytest.mark.parametrize(
+    "settings, fragment",
+    [
+        (dict(epochs=0), "--epochs"),
+        (dict(model="gru", activation="relu"), "--activation"),
+        (dict(nonsense=1), "unknown setting 'nonsense'"),
+        (dict(text="pdf"), "--text"),
+        (dict(resume="auto"), "--resume needs --save"),
+    ],
+)
 def test_bad_settings_raise_usage_error_with_the_cli_message(settings, fragment):
     with pytest.raises(UsageError, match=re.escape(fragment)):
         rnnlm.train(**{**TINY, **settings})

@@ -69,6 +69,7 @@ def test_device_handling(backend):
     if backend.device_name(backend.try_gpu()) == backend.device_name(cpu):  # no GPU: the CPU alone, as d2l's
         assert devices == [backend.device_name(cpu)]
         from rnnlm.errors import UsageError
+
         with pytest.raises(UsageError, match="--device gpu"):
             backend.resolve_device("gpu")
 
@@ -81,7 +82,7 @@ def test_grad_clipping_returns_the_norm_before_and_clips_to_theta(backend, scale
     X = np.random.default_rng(0).integers(0, 7, (2, 4))
     Y = (X + 1) % 7
     _, grads = backend.loss_and_grads(model, backend.begin_state(model, 2), X, Y)
-    norm = np.sqrt(sum((g ** 2).sum() for g in grads.values()))
+    norm = np.sqrt(sum((g**2).sum() for g in grads.values()))
     assert backend.to_float(backend.grad_clipping(model, 1e9)) == pytest.approx(norm, rel=1e-12)
 
     before = backend.get_weights(model)

@@ -35,9 +35,9 @@ def test_random_covers_each_subsequence_once_per_epoch(seed):
     assert 0 <= offset < 7
     num_subseqs = (len(corpus) - offset - 1) // 7
     all_starts = set(range(offset, offset + num_subseqs * 7, 7))
-    assert len(set(starts.tolist())) == len(starts)            # none twice
-    assert set(starts.tolist()) <= all_starts                   # aligned subsequences only
-    assert len(starts) == (num_subseqs // 4) * 4               # all that fill whole batches
+    assert len(set(starts.tolist())) == len(starts)  # none twice
+    assert set(starts.tolist()) <= all_starts  # aligned subsequences only
+    assert len(starts) == (num_subseqs // 4) * 4  # all that fill whole batches
     for X, _ in batches:
         assert (np.diff(X, axis=1) == 1).all()
 
@@ -45,6 +45,7 @@ def test_random_covers_each_subsequence_once_per_epoch(seed):
 def test_same_seed_same_batches_different_seed_different():
     def run(seed):
         return [X for X, _ in make_batches(CORPUS, 4, 7, "random", np.random.default_rng(seed))]
+
     assert all((a == b).all() for a, b in zip(run(5), run(5)))
     assert any((a != b).any() for a, b in zip(run(5), run(6)))
 

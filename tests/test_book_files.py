@@ -6,7 +6,6 @@ under `npx.set_np()` (as the book's MXNet code runs) and without it.
 d2l reads the corpus through its own download cache (`../data/timemachine.txt`, checked by
 SHA-1), which these tests fill with the embedded copy, so nothing is downloaded."""
 
-import json
 import os
 import random
 import shutil
@@ -16,11 +15,19 @@ import numpy as np
 import pytest
 
 from rnnlm.checkpoints.file import load_checkpoint
-from rnnlm.cli.main import main
 from rnnlm.data.corpus import EMBEDDED_NAME
 from tests.support import book_models as book
 from tests.support.backends import load_or_skip
-from tests.support.commands import BOOK_BATCH, BOOK_STEPS, BOOK_TOKENS, EVAL_ARGS as EVAL, NUM_CHARS, PREFIX, cli, rnnlm_eval, rnnlm_predict
+from tests.support.commands import (
+    BOOK_BATCH,
+    BOOK_STEPS,
+    BOOK_TOKENS,
+    NUM_CHARS,
+    PREFIX,
+    cli,
+    rnnlm_eval,
+    rnnlm_predict,
+)
 
 HIDDEN, EPOCHS = 16, 3
 TOKENS, BATCH, STEPS = BOOK_TOKENS, BOOK_BATCH, BOOK_STEPS
@@ -35,6 +42,7 @@ def d2l_for(framework):
     os.environ.setdefault("MPLBACKEND", "Agg")
     if framework == "mxnet":
         from rnnlm.backends import mxnet_runtime
+
         mxnet_runtime.load()  # np.bool for MXNet 1.9.1, before mxnet is imported
     else:
         _stand_in_for_torchvision()
@@ -53,6 +61,7 @@ def _stand_in_for_torchvision():
         import torchvision  # noqa: F401
     except ImportError:
         import types
+
         stand_in = types.ModuleType("torchvision")
         stand_in.transforms = types.ModuleType("torchvision.transforms")
         sys.modules.setdefault("torchvision", stand_in)
@@ -68,8 +77,10 @@ def book_cwd(tmp_path_factory):
     """A working folder whose ../data holds the corpus as d2l's cache expects it."""
     root = tmp_path_factory.mktemp("d2l")
     (root / "data").mkdir()
-    shutil.copy(os.path.join(os.path.dirname(sys.modules["rnnlm"].__file__), "data", EMBEDDED_NAME),
-                root / "data" / "timemachine.txt")
+    shutil.copy(
+        os.path.join(os.path.dirname(sys.modules["rnnlm"].__file__), "data", EMBEDDED_NAME),
+        root / "data" / "timemachine.txt",
+    )
     (root / "work").mkdir()
     return root / "work"
 
@@ -94,22 +105,29 @@ def torch_book(folder, cwd):
         d2l = d2l_for("torch")
         import torch
         from torch import nn
+
         os.chdir(cwd)
         random.seed(0)
         torch.manual_seed(0)
         train_iter, vocab = d2l.load_data_time_machine(BATCH, STEPS, max_tokens=TOKENS)
         net = d2l.RNNModel(nn.RNN(len(vocab), HIDDEN), vocab_size=len(vocab))
         d2l.train_ch8(net, train_iter, vocab, 1, EPOCHS, d2l.try_gpu())
-        files = {"state_dict": os.path.join(folder, "book.pt"),
-                 "legacy": os.path.join(folder, "book-legacy.pt"),
-                 "whole": os.path.join(folder, "book-whole.pt")}
+        files = {
+            "state_dict": os.path.join(folder, "book.pt"),
+            "legacy": os.path.join(folder, "book-legacy.pt"),
+            "whole": os.path.join(folder, "book-whole.pt"),
+        }
         torch.save(net.state_dict(), files["state_dict"])
         torch.save(net.state_dict(), files["legacy"], _use_new_zipfile_serialization=False)
         torch.save(net, files["whole"])  # needs weights_only=False: arbitrary objects
         corpus = d2l.load_corpus_time_machine(TOKENS)[0]
-        _BOOK["torch"] = {"files": files, "vocab": vocab.idx_to_token, "net": net,
-                          "ppl": book.torch_perplexity(net, corpus, BATCH, STEPS),
-                          "text": d2l.predict_ch8(PREFIX, NUM_CHARS, net, vocab, d2l.try_gpu())}
+        _BOOK["torch"] = {
+            "files": files,
+            "vocab": vocab.idx_to_token,
+            "net": net,
+            "ppl": book.torch_perplexity(net, corpus, BATCH, STEPS),
+            "text": d2l.predict_ch8(PREFIX, NUM_CHARS, net, vocab, d2l.try_gpu()),
+        }
     return _BOOK["torch"]
 
 
@@ -118,6 +136,7 @@ def np_semantics():
     """npx.set_np() as the book's MXNet code runs, reset afterwards: it is process-wide."""
     d2l_for("mxnet")
     from mxnet import npx
+
     npx.set_np()
     try:
         yield
@@ -128,6 +147,7 @@ def np_semantics():
 def mxnet_perplexity(net, corpus):
     """The book's Gluon model over sequential batches (offset 0), state carried along."""
     import mxnet as mx
+
     loss = mx.gluon.loss.SoftmaxCrossEntropyLoss()
     state, total, n = None, 0.0, 0
     for X, Y in book.sequential_batches(corpus, BATCH, STEPS):
@@ -147,6 +167,7 @@ def mxnet_book(folder, cwd):
         import mxnet as mx
         from mxnet import npx
         from mxnet.gluon import rnn
+
         npx.set_np()
         try:
             os.chdir(cwd)
@@ -155,14 +176,19 @@ def mxnet_book(folder, cwd):
             train_iter, vocab = d2l.load_data_time_machine(BATCH, STEPS, max_tokens=TOKENS)
             net = d2l.RNNModel(rnn.RNN(HIDDEN), len(vocab))
             d2l.train_ch8(net, train_iter, vocab, 1, EPOCHS, d2l.try_gpu())
-            files = {"set_np": os.path.join(folder, "book.params"),
-                     "legacy": os.path.join(folder, "book-legacy.params")}
+            files = {
+                "set_np": os.path.join(folder, "book.params"),
+                "legacy": os.path.join(folder, "book-legacy.params"),
+            }
             net.save_parameters(files["set_np"])
             arrays = {name: p.data().as_nd_ndarray() for name, p in net._collect_params_with_prefix().items()}
             corpus = d2l.load_corpus_time_machine(TOKENS)[0]
-            _BOOK["mxnet"] = {"files": files, "vocab": vocab.idx_to_token,
-                              "ppl": mxnet_perplexity(net, corpus),
-                              "text": d2l.predict_ch8(PREFIX, NUM_CHARS, net, vocab, d2l.try_gpu())}
+            _BOOK["mxnet"] = {
+                "files": files,
+                "vocab": vocab.idx_to_token,
+                "ppl": mxnet_perplexity(net, corpus),
+                "text": d2l.predict_ch8(PREFIX, NUM_CHARS, net, vocab, d2l.try_gpu()),
+            }
         finally:
             npx.reset_np()
         mx.nd.save(files["legacy"], arrays)  # what save_parameters writes without set_np
@@ -197,8 +223,7 @@ def check_import(capsys, tmp_path, path, trained, source, run_backend):
 
 @pytest.mark.parametrize("run_backend", RUN_BACKENDS)
 @pytest.mark.parametrize("kind", ["state_dict", "legacy"])
-def test_the_books_pytorch_files_import_and_run_as_the_book_does(kind, run_backend, folder, book_cwd,
-                                                                 tmp_path, capsys):
+def test_the_books_pytorch_files_import_and_run_as_the_book_does(kind, run_backend, folder, book_cwd, tmp_path, capsys):
     trained = torch_book(folder, book_cwd)
     check_import(capsys, tmp_path, trained["files"][kind], trained, "torch", run_backend)
 
@@ -212,8 +237,7 @@ def test_a_whole_pickled_model_is_refused_in_one_line(folder, book_cwd, tmp_path
 
 @pytest.mark.parametrize("run_backend", RUN_BACKENDS)
 @pytest.mark.parametrize("kind", ["set_np", "legacy"])
-def test_the_books_mxnet_files_import_and_run_as_the_book_does(kind, run_backend, folder, book_cwd,
-                                                               tmp_path, capsys):
+def test_the_books_mxnet_files_import_and_run_as_the_book_does(kind, run_backend, folder, book_cwd, tmp_path, capsys):
     trained = mxnet_book(folder, book_cwd)
     with open(trained["files"][kind], "rb") as f:  # the two semantics really differ on disk
         assert f.read(28)[24:28] == (b"\xca\xfa\x93\xf9" if kind == "set_np" else b"\xc9\xfa\x93\xf9")
@@ -222,6 +246,7 @@ def test_the_books_mxnet_files_import_and_run_as_the_book_does(kind, run_backend
 
 # ---- rnnlm's exports in the book's classes ------------------------------------------------------
 
+
 def imported(capsys, tmp_path, path):
     ck = tmp_path / "ck.npz"
     code, _, err = cli(capsys, "import", path, "--out", ck)
@@ -229,14 +254,14 @@ def imported(capsys, tmp_path, path):
     return ck
 
 
-def test_an_mxnet_export_loads_into_the_books_class_under_set_np(folder, book_cwd, tmp_path, capsys,
-                                                                  np_semantics):
+def test_an_mxnet_export_loads_into_the_books_class_under_set_np(folder, book_cwd, tmp_path, capsys, np_semantics):
     trained = torch_book(folder, book_cwd)  # a torch-trained model, so nothing is MXNet's own
     ck = imported(capsys, tmp_path, trained["files"]["state_dict"])
     code, _, err = cli(capsys, "export", ck, "--format", "mxnet", "--out", tmp_path / "m.params")
     assert code == 0, err
     d2l = d2l_for("mxnet")
     from mxnet.gluon import rnn
+
     net = d2l.RNNModel(rnn.RNN(HIDDEN, activation="tanh"), len(trained["vocab"]))
     net.load_parameters(str(tmp_path / "m.params"))
     os.chdir(book_cwd)
@@ -256,6 +281,7 @@ def test_an_mxnet_export_loads_into_the_books_class_without_set_np(folder, book_
     net = book.mxnet_model("rnn", len(trained["vocab"]), HIDDEN, activation="tanh")
     net.load_parameters(str(tmp_path / "m.params"))
     from rnnlm.data.corpus import load_corpus
+
     corpus, _ = load_corpus(None, TOKENS)
     ppl = book.mxnet_perplexity(net, corpus, BATCH, STEPS)
     assert abs(ppl - trained["ppl"]) / trained["ppl"] <= ACROSS
@@ -269,6 +295,7 @@ def test_a_torch_export_loads_strictly_into_the_books_class(folder, book_cwd, tm
     d2l = d2l_for("torch")
     import torch
     from torch import nn
+
     net = d2l.RNNModel(nn.RNN(len(trained["vocab"]), HIDDEN, nonlinearity="relu"), len(trained["vocab"]))
     net.load_state_dict(torch.load(tmp_path / "m.pt", weights_only=True), strict=True)
     os.chdir(book_cwd)

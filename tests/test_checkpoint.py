@@ -46,6 +46,7 @@ def test_failed_write_keeps_the_old_checkpoint(tmp_path, monkeypatch):
     def boom(f, **arrays):
         f.write(b"partial")
         raise RuntimeError("disk died")
+
     monkeypatch.setattr(np, "savez", boom)
     with pytest.raises(RuntimeError):
         save_checkpoint(path, CFG, VOCAB, init_weights(CFG, 4), "float32")
@@ -61,16 +62,19 @@ def rewrite(path, **changes):
         np.savez(f, **{k: v for k, v in arrays.items() if v is not None})
 
 
-@pytest.mark.parametrize("damage, message", [
-    ("missing", "does not exist"),
-    ("directory", "directory"),
-    ("truncated", "truncated or not a .npz"),
-    ("text", "truncated or not a .npz"),
-    ("no_meta", "not an rnnlm checkpoint"),
-    ("version", "format version 99"),
-    ("object", "object arrays"),
-    ("shape", "inconsistent"),
-])
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        ("missing", "does not exist"),
+        ("directory", "directory"),
+        ("truncated", "truncated or not a .npz"),
+        ("text", "truncated or not a .npz"),
+        ("no_meta", "not an rnnlm checkpoint"),
+        ("version", "format version 99"),
+        ("object", "object arrays"),
+        ("shape", "inconsistent"),
+    ],
+)
 def test_damaged_checkpoints_are_usage_errors(tmp_path, damage, message):
     path = saved(tmp_path)
     if damage == "missing":
@@ -97,6 +101,7 @@ def test_damaged_checkpoints_are_usage_errors(tmp_path, damage, message):
 
 def test_loading_never_unpickles(tmp_path, monkeypatch):
     import pickle
+
     path = tmp_path / "p.npz"
     with zipfile.ZipFile(path, "w") as z:
         z.writestr("__meta__.npy", pickle.dumps("x"))

@@ -5,8 +5,6 @@ import copy
 import json
 import math
 import signal
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -23,8 +21,29 @@ SECONDS_PER_CASE = 10
 @pytest.fixture(scope="module")
 def real_checkpoint(tmp_path_factory, any_backend):
     path = tmp_path_factory.mktemp("fuzz") / "real.npz"
-    assert main(["train", "--backend", any_backend, "--epochs", "2", "--num-hiddens", "8", "--num-layers", "2", "--model", "gru",
-                 "--max-tokens", "2000", "--quiet", "--save", str(path)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--backend",
+                any_backend,
+                "--epochs",
+                "2",
+                "--num-hiddens",
+                "8",
+                "--num-layers",
+                "2",
+                "--model",
+                "gru",
+                "--max-tokens",
+                "2000",
+                "--quiet",
+                "--save",
+                str(path),
+            ]
+        )
+        == 0
+    )
     return path
 
 
@@ -51,8 +70,29 @@ def paths_in(obj, prefix=()):
             yield from paths_in(v, prefix + (i,))
 
 
-ODD_VALUES = [None, 0, -1, 1, 10 ** 12, 2 ** 70, 1.5, -0.0, math.nan, math.inf, "", "x", "<unk>",
-              [], [1, 2], {}, {"a": 1}, True, False, "float16", "int8"]
+ODD_VALUES = [
+    None,
+    0,
+    -1,
+    1,
+    10**12,
+    2**70,
+    1.5,
+    -0.0,
+    math.nan,
+    math.inf,
+    "",
+    "x",
+    "<unk>",
+    [],
+    [1, 2],
+    {},
+    {"a": 1},
+    True,
+    False,
+    "float16",
+    "int8",
+]
 
 
 def mutate_meta(meta, rng):
@@ -103,7 +143,7 @@ def mutant(kind, rng, original, meta, arrays, path):
             data[rng.integers(len(data))] ^= 1 << int(rng.integers(8))
         path.write_bytes(bytes(data))
     elif kind == "truncate":
-        path.write_bytes(original[:rng.integers(len(original))])
+        path.write_bytes(original[: rng.integers(len(original))])
     elif kind == "meta":
         write(path, mutate_meta(meta, rng), arrays)
     elif kind == "arrays":
@@ -125,6 +165,7 @@ def use(path, backend):
     """What predict and resume do with a checkpoint: load, build, step; errors are UsageError."""
     from rnnlm import api
     from rnnlm.config import RunOptions
+
     model = api.load(path, backend=backend.NAME)
     model.predict("the", 3)
     _, _, _, meta = load_checkpoint(path)
@@ -183,14 +224,17 @@ def test_mutations_through_the_cli_are_one_error_line(real_checkpoint, tmp_path,
             assert_one_line_error(proc, "checkpoint")
 
 
-@pytest.mark.parametrize("field, value, fragment", [
-    ("vocab", ["<unk>", "a"], "'vocab' has 2 tokens"),
-    ("model", None, "'model' must be an object"),
-    ("vocab", "VOCAB_OF_INTS", "'vocab' must be a list of non-empty strings"),
-    ("dtype", "int8", "'dtype' must be one of"),
-    ("model.num_layers", 1000000000, "'model.num_layers' 1000000000 needs"),
-    ("model.activation", "relu", "--activation applies to the vanilla rnn only"),
-])
+@pytest.mark.parametrize(
+    "field, value, fragment",
+    [
+        ("vocab", ["<unk>", "a"], "'vocab' has 2 tokens"),
+        ("model", None, "'model' must be an object"),
+        ("vocab", "VOCAB_OF_INTS", "'vocab' must be a list of non-empty strings"),
+        ("dtype", "int8", "'dtype' must be one of"),
+        ("model.num_layers", 1000000000, "'model.num_layers' 1000000000 needs"),
+        ("model.activation", "relu", "--activation applies to the vanilla rnn only"),
+    ],
+)
 def test_hand_edited_metadata_names_the_field(real_checkpoint, tmp_path, field, value, fragment):
     meta, arrays = read(real_checkpoint)
     if value == "VOCAB_OF_INTS":

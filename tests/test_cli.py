@@ -1,11 +1,7 @@
 """The command line, in process (fast) and, where exit codes and stderr matter, as a user runs it."""
 
 import json
-import os
-import subprocess
-import sys
 
-import numpy as np
 import pytest
 
 from rnnlm.cli.main import main
@@ -26,13 +22,29 @@ def test_train_prints_the_books_summary_and_writes_metrics(backend, tmp_path, ca
     assert len(out) == 3
     summary = out[0]
     assert summary.startswith("perplexity ") and summary.endswith(
-        f" tokens/sec on {backend.device_name(backend.resolve_device('cpu'))}")
+        f" tokens/sec on {backend.device_name(backend.resolve_device('cpu'))}"
+    )
     assert out[1].startswith("time traveller") and len(out[1]) == len("time traveller") + 50
     assert out[2].startswith("traveller") and len(out[2]) == len("traveller") + 50
     m = json.loads(metrics.read_text())
-    for key in ("backend", "device", "model", "epochs", "num_hiddens", "num_layers", "batch_size",
-                "num_steps", "lr", "clip", "max_tokens", "seed", "perplexity", "tokens_per_sec",
-                "train_seconds", "history"):
+    for key in (
+        "backend",
+        "device",
+        "model",
+        "epochs",
+        "num_hiddens",
+        "num_layers",
+        "batch_size",
+        "num_steps",
+        "lr",
+        "clip",
+        "max_tokens",
+        "seed",
+        "perplexity",
+        "tokens_per_sec",
+        "train_seconds",
+        "history",
+    ):
         assert key in m, key
     assert m["backend"] == backend.NAME and m["epochs"] == 2 and len(m["history"]) == 2
     assert m["perplexity"] == m["history"][-1]["perplexity"]
@@ -41,8 +53,7 @@ def test_train_prints_the_books_summary_and_writes_metrics(backend, tmp_path, ca
 
 
 def test_progress_lines_every_ten_epochs_unless_quiet(backend, capsys):
-    args = ["train", "--backend", backend.NAME, "--epochs", "20", "--num-hiddens", "8",
-            "--max-tokens", "1200"]
+    args = ["train", "--backend", backend.NAME, "--epochs", "20", "--num-hiddens", "8", "--max-tokens", "1200"]
     assert main(args) == 0
     progress = [line for line in capsys.readouterr().out.splitlines() if line.startswith("epoch ")]
     assert [line.split(":")[0] for line in progress] == ["epoch 10", "epoch 20"]
@@ -57,6 +68,7 @@ def checkpoints(tmp_path_factory):
     from tests.support.backends import requested_backends
     from rnnlm.backend import load_backend
     from rnnlm.errors import UsageError
+
     folder = tmp_path_factory.mktemp("ckpt")
     out = {}
     for name in requested_backends():
@@ -65,8 +77,25 @@ def checkpoints(tmp_path_factory):
         except UsageError:
             continue
         path = folder / f"{name}.npz"
-        assert main(["train", "--backend", name, "--epochs", "5", "--num-hiddens", "32",
-                     "--max-tokens", "3000", "--quiet", "--save", str(path)]) == 0
+        assert (
+            main(
+                [
+                    "train",
+                    "--backend",
+                    name,
+                    "--epochs",
+                    "5",
+                    "--num-hiddens",
+                    "32",
+                    "--max-tokens",
+                    "3000",
+                    "--quiet",
+                    "--save",
+                    str(path),
+                ]
+            )
+            == 0
+        )
         out[name] = path
     return out
 
@@ -75,8 +104,7 @@ def test_checkpoint_from_either_backend_predicts_with_either(backend_pair, check
     for trained_by, path in checkpoints.items():
         lines = []
         for backend in backend_pair:
-            assert main(["predict", "time traveller", "--checkpoint", str(path),
-                         "--backend", backend.NAME]) == 0
+            assert main(["predict", "time traveller", "--checkpoint", str(path), "--backend", backend.NAME]) == 0
             lines.append(capsys.readouterr().out.rstrip("\n"))
         assert lines[0] == lines[1], trained_by
         assert lines[0].startswith("time traveller") and len(lines[0]) == len("time traveller") + 50
@@ -87,8 +115,7 @@ def test_eval_agrees_across_backends(backend_pair, checkpoints, tmp_path, capsys
         values = []
         for backend in backend_pair:
             out = tmp_path / f"e-{backend.NAME}.json"
-            assert main(["eval", "--checkpoint", str(path), "--backend", backend.NAME,
-                         "--metrics-json", str(out)]) == 0
+            assert main(["eval", "--checkpoint", str(path), "--backend", backend.NAME, "--metrics-json", str(out)]) == 0
             assert capsys.readouterr().out.startswith("perplexity ")
             m = json.loads(out.read_text())
             assert m["backend"] == backend.NAME
@@ -111,24 +138,27 @@ def test_predict_unknown_characters_warn_and_map_to_unk(backend, checkpoints, ca
     assert captured.err.startswith("warning:") and "'T'" in captured.err
 
 
-@pytest.mark.parametrize("args, fragments", [
-    (["train", "--epochs", "0"], ["--epochs", "must be a positive integer, got 0"]),
-    (["train", "--batch-size", "-1"], ["--batch-size"]),
-    (["train", "--num-steps", "0"], ["--num-steps"]),
-    (["train", "--num-hiddens", "0"], ["--num-hiddens"]),
-    (["train", "--num-layers", "0"], ["--num-layers"]),
-    (["train", "--lr", "0"], ["--lr"]),
-    (["train", "--clip", "-1"], ["--clip"]),
-    (["train", "--lr", "nan"], ["--lr"]),
-    (["train", "--model", "transformer"], ["--model", "transformer"]),
-    (["train", "--backend", "tensorflow"], ["unknown backend 'tensorflow'"]),
-    (["train", "--corpus", "/nonexistent/file.txt"], ["does not exist"]),
-    (["train", "--batch-size", "1000"], ["too short for one minibatch"]),
-    (["predict", "", "--checkpoint", "x.npz"], ["prefix is empty"]),
-    (["predict", "abc", "--checkpoint", "/nonexistent.npz"], ["does not exist"]),
-    (["predict", "abc", "--checkpoint", "x.npz", "--num-chars", "-1"], ["--num-chars"]),
-    (["frobnicate"], ["frobnicate"]),
-])
+@pytest.mark.parametrize(
+    "args, fragments",
+    [
+        (["train", "--epochs", "0"], ["--epochs", "must be a positive integer, got 0"]),
+        (["train", "--batch-size", "-1"], ["--batch-size"]),
+        (["train", "--num-steps", "0"], ["--num-steps"]),
+        (["train", "--num-hiddens", "0"], ["--num-hiddens"]),
+        (["train", "--num-layers", "0"], ["--num-layers"]),
+        (["train", "--lr", "0"], ["--lr"]),
+        (["train", "--clip", "-1"], ["--clip"]),
+        (["train", "--lr", "nan"], ["--lr"]),
+        (["train", "--model", "transformer"], ["--model", "transformer"]),
+        (["train", "--backend", "tensorflow"], ["unknown backend 'tensorflow'"]),
+        (["train", "--corpus", "/nonexistent/file.txt"], ["does not exist"]),
+        (["train", "--batch-size", "1000"], ["too short for one minibatch"]),
+        (["predict", "", "--checkpoint", "x.npz"], ["prefix is empty"]),
+        (["predict", "abc", "--checkpoint", "/nonexistent.npz"], ["does not exist"]),
+        (["predict", "abc", "--checkpoint", "x.npz", "--num-chars", "-1"], ["--num-chars"]),
+        (["frobnicate"], ["frobnicate"]),
+    ],
+)
 def test_bad_input_is_one_error_line_and_exit_2(args, fragments, capsys):
     assert main(args) == 2
     captured = capsys.readouterr()
@@ -140,8 +170,26 @@ def test_bad_input_is_one_error_line_and_exit_2(args, fragments, capsys):
 
 def _compare(tmp_path, names):
     out = tmp_path / f"{'-'.join(names)}.json"
-    assert main(["compare", "--backends", ",".join(names), "--epochs", "3", "--num-hiddens", "16",
-                 "--max-tokens", "2000", "--dtype", "float64", "--metrics-json", str(out)]) == 0
+    assert (
+        main(
+            [
+                "compare",
+                "--backends",
+                ",".join(names),
+                "--epochs",
+                "3",
+                "--num-hiddens",
+                "16",
+                "--max-tokens",
+                "2000",
+                "--dtype",
+                "float64",
+                "--metrics-json",
+                str(out),
+            ]
+        )
+        == 0
+    )
     return json.loads(out.read_text())
 
 
@@ -153,11 +201,12 @@ def test_compare_prints_table_and_writes_every_run(training_backends, tmp_path, 
     assert set(m) == {*names, "max_rel_diff", "rel_diffs"}
     assert all(len(m[n]["history"]) == 3 for n in names)
     assert m["max_rel_diff"] <= 1e-12
-    pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]
+    pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1 :]]
     assert sorted(m["rel_diffs"]) == sorted(f"{a}-{b}" for a, b in pairs)
     for a, b in pairs:
-        diffs = [abs(x["perplexity"] - y["perplexity"]) / y["perplexity"]
-                 for x, y in zip(m[a]["history"], m[b]["history"])]
+        diffs = [
+            abs(x["perplexity"] - y["perplexity"]) / y["perplexity"] for x, y in zip(m[a]["history"], m[b]["history"])
+        ]
         assert m["rel_diffs"][f"{a}-{b}"] == diffs
         assert f"rel {a}-{b}" in text
     assert m["max_rel_diff"] == max(max(d) for d in m["rel_diffs"].values())
@@ -167,14 +216,21 @@ def test_compare_in_either_order_gives_the_same_runs(backend_pair, tmp_path):
     a, b = (x.NAME for x in backend_pair)
     forward, backward = _compare(tmp_path, [a, b]), _compare(tmp_path, [b, a])
     for name in (a, b):
-        assert [h["perplexity"] for h in forward[name]["history"]] == \
-            [h["perplexity"] for h in backward[name]["history"]]
+        assert [h["perplexity"] for h in forward[name]["history"]] == [
+            h["perplexity"] for h in backward[name]["history"]
+        ]
     assert forward["max_rel_diff"] == pytest.approx(backward["max_rel_diff"], rel=1e-6)
 
 
-@pytest.mark.parametrize("names, fragment", [("torch", "two or more"), ("torch,torch", "twice"),
-                                             ("torch,bogus", "unknown backend 'bogus'"),
-                                             ("torch,onnxruntime", "predict and eval only")])
+@pytest.mark.parametrize(
+    "names, fragment",
+    [
+        ("torch", "two or more"),
+        ("torch,torch", "twice"),
+        ("torch,bogus", "unknown backend 'bogus'"),
+        ("torch,onnxruntime", "predict and eval only"),
+    ],
+)
 def test_compare_refuses_bad_backend_lists(names, fragment, capsys):
     assert main(["compare", "--backends", names, "--epochs", "1"]) == 2
     err = capsys.readouterr().err.strip().splitlines()

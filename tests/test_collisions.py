@@ -53,6 +53,7 @@ def test_export_and_import_onto_their_input_leave_it_byte_identical(capsys, tmp_
 
 def main_ok(capsys, *argv):
     from rnnlm.cli.main import main
+
     code = main([str(a) for a in argv])
     capsys.readouterr()
     return code == 0
@@ -63,13 +64,13 @@ def test_train_refuses_its_corpus_and_shared_outputs_before_any_work(capsys, tmp
     corpus.write_text("the time machine by h g wells " * 50)
     before = digest(corpus)
     assert "is the corpus" in one_error(capsys, "train", *TINY_ARGS, "--corpus", corpus, "--save", corpus)
-    assert "is the corpus" in one_error(capsys, "train", *TINY_ARGS, "--corpus", corpus,
-                                        "--metrics-json", corpus)
+    assert "is the corpus" in one_error(capsys, "train", *TINY_ARGS, "--corpus", corpus, "--metrics-json", corpus)
     x = tmp_path / "x.npz"
     assert "are one file" in one_error(capsys, "train", *TINY_ARGS, "--save", x, "--metrics-json", x)
     assert "are one file" in one_error(capsys, "train", *TINY_ARGS, "--save", x, "--plot", x)
-    assert "are one file" in one_error(capsys, "train", *TINY_ARGS, "--save", x, "--save-best", x,
-                                       "--val-fraction", "0.1")
+    assert "are one file" in one_error(
+        capsys, "train", *TINY_ARGS, "--save", x, "--save-best", x, "--val-fraction", "0.1"
+    )
     assert digest(corpus) == before and not x.exists()
 
 
@@ -87,6 +88,7 @@ def test_save_onto_another_runs_checkpoint_needs_resume_or_overwrite(capsys, tmp
 def test_overwrite_is_a_run_option_with_its_default_in_the_config():
     from rnnlm.cli.main import build_parser
     from rnnlm.config import RunOptions
+
     assert build_parser().parse_args(["train"]).overwrite is RunOptions.overwrite is False
     with pytest.raises(UsageError):
         RunOptions(overwrite="yes")

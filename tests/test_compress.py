@@ -7,12 +7,10 @@ import numpy as np
 import pytest
 
 from rnnlm.compression import container
-from rnnlm.checkpoints.file import save_checkpoint
 from rnnlm.cli.main import main
 from tests.support.commands import tiny_checkpoint
 from rnnlm.config import ModelConfig
 from rnnlm.data.corpus import preprocess_lines, read_raw_text
-from rnnlm.data.vocab import Vocab
 from rnnlm.model.weights import init_weights
 
 ONLINE = ["--online", "--model", "gru", "--num-hiddens", "16"]
@@ -20,7 +18,7 @@ TEXTS = {
     "empty": b"",
     "one char": b"a",
     "outside the vocabulary": "The Time-Traveller, 1895: ¿qué? «Ünïcödé» №42\n".encode(),
-    "non-BMP": "time 🕰 traveller 𝔗𝔦𝔪𝔢 😀😀 a\U0010FFFF".encode(),
+    "non-BMP": "time 🕰 traveller 𝔗𝔦𝔪𝔢 😀😀 a\U0010ffff".encode(),
     "CRLF": b"the time machine\r\nby h g wells\r\n\r\nthe time traveller\r\n",
     "not UTF-8": b"time \xff\xfe traveller \xc3( \xed\xa0\x80 end",
 }
@@ -42,8 +40,21 @@ def compress_args(mode, checkpoint):
 def round_trip(tmp_path, data, backend, mode, checkpoint, extra=()):
     src, packed, out = tmp_path / "in.txt", tmp_path / "in.rz", tmp_path / "out.txt"
     src.write_bytes(data)
-    assert main(["compress", str(src), "-o", str(packed), "--backend", backend.NAME,
-                 *compress_args(mode, checkpoint), *extra]) == 0
+    assert (
+        main(
+            [
+                "compress",
+                str(src),
+                "-o",
+                str(packed),
+                "--backend",
+                backend.NAME,
+                *compress_args(mode, checkpoint),
+                *extra,
+            ]
+        )
+        == 0
+    )
     assert main(["decompress", str(packed), "-o", str(out), *mode_args(mode, checkpoint)]) == 0
     assert out.read_bytes() == data
     return packed.read_bytes()
@@ -69,6 +80,7 @@ def test_online_replay_round_trip(backend):
     from rnnlm.compression import coder
     from rnnlm.compression.config import OnlineConfig
     from rnnlm.compression.predictor import online_factory
+
     ocfg = OnlineConfig(cell="gru", num_hiddens=16, replay=2, replay_batch=4, replay_len=8, chunk=4)
     text = "".join(preprocess_lines(read_raw_text()))[:600] + "Ü!"
     vocab = coder.online_vocab(text)
@@ -94,12 +106,12 @@ def test_size_against_ideal(backend, checkpoint, tmp_path, capsys):
 
 # ---- refusals: one error line, exit 2, nothing written -----------------------------------
 
+
 @pytest.fixture
 def packed_file(checkpoint, tmp_path):
     src, packed = tmp_path / "in.txt", tmp_path / "in.rz"
     src.write_bytes(b"the time traveller, 1895\n" * 4)
-    assert main(["compress", str(src), "-o", str(packed), "--backend", "torch",
-                 "--checkpoint", checkpoint]) == 0
+    assert main(["compress", str(src), "-o", str(packed), "--backend", "torch", "--checkpoint", checkpoint]) == 0
     return packed
 
 
@@ -113,8 +125,7 @@ def expect_error(capsys, argv, *fragments):
 
 
 def decompress_fails(capsys, packed, out, checkpoint, *fragments, extra=()):
-    expect_error(capsys, ["decompress", str(packed), "-o", str(out), "--checkpoint", checkpoint, *extra],
-                 *fragments)
+    expect_error(capsys, ["decompress", str(packed), "-o", str(out), "--checkpoint", checkpoint, *extra], *fragments)
     assert not out.exists()
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".tmp-")]
 
@@ -135,8 +146,13 @@ def test_another_checkpoint_is_refused(packed_file, tmp_path, capsys):
 def test_damaged_files_are_refused(damage, packed_file, checkpoint, tmp_path, capsys):
     pytest.importorskip("torch")
     data = packed_file.read_bytes()
-    damaged = {"truncated": data[:-5], "altered": data[:-9] + bytes([data[-9] ^ 0x10]) + data[-8:],
-               "not ours": b"PK\x03\x04 hello", "empty": b"", "header only": data[:20]}[damage]
+    damaged = {
+        "truncated": data[:-5],
+        "altered": data[:-9] + bytes([data[-9] ^ 0x10]) + data[-8:],
+        "not ours": b"PK\x03\x04 hello",
+        "empty": b"",
+        "header only": data[:20],
+    }[damage]
     packed_file.write_bytes(damaged)
     decompress_fails(capsys, packed_file, tmp_path / "out", checkpoint, str(packed_file))
 
@@ -151,13 +167,13 @@ def test_mismatched_settings_are_refused(packed_file, checkpoint, tmp_path, caps
     pytest.importorskip("torch")
     threads = container.unpack(packed_file.read_bytes(), "x")[3]["threads"]
     from rnnlm.threads import MAX_THREADS
+
     for bad in (0, MAX_THREADS + 1, "2", 2.0, None):
         rewrite(packed_file, lambda c, b, n, s, w: (c, b, n, {**s, "threads": bad}, w))
         decompress_fails(capsys, packed_file, tmp_path / "out", checkpoint, "bad thread count")
     rewrite(packed_file, lambda c, b, n, s, w: (c, b, n, {**s, "threads": threads, "framework": "0.1"}, w))
     decompress_fails(capsys, packed_file, tmp_path / "out", checkpoint, "torch 0.1")
-    decompress_fails(capsys, packed_file, tmp_path / "out", checkpoint, "--backend torch",
-                     extra=["--backend", "mxnet"])
+    decompress_fails(capsys, packed_file, tmp_path / "out", checkpoint, "--backend torch", extra=["--backend", "mxnet"])
 
 
 def test_the_decoder_computes_with_the_files_thread_count(tmp_path, capsys):
@@ -165,6 +181,7 @@ def test_the_decoder_computes_with_the_files_thread_count(tmp_path, capsys):
     coded with 3 threads decodes with 3, and one with the default count with that."""
     torch = pytest.importorskip("torch")
     from rnnlm.threads import CODING_THREADS, MAX_THREADS
+
     src, packed, out = tmp_path / "in.txt", tmp_path / "in.rz", tmp_path / "out.txt"
     src.write_bytes(read_raw_text()[:600].encode())
     for threads in ("3", None):
@@ -176,8 +193,11 @@ def test_the_decoder_computes_with_the_files_thread_count(tmp_path, capsys):
         assert main(["decompress", str(packed), "-o", str(out)]) == 0
         assert torch.get_num_threads() == recorded and out.read_bytes() == src.read_bytes()
     for bad in ("0", str(MAX_THREADS + 1)):
-        expect_error(capsys, ["compress", str(src), "-o", str(packed), *ONLINE, "--threads", bad],
-                     f"--threads must be from 1 to {MAX_THREADS}")
+        expect_error(
+            capsys,
+            ["compress", str(src), "-o", str(packed), *ONLINE, "--threads", bad],
+            f"--threads must be from 1 to {MAX_THREADS}",
+        )
 
 
 def test_mode_and_checkpoint_must_agree(packed_file, tmp_path, capsys):
@@ -193,15 +213,20 @@ def test_mode_and_checkpoint_must_agree(packed_file, tmp_path, capsys):
 def test_paths_are_checked_before_coding(checkpoint, tmp_path, capsys):
     src = tmp_path / "in.txt"
     src.write_bytes(b"abc")
-    expect_error(capsys, ["compress", str(tmp_path / "missing"), "-o", str(tmp_path / "o"), "--online"],
-                 "does not exist")
-    expect_error(capsys, ["compress", str(src), "-o", str(tmp_path / "no" / "o"), "--online"],
-                 "folder", "does not exist")
+    expect_error(
+        capsys, ["compress", str(tmp_path / "missing"), "-o", str(tmp_path / "o"), "--online"], "does not exist"
+    )
+    expect_error(
+        capsys, ["compress", str(src), "-o", str(tmp_path / "no" / "o"), "--online"], "folder", "does not exist"
+    )
     expect_error(capsys, ["compress", str(src), "-o", str(tmp_path), "--online"], "is a directory")
     expect_error(capsys, ["compress", str(src), "-o", str(src), "--online"], "is the input")
     expect_error(capsys, ["compress", str(src), "-o", str(tmp_path / "o")], "--checkpoint", "--online")
-    expect_error(capsys, ["compress", str(src), "-o", str(tmp_path / "o"), "--checkpoint",
-                          str(tmp_path / "missing.npz")], "does not exist")
+    expect_error(
+        capsys,
+        ["compress", str(src), "-o", str(tmp_path / "o"), "--checkpoint", str(tmp_path / "missing.npz")],
+        "does not exist",
+    )
     assert not (tmp_path / "o").exists()
 
 
@@ -213,11 +238,13 @@ def test_container_rejects_inconsistent_lengths():
 
 # ---- the backends' coding functions ------------------------------------------------------
 
+
 def test_adam_steps_agree_across_backends(backend_pair):
     """`make_optimizer(kind="adam")` is the same rule in both frameworks (float64), up to where
     epsilon goes (torch adds it to the bias-corrected sqrt(v), MXNet to the uncorrected one,
     which moves weights with near-zero gradients differently): the losses agree closely."""
     from rnnlm.backend import build_model
+
     cfg = ModelConfig(vocab_size=7, num_hiddens=8, cell="gru")
     w = init_weights(cfg, 3, "float64")
     rng = np.random.default_rng(0)
@@ -238,6 +265,7 @@ def test_adam_steps_agree_across_backends(backend_pair):
 
 # ---- the whole book ----------------------------------------------------------------------
 
+
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ["checkpoint", "online"])
 def test_whole_book_round_trip(backend, mode, tmp_path):
@@ -250,11 +278,14 @@ def test_whole_book_round_trip(backend, mode, tmp_path):
 def test_missing_constriction_names_the_extra(tmp_path):
     import subprocess
     import sys
+
     src = tmp_path / "a.txt"
     src.write_text("hello", encoding="utf-8")
-    code = ("import sys; sys.modules['constriction'] = None\n"
-            "from rnnlm.cli.main import main\n"
-            f"sys.exit(main(['compress', {str(src)!r}, '-o', {str(tmp_path / 'a.rz')!r}, '--online']))\n")
+    code = (
+        "import sys; sys.modules['constriction'] = None\n"
+        "from rnnlm.cli.main import main\n"
+        f"sys.exit(main(['compress', {str(src)!r}, '-o', {str(tmp_path / 'a.rz')!r}, '--online']))\n"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-1000:]
     assert proc.stderr.strip().splitlines()[-1].startswith("error: compress and decompress need constriction")

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import rnnlm
-from rnnlm.backend import BACKENDS, SPECS
+from rnnlm.backend import BACKENDS
 from rnnlm.compression import container
 from rnnlm.compression.config import MIX_CHOICES, CompressConfig, OnlineConfig
 from rnnlm.config import CELLS, ConfigError
@@ -45,7 +45,7 @@ def test_compress_and_decompress_round_trip_exactly(backend, mode, name, checkpo
     assert isinstance(blob, bytes) and blob.startswith(container.MAGIC)
     ck = checkpoint if mode == "checkpoint" else None
     as_bytes = data if isinstance(data, bytes) else data.encode("utf-8", "surrogateescape")
-    assert rnnlm.decompress(blob, ck) == as_bytes           # bytes by default
+    assert rnnlm.decompress(blob, ck) == as_bytes  # bytes by default
     if isinstance(data, str):
         assert rnnlm.decompress(blob, ck, as_text=True) == data  # the str it was given, with as_text
     settings = container.unpack(blob, "x")[3]
@@ -55,8 +55,9 @@ def test_compress_and_decompress_round_trip_exactly(backend, mode, name, checkpo
 def test_a_config_codes_as_its_settings_do(checkpoint):
     pytest.importorskip("torch")
     text = "the time machine by h g wells " * 5
-    config = CompressConfig(mode="online", segments=3, mix="rnn", backend="torch", online=OnlineConfig(**{
-        "cell": "rnn", "num_hiddens": 8}))
+    config = CompressConfig(
+        mode="online", segments=3, mix="rnn", backend="torch", online=OnlineConfig(**{"cell": "rnn", "num_hiddens": 8})
+    )
     blob = rnnlm.compress(text, config=config)
     assert blob == rnnlm.compress(text, segments=3, mix="rnn", backend="torch", model="rnn", num_hiddens=8)
     settings = container.unpack(blob, "x")[3]
@@ -66,26 +67,32 @@ def test_a_config_codes_as_its_settings_do(checkpoint):
         rnnlm.compress(text, config=config, segments=4)
 
 
-@pytest.mark.parametrize("text, fragment", [
-    ("a \ud800 b", r"lone surrogate U\+D800 at character 2"),
-    ("\udcc3\udca9", "spell UTF-8"),   # the escapes of é's bytes: they would come back as é
-])
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("a \ud800 b", r"lone surrogate U\+D800 at character 2"),
+        ("\udcc3\udca9", "spell UTF-8"),  # the escapes of é's bytes: they would come back as é
+    ],
+)
 def test_a_str_that_would_not_come_back_the_same_is_refused(text, fragment):
     with pytest.raises(UsageError, match=fragment):
         rnnlm.compress(text)
 
 
-@pytest.mark.parametrize("settings, fragment", [
-    (dict(segments=0), "--segments must be a positive integer"),
-    (dict(segments=(1 << 16) + 1), "--segments must be at most 65536"),
-    (dict(threads=0), f"--threads must be from 1 to {MAX_THREADS}"),
-    (dict(threads=MAX_THREADS + 1), f"--threads must be from 1 to {MAX_THREADS}"),
-    (dict(mix="all"), "--mix must be one of both, rnn, context"),
-    (dict(model="transformer"), "--model must be one of rnn, gru, lstm"),
-    (dict(num_hiddens=2048), "--num-hiddens must be at most 1024 for --online"),
-    (dict(backend="tensorflow2"), "unknown backend 'tensorflow2'"),
-    (dict(epochs=3), "unknown setting 'epochs'"),
-])
+@pytest.mark.parametrize(
+    "settings, fragment",
+    [
+        (dict(segments=0), "--segments must be a positive integer"),
+        (dict(segments=(1 << 16) + 1), "--segments must be at most 65536"),
+        (dict(threads=0), f"--threads must be from 1 to {MAX_THREADS}"),
+        (dict(threads=MAX_THREADS + 1), f"--threads must be from 1 to {MAX_THREADS}"),
+        (dict(mix="all"), "--mix must be one of both, rnn, context"),
+        (dict(model="transformer"), "--model must be one of rnn, gru, lstm"),
+        (dict(num_hiddens=2048), "--num-hiddens must be at most 1024 for --online"),
+        (dict(backend="tensorflow2"), "unknown backend 'tensorflow2'"),
+        (dict(epochs=3), "unknown setting 'epochs'"),
+    ],
+)
 def test_every_setting_is_checked_once_where_the_config_is_built(settings, fragment):
     with pytest.raises(ConfigError if "backend" not in settings else UsageError, match=fragment):
         CompressConfig.from_options(True, **settings)
@@ -100,6 +107,7 @@ def test_the_context_model_alone_needs_online(checkpoint):
 
 def test_the_command_line_takes_its_choices_and_defaults_from_the_config():
     from rnnlm.cli.main import build_parser
+
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command").choices["compress"]
     actions = {a.dest: a for a in sub._actions}
@@ -110,6 +118,7 @@ def test_the_command_line_takes_its_choices_and_defaults_from_the_config():
 
 
 # ---- the thread count a file records -----------------------------------------------------
+
 
 def _fresh_env():
     """No inherited count: the count a framework fixes when it loads is the one it is handed."""
@@ -127,9 +136,9 @@ def _compress_in_a_fresh_process(name, threads, src, out):
         f"'--num-hiddens', '8', '--backend', {name!r}, '--threads', {str(threads)!r}, '--quiet'])\n"
         "assert rc == 0, rc\n"
         f"module = sys.modules['rnnlm.backends.' + SPECS[{name!r}].impl]\n"
-        f"print(container.unpack(open({str(out)!r}, 'rb').read(), 'x')[3]['threads'], module.num_threads())\n")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_fresh_env(),
-                          timeout=300)
+        f"print(container.unpack(open({str(out)!r}, 'rb').read(), 'x')[3]['threads'], module.num_threads())\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_fresh_env(), timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     recorded, computed = map(int, proc.stdout.split()[-2:])
     return recorded, computed
@@ -169,13 +178,19 @@ def test_a_decoder_that_cannot_compute_with_the_files_count_refuses(backend):
     forged = container.pack(crc, n_bytes, n_chars, {**settings, "threads": count + 1}, words)
     with pytest.raises(UsageError) as refused:
         rnnlm.decompress(forged)
-    for fragment in (f"computing with {count + 1} threads", f"computes with {count}", "fixed when it loads",
-                     "fresh process", "cores"):
+    for fragment in (
+        f"computing with {count + 1} threads",
+        f"computes with {count}",
+        "fixed when it loads",
+        "fresh process",
+        "cores",
+    ):
         assert fragment in str(refused.value)
     assert rnnlm.decompress(blob) == b"the time traveller " * 8
 
 
 # ---- what a payload may claim (issue 28) ---------------------------------------------------
+
 
 def test_a_file_claiming_more_characters_than_its_payload_holds_is_refused_at_once(tmp_path):
     pytest.importorskip("torch")
@@ -183,8 +198,9 @@ def test_a_file_claiming_more_characters_than_its_payload_holds_is_refused_at_on
     crc, n_bytes, n_chars, settings, words = container.unpack(blob, "x")
     words = np.resize(words, 512)  # 2 KB of payload
     claim = 16 << 20
-    header = container._FIXED.pack(container.MAGIC, container.VERSION, crc, claim, claim,
-                                   len(container._deflate(settings)), 0)[:container._CHECKED]
+    header = container._FIXED.pack(
+        container.MAGIC, container.VERSION, crc, claim, claim, len(container._deflate(settings)), 0
+    )[: container._CHECKED]
     body = container._deflate(settings) + np.asarray(words, "<u4").tobytes()
     (tmp_path / "x.rz").write_bytes(header + container.struct.pack("<I", container._crc(header, body)) + body)
     start = time.perf_counter()
@@ -217,19 +233,25 @@ class PanicException(BaseException):
     """As constriction's Rust panics reach Python (pyo3's PanicException is no Exception)."""
 
 
-@pytest.mark.parametrize("error", [AssertionError("decoder"), MemoryError(), IndexError(3),
-                                   PanicException("attempt to subtract with overflow")])
+@pytest.mark.parametrize(
+    "error",
+    [AssertionError("decoder"), MemoryError(), IndexError(3), PanicException("attempt to subtract with overflow")],
+)
 def test_every_failure_of_the_entropy_coder_is_one_line(error, monkeypatch, tmp_path, capsys):
     pytest.importorskip("torch")
     from rnnlm.cli.main import main
     from rnnlm.compression import entropy
+
     src, packed = tmp_path / "in.txt", tmp_path / "in.rz"
     src.write_bytes(b"the time traveller " * 8)
-    assert main(["compress", str(src), "-o", str(packed), "--online", "--backend", "torch", "--mix",
-                 "context", "--quiet"]) == 0
+    assert (
+        main(["compress", str(src), "-o", str(packed), "--online", "--backend", "torch", "--mix", "context", "--quiet"])
+        == 0
+    )
 
     def fail(self, probs):
         raise error
+
     monkeypatch.setattr(entropy.SymbolDecoder, "decode", fail)
     capsys.readouterr()
     assert main(["decompress", str(packed), "-o", str(tmp_path / "out")]) == 2

@@ -11,7 +11,7 @@ from rnnlm.compression.checksums import CHECK_EVERY
 from rnnlm.cli.main import main
 from rnnlm.compression import fixed_point
 from rnnlm.compression.context_model import PROB_BITS, ContextConfig, ContextModel
-from rnnlm.compression.mixed import MixedModel, MixSettings
+from rnnlm.compression.mixed import MixedModel
 from rnnlm.compression.mixer import Mixer, quantize_model_probs
 from rnnlm.data.corpus import read_raw_text
 
@@ -35,10 +35,10 @@ def run_levels(ids, rows=1, config=ContextConfig()):
 
 # ---- the integer arithmetic ----------------------------------------------------------------
 
+
 def test_fixed_point_tables_track_the_real_functions():
     x = np.array([1, 2, 3, 7, 1000, 123456, (1 << 24) - 1, 1 << 40])
-    np.testing.assert_allclose(fixed_point.log2_fixed(x) / (1 << fixed_point.FRAC_BITS), np.log2(x),
-                               atol=4e-4)
+    np.testing.assert_allclose(fixed_point.log2_fixed(x) / (1 << fixed_point.FRAC_BITS), np.log2(x), atol=4e-4)
     y = np.arange(0, 40 << fixed_point.FRAC_BITS, 977)
     got = fixed_point.exp2_neg_fixed(y) / float(1 << fixed_point.EXP_BITS)
     np.testing.assert_allclose(got, 2.0 ** (-y / (1 << fixed_point.FRAC_BITS)), rtol=1e-3, atol=2e-7)
@@ -91,8 +91,8 @@ def test_the_mixer_learns_to_trust_the_input_that_is_right():
     for _ in range(steps):
         x = rng.integers(0, V, rows)
         good = np.full((rows, V), 1 << 10)
-        good[np.arange(rows), x] = 1 << 20            # knows the answer
-        bad = rng.integers(1, 1 << 20, (rows, V))     # noise
+        good[np.arange(rows), x] = 1 << 20  # knows the answer
+        bad = rng.integers(1, 1 << 20, (rows, V))  # noise
         mixer.mix(np.stack([good, bad]), np.zeros(rows, dtype=np.int64))
         mixer.update(x, rows)
     assert mixer.weights[0, 0] > start[0, 0] and mixer.weights[0, 1] < start[0, 1]
@@ -104,6 +104,7 @@ def test_quantized_model_probabilities_are_exact_floors():
 
 
 # ---- round trips ---------------------------------------------------------------------------
+
 
 def round_trip(tmp_path, data, argv, extra_decode=()):
     src, packed, out = tmp_path / "in.bin", tmp_path / "in.rz", tmp_path / "out.bin"
@@ -127,9 +128,9 @@ def test_online_mix_round_trip(backend, mix, name, tmp_path):
 @pytest.mark.parametrize("name", ["one char", "outside the vocabulary", "binary"])
 def test_checkpoint_mix_round_trip(backend, name, tmp_path):
     from tests.support.commands import tiny_checkpoint as make_checkpoint
+
     ck = make_checkpoint(tmp_path / "ck.npz")
-    packed = round_trip(tmp_path, CASES[name], ["--backend", backend.NAME, "--checkpoint", ck],
-                        ["--checkpoint", ck])
+    packed = round_trip(tmp_path, CASES[name], ["--backend", backend.NAME, "--checkpoint", ck], ["--checkpoint", ck])
     settings = container.unpack(packed.read_bytes(), "x")[3]
     assert settings["mix"]["rnn"] is True and settings["mode"] == "checkpoint"
 
@@ -141,41 +142,62 @@ def test_the_mix_codes_the_book_better_than_either_part(tmp_path, capsys):
     data = read_raw_text()[:12000].encode()
     bits = {}
     for mix in ("both", "rnn", "context"):
-        packed = round_trip(tmp_path, data, ["--backend", "torch", *TINY_ONLINE, "--mix", mix,
-                                             "--segments", "4"])
+        packed = round_trip(tmp_path, data, ["--backend", "torch", *TINY_ONLINE, "--mix", mix, "--segments", "4"])
         bits[mix] = 8 * len(packed.read_bytes()) / len(data)
     assert bits["both"] < bits["context"] < bits["rnn"], bits
 
 
 def test_context_mix_needs_online(tmp_path, capsys):
     from tests.support.commands import tiny_checkpoint as make_checkpoint
+
     src = tmp_path / "a.txt"
     src.write_bytes(b"abc")
-    expect_error(capsys, ["compress", str(src), "-o", str(tmp_path / "o"), "--checkpoint",
-                          make_checkpoint(tmp_path / "ck.npz"), "--mix", "context"], "--online")
+    expect_error(
+        capsys,
+        [
+            "compress",
+            str(src),
+            "-o",
+            str(tmp_path / "o"),
+            "--checkpoint",
+            make_checkpoint(tmp_path / "ck.npz"),
+            "--mix",
+            "context",
+        ],
+        "--online",
+    )
 
 
 # ---- a decoder that diverges ---------------------------------------------------------------
 
+
 def test_a_diverging_decoder_stops_at_the_first_checksum(tmp_path, capsys):
     """The mixer's learning rate altered in the file (CRC fixed up): the decoder computes other
     probabilities, and the first checksum, after CHECK_EVERY characters, stops it."""
-    data = read_raw_text()[:2 * CHECK_EVERY + 100].encode()
+    data = read_raw_text()[: 2 * CHECK_EVERY + 100].encode()
     src, packed, out = tmp_path / "in.txt", tmp_path / "in.rz", tmp_path / "out.txt"
     src.write_bytes(data)
-    assert main(["compress", str(src), "-o", str(packed), "--quiet", "--online", "--mix", "context",
-                 "--segments", "1"]) == 0
+    assert (
+        main(["compress", str(src), "-o", str(packed), "--quiet", "--online", "--mix", "context", "--segments", "1"])
+        == 0
+    )
     crc, n_bytes, n_chars, settings, words = container.unpack(packed.read_bytes(), "x")
     assert len(settings["checks"]) == 2
     settings["mix"]["mixer"]["lr"] += 40
     packed.write_bytes(container.pack(crc, n_bytes, n_chars, settings, words))
-    expect_error(capsys, ["decompress", str(packed), "-o", str(out)], "decodes differently",
-                 f"after character {CHECK_EVERY} ", "characters 0-2047")
+    expect_error(
+        capsys,
+        ["decompress", str(packed), "-o", str(out)],
+        "decodes differently",
+        f"after character {CHECK_EVERY} ",
+        "characters 0-2047",
+    )
     assert not out.exists()
 
 
-@pytest.mark.parametrize("field,value", [("checks", [70000]), ("checks", "x"), ("check_every", 3),
-                                         ("mix", {"rnn": True}), ("mix", 5)])
+@pytest.mark.parametrize(
+    "field,value", [("checks", [70000]), ("checks", "x"), ("check_every", 3), ("mix", {"rnn": True}), ("mix", 5)]
+)
 def test_malformed_mix_settings_are_refused(field, value, tmp_path, capsys):
     src, packed = tmp_path / "in.txt", tmp_path / "in.rz"
     src.write_bytes(b"abcabc")

@@ -23,6 +23,7 @@ def top_probability(p, symbol):
 
 # ---- the match model -------------------------------------------------------------------------
 
+
 def run_match(ids, config=MatchConfig(min_len=4)):
     """Feed (rows, n) ids through a match model; each step's (distribution, predicted symbol)."""
     rows, n = ids.shape
@@ -40,7 +41,7 @@ def test_a_match_predicts_the_repeated_symbol_after_a_long_repeat():
     steps = run_match(ids)
     # first pass: random text has no earlier occurrence of 4 symbols to match (almost never)
     assert sum(g[0] >= 0 for _, g in steps[:400]) < 10
-    second = steps[400 + 8:]
+    second = steps[400 + 8 :]
     assert all(g[0] == ids[0, 400 + 8 + i] for i, (_, g) in enumerate(second))
     p, _ = steps[-1]
     assert top_probability(p[0], ids[0, -1]) > 0.95
@@ -50,14 +51,14 @@ def test_a_match_found_in_another_row_and_dropped_on_a_miss():
     rng = np.random.default_rng(1)
     a = rng.integers(0, 30, 200)
     b = a.copy()
-    b[150] = (a[150] + 1) % 30                     # row 1 repeats row 0 with one change
+    b[150] = (a[150] + 1) % 30  # row 1 repeats row 0 with one change
     ids = np.stack([a, np.concatenate([rng.integers(0, 30, 50), b[:150]])])
     model = MatchModel(30, 2, MatchConfig(min_len=4))
     for t in range(200):
         model.update(ids[:, t])
     # row 1 has followed row 0's text for 150 symbols: its match points at a[150]
     assert model.predicted()[1] == a[150] != b[150] and model.length[1] > 100
-    model.update(np.array([0, b[150]]))           # the miss: the match is dropped
+    model.update(np.array([0, b[150]]))  # the miss: the match is dropped
     assert model.length[1] == 0
 
 
@@ -77,6 +78,7 @@ def test_match_distributions_are_integers_that_sum_to_about_the_total():
 
 
 # ---- SSE -------------------------------------------------------------------------------------
+
 
 def test_sse_moves_the_top_probability_toward_what_happens():
     """The mix keeps saying 50% for symbol 0; in context 0 it always comes, in context 1 never."""
@@ -105,6 +107,7 @@ def test_sse_tables_stay_probabilities():
 
 # ---- the context model -----------------------------------------------------------------------
 
+
 def test_update_exclusion_leaves_lower_orders_alone_when_a_higher_one_knew_the_symbol():
     ids = np.array([[1, 2, 1, 2, 1, 2]])
     counts = {}
@@ -115,7 +118,7 @@ def test_update_exclusion_leaves_lower_orders_alone_when_a_higher_one_knew_the_s
             model.predict(np.array([prev]))
             model.update(np.array([x]))
             prev = x
-        counts[exclusion] = model.counts[0].copy()      # order 0
+        counts[exclusion] = model.counts[0].copy()  # order 0
     assert counts[0][1] == 3 and counts[0][2] == 3
     # with exclusion, order 0 learns a symbol only while order 1's context had not seen it
     assert counts[1][1] + counts[1][2] < 6
@@ -138,6 +141,7 @@ def test_count_dependent_discounts_keep_distributions_summing_to_the_total():
 
 # ---- the mix as a whole ----------------------------------------------------------------------
 
+
 def weak_rnn(ids, V, rng):
     """A stand-in RNN that knows each character's frequency and a bit about the true one."""
     freq = np.bincount(ids, minlength=V) + 1.0
@@ -158,17 +162,18 @@ def test_the_mix_codes_below_each_of_its_inputs_alone():
     assert report["mix"] < min(alone.values()), report
 
 
-@pytest.mark.parametrize("lever", ["match", "sse", "sse order", "final", "third mixer", "exclusion",
-                                   "lr boost"])
+@pytest.mark.parametrize("lever", ["match", "sse", "sse order", "final", "third mixer", "exclusion", "lr boost"])
 def test_each_lever_switched_changes_the_bits(lever):
     """Every lever is on the coded path: switching one gives other probabilities."""
-    off = {"match": lambda s: replace(s, match=replace(s.match, min_len=0)),
-           "sse": lambda s: replace(s, sse=replace(s.sse, rate=0)),
-           "sse order": lambda s: replace(s, sse=replace(s.sse, order=1)),
-           "final": lambda s: replace(s, mixer=replace(s.mixer, final_lr=0)),
-           "third mixer": lambda s: replace(s, mixer=replace(s.mixer, third=0)),
-           "exclusion": lambda s: replace(s, context=replace(s.context, exclusion=0)),
-           "lr boost": lambda s: replace(s, mixer=replace(s.mixer, lr_boost=0))}[lever]
+    off = {
+        "match": lambda s: replace(s, match=replace(s.match, min_len=0)),
+        "sse": lambda s: replace(s, sse=replace(s.sse, rate=0)),
+        "sse order": lambda s: replace(s, sse=replace(s.sse, order=1)),
+        "final": lambda s: replace(s, mixer=replace(s.mixer, final_lr=0)),
+        "third mixer": lambda s: replace(s, mixer=replace(s.mixer, third=0)),
+        "exclusion": lambda s: replace(s, context=replace(s.context, exclusion=0)),
+        "lr boost": lambda s: replace(s, mixer=replace(s.mixer, lr_boost=0)),
+    }[lever]
     text = read_raw_text()[:2000]
     vocab = compress.online_vocab(text)
     ids = compress.char_ids(text, vocab).reshape(2, 1000)
@@ -206,6 +211,7 @@ def test_the_settings_header_is_deflated_against_its_dictionary(tmp_path):
     import struct
     import zlib
     from rnnlm.cli.main import main
+
     source, coded = tmp_path / "t.txt", tmp_path / "t.rz"
     source.write_text("the time traveller smiled. " * 8)
     assert main(["compress", str(source), "-o", str(coded), "--online", "--quiet", "--num-hiddens", "8"]) in (0, None)
@@ -213,7 +219,7 @@ def test_the_settings_header_is_deflated_against_its_dictionary(tmp_path):
     settings = container.unpack(data, "t.rz")[3]
     raw = json.dumps(settings, separators=(",", ":"), sort_keys=True).encode()
     assert container.header_size(settings) - 37 < len(zlib.compress(raw, 9)) / 2
-    stream = data[37:37 + struct.unpack_from("<I", data, 29)[0]]
+    stream = data[37 : 37 + struct.unpack_from("<I", data, 29)[0]]
     assert stream[1] & 0x20  # FDICT
     assert struct.unpack(">I", stream[2:6])[0] == zlib.adler32(container.SETTINGS_DICTIONARY)
     with pytest.raises(zlib.error):

@@ -32,8 +32,7 @@ def test_max_tokens_truncates_but_vocab_sees_the_whole_text():
 
 
 def test_preprocessing_keeps_letters_lowercased_single_spaces():
-    assert preprocess_lines("The Time-Machine, 1898!\n  --  \nH. G. Wells") == \
-        ["the time machine", "", "h g wells"]
+    assert preprocess_lines("The Time-Machine, 1898!\n  --  \nH. G. Wells") == ["the time machine", "", "h g wells"]
 
 
 def test_lines_are_concatenated_without_separators(tmp_path):
@@ -50,12 +49,15 @@ def test_tokenize_char_and_word():
         tokenize(["x"], "byte")
 
 
-@pytest.mark.parametrize("content, message", [
-    (None, "does not exist"),
-    (b"", "is empty"),
-    (b"123 456 !!", "no letters"),
-    (b"\xff\xfe\x00bad", "not UTF-8"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (None, "does not exist"),
+        (b"", "is empty"),
+        (b"123 456 !!", "no letters"),
+        (b"\xff\xfe\x00bad", "not UTF-8"),
+    ],
+)
 def test_bad_corpus_files_are_usage_errors(tmp_path, content, message):
     path = tmp_path / "c.txt"
     if content is not None:

@@ -36,8 +36,9 @@ def single_process(backend, tmp_path, *args):
 @pytest.mark.slow
 def test_launch_two_workers_matches_one_process(backend, tmp_path, capsys):
     out = tmp_path / "d.json"
-    proc = run_cli("launch", "--workers", "2", "--", "train", "--backend", backend.NAME, *TEN_EPOCHS,
-                   "--metrics-json", str(out))
+    proc = run_cli(
+        "launch", "--workers", "2", "--", "train", "--backend", backend.NAME, *TEN_EPOCHS, "--metrics-json", str(out)
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.count("perplexity ") == 1  # rank 0 alone reports
     m = json.loads(out.read_text())
@@ -48,12 +49,30 @@ def test_launch_two_workers_matches_one_process(backend, tmp_path, capsys):
 @pytest.mark.slow
 def test_torchrun_matches_one_process(tmp_path, capsys):
     from tests.support.backends import load_or_skip
+
     backend = load_or_skip("torch")
     out = tmp_path / "t.json"
-    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-                           "-m", "rnnlm", "train", "--backend", "torch", *TEN_EPOCHS, "--metrics-json", str(out)],
-                          capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "OMP_NUM_THREADS": "1", "GLOO_SOCKET_IFNAME": "lo"})
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node=2",
+            "-m",
+            "rnnlm",
+            "train",
+            "--backend",
+            "torch",
+            *TEN_EPOCHS,
+            "--metrics-json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "OMP_NUM_THREADS": "1", "GLOO_SOCKET_IFNAME": "lo"},
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert max_rel_diff(history(out), single_process(backend, tmp_path, *TEN_EPOCHS)) <= 1e-9
 
@@ -63,8 +82,21 @@ def test_resume_with_another_number_of_workers(backend, tmp_path, capsys):
     ckpt, out = tmp_path / "r.npz", tmp_path / "r.json"
     common = ["--backend", backend.NAME, "--dtype", "float64", "--quiet", "--num-hiddens", "64"]
     assert main(["train", *common, "--epochs", "4", "--save", str(ckpt)]) == 0
-    proc = run_cli("launch", "--workers", "2", "--", "train", *common, "--epochs", "8", "--save", str(ckpt),
-                   "--resume", "--metrics-json", str(out))
+    proc = run_cli(
+        "launch",
+        "--workers",
+        "2",
+        "--",
+        "train",
+        *common,
+        "--epochs",
+        "8",
+        "--save",
+        str(ckpt),
+        "--resume",
+        "--metrics-json",
+        str(out),
+    )
     assert proc.returncode == 0, proc.stderr
     assert max_rel_diff(history(out), single_process(backend, tmp_path, *common, "--epochs", "8")) <= 1e-9
 
@@ -82,9 +114,30 @@ def test_killing_a_worker_ends_the_group(backend, tmp_path):
     if not os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children"):
         pytest.skip("needs Linux /proc to find the workers")
     ckpt = tmp_path / "k.npz"
-    launcher = subprocess.Popen([sys.executable, "-m", "rnnlm", "launch", "--workers", "2", "--", "train",
-                                 "--backend", backend.NAME, "--epochs", "100000", "--quiet", "--save", str(ckpt),
-                                 "--save-every", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    launcher = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "rnnlm",
+            "launch",
+            "--workers",
+            "2",
+            "--",
+            "train",
+            "--backend",
+            backend.NAME,
+            "--epochs",
+            "100000",
+            "--quiet",
+            "--save",
+            str(ckpt),
+            "--save-every",
+            "1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     wait_until(ckpt.exists, launcher, "the group's first checkpoint", poll=0.05)  # the group is training
     kids = children(launcher.pid)
     marker = {"torch": "RANK=1", "jax": "JAX_PROCESS_ID=1"}.get(backend.NAME, "DMLC_ROLE=worker")
@@ -100,13 +153,15 @@ def test_killing_a_worker_ends_the_group(backend, tmp_path):
     assert ("worker" if backend.NAME == "mxnet" else "rank 1") in last
     assert "Traceback" not in err
     time.sleep(0.5)
-    assert not [k for k in kids if os.path.exists(f"/proc/{k}") and
-                open(f"/proc/{k}/stat").read().split()[2] != "Z"], "orphaned processes"
+    assert not [k for k in kids if os.path.exists(f"/proc/{k}") and open(f"/proc/{k}/stat").read().split()[2] != "Z"], (
+        "orphaned processes"
+    )
 
 
 def test_batch_size_must_divide_among_workers():
-    assert_one_line_error(run_cli("launch", "--workers", "2", "--", "train", "--batch-size", "33"),
-                          "--batch-size 33", "2 workers")
+    assert_one_line_error(
+        run_cli("launch", "--workers", "2", "--", "train", "--batch-size", "33"), "--batch-size 33", "2 workers"
+    )
 
 
 def test_launch_needs_a_train_command():
@@ -124,9 +179,12 @@ def server_sum(arrays):
 @pytest.mark.parametrize("workers", [2, 3, 16])
 def test_float64_sums_through_a_float32_transport_are_exact(workers):
     from rnnlm.backends.common import exact_sum
+
     rng = np.random.default_rng(workers)
-    parts = [[rng.normal(size=(5, 7)) * 10.0 ** rng.integers(-6, 3), rng.normal(size=11) * 1e-4,
-              np.zeros(3)] for _ in range(workers)]
+    parts = [
+        [rng.normal(size=(5, 7)) * 10.0 ** rng.integers(-6, 3), rng.normal(size=11) * 1e-4, np.zeros(3)]
+        for _ in range(workers)
+    ]
     scales = exact_sum.scales_from(server_sum([exact_sum.peaks(p) for p in parts]))
     summed = server_sum([exact_sum.encode(p, scales) for p in parts])
     got = exact_sum.decode(summed, parts[0], scales)
@@ -144,12 +202,36 @@ def test_float64_sums_through_a_float32_transport_are_exact(workers):
 def test_ctrl_c_on_a_launched_group_is_one_line(tmp_path):
     """As a terminal's Ctrl-C, twice: SIGINT to the launcher and its workers alike."""
     from tests.support.backends import load_or_skip
+
     load_or_skip("torch")
     ckpt = tmp_path / "c.npz"
-    launcher = subprocess.Popen([sys.executable, "-m", "rnnlm", "launch", "--workers", "2", "--", "train",
-                                 "--backend", "torch", "--epochs", "100000", "--num-hiddens", "16", "--quiet",
-                                 "--save", str(ckpt), "--save-every", "1"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    launcher = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "rnnlm",
+            "launch",
+            "--workers",
+            "2",
+            "--",
+            "train",
+            "--backend",
+            "torch",
+            "--epochs",
+            "100000",
+            "--num-hiddens",
+            "16",
+            "--quiet",
+            "--save",
+            str(ckpt),
+            "--save-every",
+            "1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         wait_until(ckpt.exists, launcher, "the group's first checkpoint", poll=0.05)
         os.killpg(launcher.pid, signal.SIGINT)

@@ -18,8 +18,10 @@ from rnnlm.install import install_hint
 
 def doctor(*args, blocked=()):
     """`rnnlm doctor ARGS` in a fresh interpreter where the modules `blocked` do not import."""
-    code = (f"import sys\nfor name in {list(blocked)!r}: sys.modules[name] = None\n"
-            "from rnnlm.cli.main import main\nsys.exit(main(['doctor', *sys.argv[1:]]))")
+    code = (
+        f"import sys\nfor name in {list(blocked)!r}: sys.modules[name] = None\n"
+        "from rnnlm.cli.main import main\nsys.exit(main(['doctor', *sys.argv[1:]]))"
+    )
     return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=300)
 
 
@@ -57,12 +59,14 @@ def test_reports_python_numpy_rnnlm_and_every_backend(reported):
     assert proc.returncode == (0 if trains else 2)
     if "torch" in dict(found):
         import torch
+
         threads = by_name["torch"]["threads"]  # the subprocess's count: this process's may be pinned
         assert isinstance(threads, int) and 1 <= threads <= (os.cpu_count() or 1)
         assert by_name["torch"]["blas"] and by_name["torch"]["blas"] in torch.__config__.show()
     if "mxnet" in dict(found):
         assert "BLAS_OPEN" in by_name["mxnet"]["features"] or any(
-            f.startswith("BLAS") for f in by_name["mxnet"]["features"])
+            f.startswith("BLAS") for f in by_name["mxnet"]["features"]
+        )
 
 
 def test_text_report_has_one_line_per_backend(reported):

@@ -7,9 +7,9 @@ import pytest
 
 pytest.importorskip("matplotlib", reason="the plot extra (matplotlib) is not installed")
 
-from rnnlm.training import figure_style  # noqa: E402
-from rnnlm.training.loop import EpochStats  # noqa: E402
-from rnnlm.training.plot import history_figure  # noqa: E402
+from rnnlm.training import figure_style
+from rnnlm.training.loop import EpochStats
+from rnnlm.training.plot import history_figure
 
 
 def tick_labels(fig, ax, axis):
@@ -36,6 +36,7 @@ def test_a_history_has_plain_log_labels_and_whole_epochs():
 
 def curves_axes():
     from matplotlib.figure import Figure
+
     fig = Figure()
     ax = fig.subplots()
     epochs = list(range(1, 21))
@@ -59,6 +60,7 @@ def test_coinciding_curves_are_marked_apart_and_named_in_the_legend():
 
 def test_a_long_legend_goes_under_the_axes_at_reading_size():
     from matplotlib.figure import Figure
+
     fig = Figure(figsize=(6, 4))
     ax = fig.subplots()
     for k in range(7):

@@ -28,8 +28,14 @@ def plain_checkout(tmp_path_factory):
 
 def gpu_check(folder, *args):
     env = {**os.environ, "PYTHONPATH": str(folder)}
-    proc = subprocess.run([sys.executable, "benchmarks/gpu_check.py", *args], cwd=folder, env=env,
-                          capture_output=True, text=True, timeout=1200)
+    proc = subprocess.run(
+        [sys.executable, "benchmarks/gpu_check.py", *args],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     *lines, last = proc.stdout.strip().splitlines()
     return lines, json.loads(last)

@@ -15,8 +15,15 @@ import sys
 
 import pytest
 
-READERS = {"npz": None, "pt": "torch", "params": None, "onnx": "onnx", "resume": "torch",
-           "metrics": "matplotlib", "study": None}
+READERS = {
+    "npz": None,
+    "pt": "torch",
+    "params": None,
+    "onnx": "onnx",
+    "resume": "torch",
+    "metrics": "matplotlib",
+    "study": None,
+}
 EXAMPLES = {"npz": 300, "pt": 300, "params": 300, "onnx": 300, "resume": 100, "metrics": 100, "study": 300}
 SLOW_EXAMPLES = {reader: 10 * n for reader, n in EXAMPLES.items()}
 WORKER_SECONDS = 1800
@@ -27,14 +34,21 @@ def fuzz(reader, examples, tmp_path, capsys):
     if needs:
         pytest.importorskip(needs)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    proc = subprocess.run([sys.executable, "-m", "tests.support.grammar_fuzz", reader, str(examples), str(tmp_path)],
-                          capture_output=True, text=True, timeout=WORKER_SECONDS, cwd=root,
-                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    proc = subprocess.run(
+        [sys.executable, "-m", "tests.support.grammar_fuzz", reader, str(examples), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=WORKER_SECONDS,
+        cwd=root,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     assert proc.returncode == 0, f"the worker died (status {proc.returncode}): {proc.stderr[-2000:]}"
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     with capsys.disabled():
-        print(f"\nfuzz {reader}: {report['cases']} cases {report['counts']}; corpus "
-              f"{report['corpus_cases']} {report['corpus']}")
+        print(
+            f"\nfuzz {reader}: {report['cases']} cases {report['counts']}; corpus "
+            f"{report['corpus_cases']} {report['corpus']}"
+        )
     assert not report["bad"], report["bad"]
     assert report["cases"] == examples
     assert report["counts"]["refused"] + report["counts"].get("run again", 0) > 0  # the checks were reached

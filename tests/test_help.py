@@ -17,10 +17,16 @@ def test_every_option_with_a_default_shows_it(name):
     parser = commands()[name]
     formatter = parser._get_formatter()
     for action in parser._actions:
-        if not action.option_strings or action.default is None or action.default is False \
-                or action.default is argparse.SUPPRESS or action.help is argparse.SUPPRESS:
+        if (
+            not action.option_strings
+            or action.default is None
+            or action.default is False
+            or action.default is argparse.SUPPRESS
+            or action.help is argparse.SUPPRESS
+        ):
             continue
         assert "default" in formatter._expand_help(action), action.option_strings
+
 
 def test_zero_defaults_are_shown():
     parser = commands()["train"]

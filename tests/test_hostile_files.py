@@ -49,19 +49,22 @@ def params(arrays, names, count=None):
 GOOD = (mxnet_native.V2_MAGIC, 0, 1, (2,), 0, b"\0" * 8)
 
 
-@pytest.mark.parametrize("data, fragment", [
-    (params([(mxnet_native.V2_MAGIC, 0, -1, (), 0, b"")], [b"a"]), "claims -1 dimensions"),  # was a segfault
-    (struct.pack("<QQQ", 0x112, 0, 1 << 26) + b"\0" * 64, "claims 67108864 arrays"),
-    (params([GOOD], [b""])[:-8] + struct.pack("<Q", 10 ** 10), "claims 10000000000 bytes"),
-    (params([(mxnet_native.V2_MAGIC, 0, 2, (1 << 40, 1 << 20), 0, b"")], [b"a"]), "truncated"),
-    (params([GOOD], [b"a", b"b"]), "1 arrays but 2 names"),
-    (params([GOOD], [b"a"]) + b"x", "bytes after the last name"),
-    (params([(0xF993FAC8, 0, 1, (2,), 0, b"")], [b"a"]), "older formats"),
-    (params([(mxnet_native.V2_MAGIC, 0, 1, (2,), 4, b"\0" * 8)], [b"a"]), "dtype int32"),
-    (params([(mxnet_native.V2_MAGIC, 1, 1, (2,), 0, b"")], [b"a"]), "row_sparse"),
-    (params([(mxnet_native.V2_MAGIC, 0, 1, (2,), 77, b"")], [b"a"]), "dtype flag 77"),
-], ids=["ndim-1", "2^26 arrays", "1e10-byte name", "huge shape", "names", "trailing", "v1", "int32",
-        "sparse", "flag"])
+@pytest.mark.parametrize(
+    "data, fragment",
+    [
+        (params([(mxnet_native.V2_MAGIC, 0, -1, (), 0, b"")], [b"a"]), "claims -1 dimensions"),  # was a segfault
+        (struct.pack("<QQQ", 0x112, 0, 1 << 26) + b"\0" * 64, "claims 67108864 arrays"),
+        (params([GOOD], [b""])[:-8] + struct.pack("<Q", 10**10), "claims 10000000000 bytes"),
+        (params([(mxnet_native.V2_MAGIC, 0, 2, (1 << 40, 1 << 20), 0, b"")], [b"a"]), "truncated"),
+        (params([GOOD], [b"a", b"b"]), "1 arrays but 2 names"),
+        (params([GOOD], [b"a"]) + b"x", "bytes after the last name"),
+        (params([(0xF993FAC8, 0, 1, (2,), 0, b"")], [b"a"]), "older formats"),
+        (params([(mxnet_native.V2_MAGIC, 0, 1, (2,), 4, b"\0" * 8)], [b"a"]), "dtype int32"),
+        (params([(mxnet_native.V2_MAGIC, 1, 1, (2,), 0, b"")], [b"a"]), "row_sparse"),
+        (params([(mxnet_native.V2_MAGIC, 0, 1, (2,), 77, b"")], [b"a"]), "dtype flag 77"),
+    ],
+    ids=["ndim-1", "2^26 arrays", "1e10-byte name", "huge shape", "names", "trailing", "v1", "int32", "sparse", "flag"],
+)
 def test_crafted_params_headers_are_one_line(data, fragment, tmp_path, capsys):
     (tmp_path / "x.params").write_bytes(data)
     line = one_error(capsys, "import", tmp_path / "x.params", "--out", tmp_path / "ck.npz")
@@ -72,10 +75,12 @@ def test_crafted_params_headers_are_one_line(data, fragment, tmp_path, capsys):
 def test_a_params_file_is_read_without_mxnet():
     """The reader is NumPy alone: a subprocess where mxnet cannot import still reads one."""
     named = {"rnn.l0_i2h_weight": np.arange(6, dtype=np.float32).reshape(2, 3)}
-    code = ("import sys; sys.modules['mxnet'] = None\n"
-            "from rnnlm.backends import mxnet_native as m\n"
-            f"d = m.parse_params({mxnet_native.params_bytes(named)!r}, 'x')\n"
-            "print(d['rnn.l0_i2h_weight'].tolist())")
+    code = (
+        "import sys; sys.modules['mxnet'] = None\n"
+        "from rnnlm.backends import mxnet_native as m\n"
+        f"d = m.parse_params({mxnet_native.params_bytes(named)!r}, 'x')\n"
+        "print(d['rnn.l0_i2h_weight'].tolist())"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]"
@@ -87,8 +92,11 @@ def test_params_bytes_are_what_mxnet_writes(tmp_path):
         import mxnet as mx
     except ImportError as exc:
         pytest.skip(f"mxnet: {exc}")
-    named = {"a.w": np.random.default_rng(0).random((3, 4), dtype=np.float32),
-             "b": np.random.default_rng(1).random(5), "c": np.ones(2, np.float16)}
+    named = {
+        "a.w": np.random.default_rng(0).random((3, 4), dtype=np.float32),
+        "b": np.random.default_rng(1).random(5),
+        "c": np.ones(2, np.float16),
+    }
     mx.nd.save(str(tmp_path / "ref.params"), {k: mx.nd.array(v, dtype=v.dtype) for k, v in named.items()})
     assert (tmp_path / "ref.params").read_bytes() == mxnet_native.params_bytes(named)
 
@@ -136,8 +144,27 @@ def test_deeply_nested_metadata_is_one_line(tmp_path, capsys):
 
 def test_foreign_operators_in_an_exported_onnxruntime_native_are_refused(tmp_path, capsys):
     onnx = pytest.importorskip("onnx")
-    assert main(["train", "--epochs", "1", "--num-hiddens", "4", "--max-tokens", "2000", "--quiet",
-                 "--batch-size", "4", "--num-steps", "5", "--save", str(tmp_path / "ck.npz")]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--epochs",
+                "1",
+                "--num-hiddens",
+                "4",
+                "--max-tokens",
+                "2000",
+                "--quiet",
+                "--batch-size",
+                "4",
+                "--num-steps",
+                "5",
+                "--save",
+                str(tmp_path / "ck.npz"),
+            ]
+        )
+        == 0
+    )
     assert main(["export", str(tmp_path / "ck.npz"), "--format", "onnx", "--out", str(tmp_path / "m.onnx")]) == 0
     capsys.readouterr()
     model = onnx.load(str(tmp_path / "m.onnx"))
@@ -150,11 +177,13 @@ def test_foreign_operators_in_an_exported_onnxruntime_native_are_refused(tmp_pat
         if prop.key == "rnnlm.model":
             prop.value = "{" * 10_000
     (tmp_path / "meta.onnx").write_bytes(model.SerializeToString())
-    assert "deeper than" in one_error(capsys, "eval", "--checkpoint", tmp_path / "meta.onnx",
-                                      "--backend", "onnxruntime")
+    assert "deeper than" in one_error(
+        capsys, "eval", "--checkpoint", tmp_path / "meta.onnx", "--backend", "onnxruntime"
+    )
 
 
 # ---- corpora ----------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom"])
 def test_devices_are_refused_as_corpora_and_inputs(device, tmp_path, capsys):
@@ -167,14 +196,24 @@ def test_devices_are_refused_as_corpora_and_inputs(device, tmp_path, capsys):
 def test_a_fifo_without_a_writer_does_not_hang(tmp_path):
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
-    proc = subprocess.run([sys.executable, "-m", "rnnlm", "eval", "--checkpoint", "x.npz", "--corpus", str(fifo)],
-                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-m", "rnnlm", "eval", "--checkpoint", "x.npz", "--corpus", str(fifo)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
     # the checkpoint is checked first; now with one that exists
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    proc = subprocess.run([sys.executable, "-m", "rnnlm", "train", "--corpus", str(fifo), "--epochs", "1"],
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2 and proc.stderr.strip().splitlines() == \
-        [f"error: corpus '{fifo}' is not a regular file (a device, FIFO or socket)"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "rnnlm", "train", "--corpus", str(fifo), "--epochs", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [
+        f"error: corpus '{fifo}' is not a regular file (a device, FIFO or socket)"
+    ]
 
 
 def test_raw_vocabulary_is_built_in_linear_time():
@@ -187,6 +226,7 @@ def test_raw_vocabulary_is_built_in_linear_time():
 
 def test_a_corpus_over_the_limit_is_one_line(tmp_path, capsys, monkeypatch):
     from rnnlm.data import corpus
+
     monkeypatch.setattr(corpus, "MAX_CORPUS_BYTES", 1000)
     (tmp_path / "big.txt").write_text("a" * 1001)
     assert "rnnlm reads at most 1000" in one_error(capsys, "train", "--corpus", tmp_path / "big.txt")
@@ -194,13 +234,14 @@ def test_a_corpus_over_the_limit_is_one_line(tmp_path, capsys, monkeypatch):
 
 # ---- compression containers ---------------------------------------------------------------------
 
+
 def good_settings():
     return {"mode": "online", "segments": 1, "backend": "torch", "online": {}, "vocab": "ab"}
 
 
 def test_the_containers_checksum_covers_its_header(tmp_path, capsys):
     data = bytearray(container.pack(0, 3, 3, good_settings(), [1, 2, 3]))
-    data[13:21] = struct.pack("<Q", 100 * 10 ** 9)  # the probe's 100 GB claim
+    data[13:21] = struct.pack("<Q", 100 * 10**9)  # the probe's 100 GB claim
     (tmp_path / "x.rz").write_bytes(bytes(data))
     assert "checksum mismatch" in one_error(capsys, "decompress", tmp_path / "x.rz", "-o", tmp_path / "out")
 
@@ -215,41 +256,52 @@ def test_a_version_1_container_is_refused_in_one_line(tmp_path, capsys):
 def test_claimed_lengths_beyond_the_limit_are_refused_before_allocating(tmp_path, capsys):
     n = container.MAX_ORIGINAL_BYTES + 1
     (tmp_path / "x.rz").write_bytes(container.pack(0, n, n, good_settings(), [1]))
-    assert f"rnnlm codes at most {container.MAX_ORIGINAL_BYTES}" in \
-        one_error(capsys, "decompress", tmp_path / "x.rz", "-o", tmp_path / "out")
+    assert f"rnnlm codes at most {container.MAX_ORIGINAL_BYTES}" in one_error(
+        capsys, "decompress", tmp_path / "x.rz", "-o", tmp_path / "out"
+    )
 
 
 def test_a_settings_bomb_and_deep_settings_are_one_line(tmp_path, capsys):
     data = container.pack(0, 1, 1, good_settings(), [1])
     bomb = zlib.compress(b"[" * (64 << 20), 9)
-    header = container._FIXED.pack(container.MAGIC, container.VERSION, 0, 1, 1, len(bomb), 0)[:container._CHECKED]
+    header = container._FIXED.pack(container.MAGIC, container.VERSION, 0, 1, 1, len(bomb), 0)[: container._CHECKED]
     body = bomb + data[-4:]
     (tmp_path / "bomb.rz").write_bytes(header + struct.pack("<I", container._crc(header, body)) + body)
     assert "unreadable settings" in one_error(capsys, "decompress", tmp_path / "bomb.rz", "-o", tmp_path / "o")
     deep = json.dumps(good_settings())[:-1] + ', "x": ' + "[" * 5000 + "]" * 5000 + "}"
     packed = zlib.compress(deep.encode())
-    header = container._FIXED.pack(container.MAGIC, container.VERSION, 0, 1, 1, len(packed), 0)[:container._CHECKED]
+    header = container._FIXED.pack(container.MAGIC, container.VERSION, 0, 1, 1, len(packed), 0)[: container._CHECKED]
     body = packed + data[-4:]
     (tmp_path / "deep.rz").write_bytes(header + struct.pack("<I", container._crc(header, body)) + body)
     assert "deeper than" in one_error(capsys, "decompress", tmp_path / "deep.rz", "-o", tmp_path / "o")
 
 
-@pytest.mark.parametrize("change, fragment", [
-    ({"num_hiddens": 8192}, "at most 1024"),
-    ({"num_layers": 16, "num_hiddens": 2048}, "at most 1024"),
-    ({"replay": 10 ** 9}, "replay must be at most"),
-    ({"lr": "0.01"}, "lr must be a positive number"),
-    ({"chunk": 0}, "chunk must be a positive integer"),
-])
+@pytest.mark.parametrize(
+    "change, fragment",
+    [
+        ({"num_hiddens": 8192}, "at most 1024"),
+        ({"num_layers": 16, "num_hiddens": 2048}, "at most 1024"),
+        ({"replay": 10**9}, "replay must be at most"),
+        ({"lr": "0.01"}, "lr must be a positive number"),
+        ({"chunk": 0}, "chunk must be a positive integer"),
+    ],
+)
 def test_online_settings_claiming_huge_models_are_refused(change, fragment, tmp_path, capsys):
     pytest.importorskip("constriction")
     from rnnlm.backend import load_backend
     from rnnlm.compression import coder as coding
+
     backend = load_backend("torch")
     ocfg = coding.OnlineConfig()
     online = {**{f: getattr(ocfg, f) for f in ocfg.__dataclass_fields__}, **change}
-    settings = {"mode": "online", "segments": 1, **coding.environment(backend),
-                "platform": coding.platform_tag(), "online": online, "vocab": "ab"}
+    settings = {
+        "mode": "online",
+        "segments": 1,
+        **coding.environment(backend),
+        "platform": coding.platform_tag(),
+        "online": online,
+        "vocab": "ab",
+    }
     (tmp_path / "x.rz").write_bytes(container.pack(zlib.crc32(b"ab"), 2, 2, settings, [1, 2]))
     line = one_error(capsys, "decompress", tmp_path / "x.rz", "-o", tmp_path / "out")
     assert "out of range" in line and fragment in line
@@ -257,27 +309,52 @@ def test_online_settings_claiming_huge_models_are_refused(change, fragment, tmp_
 
 # ---- writers ------------------------------------------------------------------------------------
 
+
 def tiny_train(*extra):
-    return [sys.executable, "-m", "rnnlm", "train", "--epochs", "1", "--num-hiddens", "4", "--max-tokens",
-            "2000", "--batch-size", "4", "--num-steps", "5", "--quiet", *extra]
+    return [
+        sys.executable,
+        "-m",
+        "rnnlm",
+        "train",
+        "--epochs",
+        "1",
+        "--num-hiddens",
+        "4",
+        "--max-tokens",
+        "2000",
+        "--batch-size",
+        "4",
+        "--num-steps",
+        "5",
+        "--quiet",
+        *extra,
+    ]
 
 
 def test_dev_null_and_stdout_are_written_through_never_replaced(tmp_path, any_backend):
     before = os.lstat("/dev/null")
-    proc = subprocess.run(tiny_train("--backend", any_backend, "--save", "/dev/null", "--metrics-json", "/dev/stdout"),
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        tiny_train("--backend", any_backend, "--save", "/dev/null", "--metrics-json", "/dev/stdout"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     after = os.lstat("/dev/null")
     assert stat.S_ISCHR(after.st_mode) and after.st_rdev == before.st_rdev
     assert os.path.islink("/dev/stdout")
-    assert json.loads(proc.stdout[proc.stdout.index("{"):proc.stdout.rindex("}") + 1])["epochs"] == 1
+    assert json.loads(proc.stdout[proc.stdout.index("{") : proc.stdout.rindex("}") + 1])["epochs"] == 1
 
 
 def test_a_symlinked_output_keeps_its_link(tmp_path, any_backend):
     (tmp_path / "real.npz").write_bytes(b"old")
     os.symlink("real.npz", tmp_path / "link.npz")
-    proc = subprocess.run(tiny_train("--backend", any_backend, "--save", str(tmp_path / "link.npz"), "--overwrite"),
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        tiny_train("--backend", any_backend, "--save", str(tmp_path / "link.npz"), "--overwrite"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     assert os.path.islink(tmp_path / "link.npz") and (tmp_path / "real.npz").read_bytes()[:2] == b"PK"
 
@@ -293,13 +370,16 @@ def test_a_read_only_target_is_refused_and_kept(tmp_path, capsys):
 def test_a_full_disk_is_one_line_and_nothing_else(tmp_path, any_backend):
     if not os.path.exists("/dev/full"):
         pytest.skip("no /dev/full")
-    proc = subprocess.run(tiny_train("--backend", any_backend, "--save", "/dev/full"), capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        tiny_train("--backend", any_backend, "--save", "/dev/full"), capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == ["error: cannot write checkpoint '/dev/full': No space left on device"]
 
 
 def test_a_failed_atomic_write_leaves_the_old_file(tmp_path):
     from rnnlm.io.outputs import atomic_write
+
     target = tmp_path / "keep.npz"
     target.write_bytes(b"old")
 

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 
 from rnnlm.checkpoints.file import load_checkpoint, save_checkpoint
-from rnnlm.cli.main import main
 from rnnlm.config import ModelConfig
 from rnnlm.data.corpus import load_corpus, load_lines, tokenize
 from rnnlm.data.vocab import Vocab
@@ -21,7 +20,16 @@ from rnnlm.model.weights import init_weights
 from tests.support import book_models as book
 from tests.support.backends import load_or_skip
 from tests.support.commands import assert_one_line_error, run_cli
-from tests.support.commands import BOOK_BATCH, BOOK_STEPS, BOOK_TOKENS, EVAL_ARGS as EVAL, NUM_CHARS, PREFIX, cli, rnnlm_eval, rnnlm_predict
+from tests.support.commands import (
+    BOOK_BATCH,
+    BOOK_STEPS,
+    BOOK_TOKENS,
+    NUM_CHARS,
+    PREFIX,
+    cli,
+    rnnlm_eval,
+    rnnlm_predict,
+)
 
 CELLS = ["rnn", "gru", "lstm"]
 LAYOUTS = [(1, False), (2, True)]  # (layers, bidirectional)
@@ -69,10 +77,12 @@ def book_checkpoint(source, cell, layers, bidirectional, folder, corpus, vocab):
     key = (source, cell, layers, bidirectional)
     if key not in _TRAINED:
         framework(source)
-        path = os.path.join(folder, f"{source}-{cell}-{layers}-{bidirectional}." +
-                            ("pt" if source == "torch" else "params"))
+        path = os.path.join(
+            folder, f"{source}-{cell}-{layers}-{bidirectional}." + ("pt" if source == "torch" else "params")
+        )
         if source == "torch":
             import torch
+
             net = book.torch_model(cell, len(vocab), HIDDEN, layers, bidirectional)
             book.torch_train(net, corpus)
             torch.save(net.state_dict(), path)
@@ -98,7 +108,8 @@ def book_folder(tmp_path_factory):
 @pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("source", ["torch", "mxnet"])
 def test_imported_book_model_gives_the_books_perplexity_and_text(
-        source, cell, layers, bidirectional, run_backend, book_folder, corpus_and_vocab, tmp_path, capsys):
+    source, cell, layers, bidirectional, run_backend, book_folder, corpus_and_vocab, tmp_path, capsys
+):
     corpus, vocab = corpus_and_vocab
     native, book_ppl, book_text = book_checkpoint(source, cell, layers, bidirectional, book_folder, corpus, vocab)
     load_or_skip(run_backend)
@@ -106,8 +117,13 @@ def test_imported_book_model_gives_the_books_perplexity_and_text(
     code, out, err = cli(capsys, "import", native, "--out", ck)
     assert code == 0, err
     cfg, _, _, meta = load_checkpoint(ck)
-    assert (cfg.cell, cfg.num_layers, cfg.bidirectional, cfg.num_hiddens, cfg.vocab_size) == \
-        (cell, layers, bidirectional, HIDDEN, len(vocab))
+    assert (cfg.cell, cfg.num_layers, cfg.bidirectional, cfg.num_hiddens, cfg.vocab_size) == (
+        cell,
+        layers,
+        bidirectional,
+        HIDDEN,
+        len(vocab),
+    )
     if cell == "rnn":  # the activation the source framework's book code uses by default
         assert cfg.activation == {"torch": "tanh", "mxnet": "relu"}[source]
     assert meta["imported"]["format"] == source
@@ -119,10 +135,17 @@ def test_imported_book_model_gives_the_books_perplexity_and_text(
 
 # ---- export: the book's classes load what rnnlm writes ----------------------------------------
 
+
 def rnnlm_checkpoint(tmp_path, cell, layers, bidirectional, activation="tanh", seed=3):
     _, vocab = load_corpus(None, TOKENS)
-    cfg = ModelConfig(vocab_size=len(vocab), num_hiddens=HIDDEN, num_layers=layers, cell=cell,
-                      bidirectional=bidirectional, activation=activation if cell == "rnn" else "tanh")
+    cfg = ModelConfig(
+        vocab_size=len(vocab),
+        num_hiddens=HIDDEN,
+        num_layers=layers,
+        cell=cell,
+        bidirectional=bidirectional,
+        activation=activation if cell == "rnn" else "tanh",
+    )
     ck = tmp_path / "rnnlm.npz"
     save_checkpoint(ck, cfg, vocab, init_weights(cfg, seed), "float32")
     return ck, cfg, vocab
@@ -206,7 +229,7 @@ def test_export_onnx_is_checked_and_steps_one_character_at_a_time(cell, layers, 
     if not bidirectional:  # the reverse direction sees the whole sequence, so only forward steps
         feeds, rows = {s: zeros for s in states}, []
         for t in range(X_SAMPLE.shape[1]):
-            step_logits, *next_state = session.run(None, {"tokens": X_SAMPLE[:, t:t + 1], **feeds})
+            step_logits, *next_state = session.run(None, {"tokens": X_SAMPLE[:, t : t + 1], **feeds})
             feeds = dict(zip(states, next_state))
             rows.append(step_logits)
         np.testing.assert_allclose(np.concatenate(rows), logits, atol=1e-5)
@@ -217,8 +240,12 @@ def test_torch_to_mxnet_and_back_is_bitwise(tmp_path, capsys, corpus_and_vocab, 
     framework("mxnet")
     corpus, vocab = corpus_and_vocab
     native, _, _ = book_checkpoint("torch", "lstm", 2, True, book_folder, corpus, vocab)
-    steps = [("import", native, tmp_path / "a.npz"), ("export", tmp_path / "a.npz", tmp_path / "a.params"),
-             ("import", tmp_path / "a.params", tmp_path / "b.npz"), ("export", tmp_path / "b.npz", tmp_path / "b.pt")]
+    steps = [
+        ("import", native, tmp_path / "a.npz"),
+        ("export", tmp_path / "a.npz", tmp_path / "a.params"),
+        ("import", tmp_path / "a.params", tmp_path / "b.npz"),
+        ("export", tmp_path / "b.npz", tmp_path / "b.pt"),
+    ]
     for command, src, dst in steps:
         extra = ["--format", "mxnet" if dst.suffix == ".params" else "torch"] if command == "export" else []
         code, _, err = cli(capsys, command, src, "--out", dst, *extra)
@@ -233,20 +260,25 @@ def test_torch_to_mxnet_and_back_is_bitwise(tmp_path, capsys, corpus_and_vocab, 
 
 # ---- the names MXNet writes ------------------------------------------------------------------
 
+
 def test_every_mxnet_naming_scheme_imports_the_same_weights(tmp_path, capsys):
     mx = framework("mxnet")
     _, vocab = load_corpus(None, TOKENS)
     net = book.mxnet_model("gru", len(vocab), HIDDEN, 2, True)
     net.initialize()
     net(mx.nd.zeros((1, 2)), net.begin_state(batch_size=1))
-    net.save_parameters(str(tmp_path / "unfused.params"))          # rnn._unfused.0.l_cell.i2h_weight
+    net.save_parameters(str(tmp_path / "unfused.params"))  # rnn._unfused.0.l_cell.i2h_weight
     net.collect_params().save(str(tmp_path / "prefixed.params"))  # rnnmodel0_gru0_l0_i2h_weight
-    structural = {re.sub(r"_unfused\.(\d+)\.([lr])_cell\.", r"\2\1_", n): v   # rnn.l0_i2h_weight
-                  for n, v in mx.nd.load(str(tmp_path / "unfused.params")).items()}
+    structural = {
+        re.sub(r"_unfused\.(\d+)\.([lr])_cell\.", r"\2\1_", n): v  # rnn.l0_i2h_weight
+        for n, v in mx.nd.load(str(tmp_path / "unfused.params")).items()
+    }
     assert "rnn.l1_h2h_bias" in structural and "rnn.r0_i2h_weight" in structural
     mx.nd.save(str(tmp_path / "fused.params"), structural)
-    mx.nd.save(str(tmp_path / "export.params"),                   # arg:gru0_l0_i2h_weight
-               {"arg:" + n: v for n, v in mx.nd.load(str(tmp_path / "prefixed.params")).items()})
+    mx.nd.save(
+        str(tmp_path / "export.params"),  # arg:gru0_l0_i2h_weight
+        {"arg:" + n: v for n, v in mx.nd.load(str(tmp_path / "prefixed.params")).items()},
+    )
     results = []
     for scheme in ("unfused", "prefixed", "fused", "export"):
         code, _, err = cli(capsys, "import", tmp_path / f"{scheme}.params", "--out", tmp_path / f"{scheme}.npz")
@@ -276,6 +308,7 @@ def test_the_books_vocabulary_keeps_ties_in_order_of_appearance():
 
 # ---- onnxruntime as a backend --------------------------------------------------------------
 
+
 def test_an_exported_onnx_file_is_a_checkpoint(tmp_path, capsys):
     onnx_or_skip()
     load_or_skip("torch")
@@ -294,11 +327,18 @@ def test_onnxruntime_runs_with_neither_torch_nor_mxnet(tmp_path, capsys):
     load_or_skip("torch")
     ck, _, _ = rnnlm_checkpoint(tmp_path, "rnn", 1, False, seed=7)
     expected = rnnlm_predict(capsys, ck, "torch")
-    code = ("import sys; sys.modules['torch'] = None; sys.modules['mxnet'] = None\n"
-            "from rnnlm.cli.main import main\n"
-            f"sys.exit(main(['predict', {PREFIX!r}, '--checkpoint', {str(ck)!r}, '--num-chars', '{NUM_CHARS}']))\n")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "RNNLM_BACKEND": "onnxruntime"})
+    code = (
+        "import sys; sys.modules['torch'] = None; sys.modules['mxnet'] = None\n"
+        "from rnnlm.cli.main import main\n"
+        f"sys.exit(main(['predict', {PREFIX!r}, '--checkpoint', {str(ck)!r}, '--num-chars', '{NUM_CHARS}']))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "RNNLM_BACKEND": "onnxruntime"},
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.rstrip("\n") == expected
 
@@ -313,6 +353,7 @@ def test_onnxruntime_does_not_train():
 
 
 # ---- bad input: exit 2, one error line, nothing written ---------------------------------------
+
 
 def import_fails(tmp_path, capsys, src, *fragments, extra=()):
     out = tmp_path / "out.npz"
@@ -358,17 +399,20 @@ def book_state(torch, cell="gru", layers=1, bidirectional=False, vocab_size=28):
     return dict(net.state_dict())
 
 
-@pytest.mark.parametrize("change, fragments", [
-    (lambda s, t: s.update({"encoder.weight": s["linear.weight"]}), ["unknown tensor name(s) encoder.weight"]),
-    (lambda s, t: s.pop("linear.bias"), ["missing tensor(s) linear.bias"]),
-    (lambda s, t: s.pop("rnn.weight_hh_l0_reverse"), ["missing tensor(s) rnn.weight_hh_l0_reverse"]),
-    (lambda s, t: s.update({"linear.weight": s["linear.weight"][:, :5]}), ["contradict", "linear.weight"]),
-    (lambda s, t: s.update({"rnn.weight_ih_l1": s["rnn.weight_ih_l1"][:, :3]}), ["contradict", "rnn.weight_ih_l1"]),
-    (lambda s, t: s.update({"rnn.weight_hh_l0": s["rnn.weight_hh_l0"][:, :5]}), ["rnn.weight_hh_l0", "gates"]),
-    (lambda s, t: s.update({"linear.bias": s["linear.bias"].long()}), ["linear.bias", "floating point"]),
-    (lambda s, t: s["linear.bias"].__setitem__(0, float("nan")), ["linear.bias", "NaN"]),
-    (lambda s, t: s.update({"step": 3}), ["non-tensor value under 'step'"]),
-])
+@pytest.mark.parametrize(
+    "change, fragments",
+    [
+        (lambda s, t: s.update({"encoder.weight": s["linear.weight"]}), ["unknown tensor name(s) encoder.weight"]),
+        (lambda s, t: s.pop("linear.bias"), ["missing tensor(s) linear.bias"]),
+        (lambda s, t: s.pop("rnn.weight_hh_l0_reverse"), ["missing tensor(s) rnn.weight_hh_l0_reverse"]),
+        (lambda s, t: s.update({"linear.weight": s["linear.weight"][:, :5]}), ["contradict", "linear.weight"]),
+        (lambda s, t: s.update({"rnn.weight_ih_l1": s["rnn.weight_ih_l1"][:, :3]}), ["contradict", "rnn.weight_ih_l1"]),
+        (lambda s, t: s.update({"rnn.weight_hh_l0": s["rnn.weight_hh_l0"][:, :5]}), ["rnn.weight_hh_l0", "gates"]),
+        (lambda s, t: s.update({"linear.bias": s["linear.bias"].long()}), ["linear.bias", "floating point"]),
+        (lambda s, t: s["linear.bias"].__setitem__(0, float("nan")), ["linear.bias", "NaN"]),
+        (lambda s, t: s.update({"step": 3}), ["non-tensor value under 'step'"]),
+    ],
+)
 def test_refuses_names_and_shapes_that_are_not_the_books_model(change, fragments, tmp_path, capsys):
     torch = framework("torch")
     state = book_state(torch, layers=2, bidirectional=True)
@@ -422,15 +466,18 @@ def test_export_refuses_a_missing_folder_and_replaces_atomically(tmp_path, capsy
 
 def test_import_errors_as_a_user_sees_them(tmp_path):
     (tmp_path / "x.pt").write_text("not a model")
-    assert_one_line_error(run_cli("import", str(tmp_path / "x.pt"), "--out", str(tmp_path / "a.npz")),
-                          "not a PyTorch state_dict or MXNet .params file")
+    assert_one_line_error(
+        run_cli("import", str(tmp_path / "x.pt"), "--out", str(tmp_path / "a.npz")),
+        "not a PyTorch state_dict or MXNet .params file",
+    )
     assert not (tmp_path / "a.npz").exists()
-    assert_one_line_error(run_cli("import", str(tmp_path / "x.pt"), "--out", str(tmp_path / "no" / "a.npz")),
-                          "does not exist")
+    assert_one_line_error(
+        run_cli("import", str(tmp_path / "x.pt"), "--out", str(tmp_path / "no" / "a.npz")), "does not exist"
+    )
 
 
 def test_a_float64_checkpoint_exports_to_mxnet_with_the_cast_it_needs(tmp_path, capsys):
-    mx = framework("mxnet")
+    framework("mxnet")
     _, vocab = load_corpus(None, TOKENS)
     cfg = ModelConfig(vocab_size=len(vocab), num_hiddens=HIDDEN)
     save_checkpoint(tmp_path / "f64.npz", cfg, vocab, init_weights(cfg, 1, "float64"), "float64")
@@ -445,9 +492,12 @@ def test_onnx_files_rnnlm_did_not_write_are_refused(tmp_path, capsys):
     onnx_or_skip()
     from onnx import TensorProto, helper
 
-    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g",
-                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+    )
     (tmp_path / "other.onnx").write_bytes(helper.make_model(graph).SerializeToString())
     code, _, err = cli(capsys, "eval", "--checkpoint", tmp_path / "other.onnx", "--backend", "onnxruntime")
     assert code == 2 and "not one rnnlm exported" in err

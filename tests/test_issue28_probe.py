@@ -10,6 +10,10 @@ import pytest
 
 @pytest.mark.slow
 def test_every_issue_28_finding_is_one_line_or_accepted(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "tests.support.issue28_probe", str(tmp_path)], capture_output=True,
-                          text=True, timeout=3600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "tests.support.issue28_probe", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]

@@ -22,8 +22,10 @@ def jax_backend():
 def run_python(code, **env):
     """Run `code` in a fresh interpreter; returns its stdout (a failure shows its stderr)."""
     import os
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, **env})
+
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env={**os.environ, **env}
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc.stdout
 
@@ -59,11 +61,14 @@ def test_train_step_consumes_donated_buffers(jax_backend):
 
 
 def _train_and_dump(dtype, out):
-    return ("import json, numpy as np, rnnlm\n"
-            f"run = rnnlm.train(backend='jax', epochs=3, num_hiddens=32, max_tokens=3000, dtype={dtype!r}, quiet=True)\n"
-            "w = run.model.weights()\n"
-            f"json.dump({{'ppl': [h.perplexity for h in run.history], 'w': {{k: v.tobytes().hex() for k, v in w.items()}}}},"
-            f" open({out!r}, 'w'))\n")
+    return (
+        "import json, numpy as np, rnnlm\n"
+        f"run = rnnlm.train(backend='jax', epochs=3, num_hiddens=32, max_tokens=3000, dtype={dtype!r}, quiet=True)\n"
+        "w = run.model.weights()\n"
+        "json.dump({'ppl': [h.perplexity for h in run.history], "
+        f"'w': {{k: v.tobytes().hex() for k, v in w.items()}}}},"
+        f" open({out!r}, 'w'))\n"
+    )
 
 
 @pytest.mark.slow
@@ -112,23 +117,28 @@ print("same")
 def test_only_jax_installed_trains_predicts_and_exports_to_onnx(jax_backend, tmp_path):
     pytest.importorskip("onnx")
     ck, onnx_file = tmp_path / "ck.npz", tmp_path / "m.onnx"
-    commands = [["train", "--epochs", "2", "--num-hiddens", "16", "--max-tokens", "2000", "--quiet",
-                 "--save", str(ck)],
-                ["predict", "time traveller", "--checkpoint", str(ck), "--num-chars", "10"],
-                ["export", str(ck), "--format", "onnx", "--out", str(onnx_file)]]
-    code = ("import sys; sys.modules['torch'] = None; sys.modules['mxnet'] = None\n"
-            "from rnnlm.cli.main import main\n"
-            f"for argv in {commands!r}:\n"
-            "    assert main(argv) == 0, argv\n"
-            "assert sys.modules['torch'] is None and sys.modules['mxnet'] is None\n"
-            "import numpy as np\n"
-            f"print(sorted(np.load({str(ck)!r}, allow_pickle=False).files)[:2])\n")
+    commands = [
+        ["train", "--epochs", "2", "--num-hiddens", "16", "--max-tokens", "2000", "--quiet", "--save", str(ck)],
+        ["predict", "time traveller", "--checkpoint", str(ck), "--num-chars", "10"],
+        ["export", str(ck), "--format", "onnx", "--out", str(onnx_file)],
+    ]
+    code = (
+        "import sys; sys.modules['torch'] = None; sys.modules['mxnet'] = None\n"
+        "from rnnlm.cli.main import main\n"
+        f"for argv in {commands!r}:\n"
+        "    assert main(argv) == 0, argv\n"
+        "assert sys.modules['torch'] is None and sys.modules['mxnet'] is None\n"
+        "import numpy as np\n"
+        f"print(sorted(np.load({str(ck)!r}, allow_pickle=False).files)[:2])\n"
+    )
     out = run_python(code, RNNLM_BACKEND="jax")
     assert "perplexity " in out and "on cpu" in out
-    assert any(line.startswith("time traveller") and len(line) == len("time traveller") + 10
-               for line in out.splitlines())
+    assert any(
+        line.startswith("time traveller") and len(line) == len("time traveller") + 10 for line in out.splitlines()
+    )
     assert onnx_file.stat().st_size > 0
     import onnx
+
     onnx.checker.check_model(onnx.load(str(onnx_file)))
 
 

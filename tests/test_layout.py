@@ -30,8 +30,23 @@ def run_rnnlm(folder, *args, env=None):
 def test_the_wheel_holds_every_module_under_rnnlm_and_no_top_level_backends(tmp_path):
     """Built as a user's pip builds it: every source module and the corpus are in the wheel,
     all under rnnlm/ (a subpackage missing from setup.cfg would be left out)."""
-    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-                            "-w", str(tmp_path), str(ROOT)], capture_output=True, text=True, timeout=300)
+    build = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert build.returncode == 0, build.stderr[-2000:]
     (wheel,) = tmp_path.glob("*.whl")
     with zipfile.ZipFile(wheel) as z:
@@ -56,18 +71,40 @@ def test_editable_install_ignores_a_foreign_backends_folder(backend, foreign_fol
 @pytest.mark.slow
 def test_installed_copy_ignores_a_foreign_backends_folder(backend, foreign_folder, tmp_path_factory):
     target = tmp_path_factory.mktemp("site")
-    build = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-                            "--target", str(target), str(ROOT)], capture_output=True, text=True, timeout=300)
+    build = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(ROOT),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert build.returncode == 0, build.stderr[-2000:]
     assert (target / "rnnlm" / "backends" / "torch_impl.py").exists() and not (target / "backends").exists()
     env = {"PYTHONPATH": str(target)}
-    for args in (["train", "--backend", backend.NAME, *TINY_ARGS],
-                 ["launch", "--workers", "2", "--", "train", "--backend", backend.NAME, *TINY_ARGS]):
+    for args in (
+        ["train", "--backend", backend.NAME, *TINY_ARGS],
+        ["launch", "--workers", "2", "--", "train", "--backend", backend.NAME, *TINY_ARGS],
+    ):
         proc = run_rnnlm(foreign_folder, *args, env=env)
         assert proc.returncode == 0, proc.stderr[-2000:]
         assert proc.stdout.startswith("perplexity ")
     where = run_rnnlm(foreign_folder, "--version", env=env)
     assert where.returncode == 0
-    located = subprocess.run([sys.executable, "-c", "import rnnlm.backends.torch_engine as m; print(m.__file__)"],
-                             cwd=foreign_folder, capture_output=True, text=True, env={**os.environ, **env})
+    located = subprocess.run(
+        [sys.executable, "-c", "import rnnlm.backends.torch_engine as m; print(m.__file__)"],
+        cwd=foreign_folder,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+    )
     assert located.stdout.strip().startswith(str(target))

@@ -28,15 +28,18 @@ def test_quickstart_notebook_runs_with_a_bar_and_an_inline_plot(tmp_path, monkey
     assert len(install) == 1 and "%pip install" in install[0].source and nb.cells.index(install[0]) == 1
     nb.cells = [c for c in nb.cells if c not in install]
     monkeypatch.setenv("RNNLM_BACKEND", "torch")  # the kernel inherits it: torch trains, another loads
-    nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
-                            resources={"metadata": {"path": str(tmp_path)}}).execute()
+    nbclient.NotebookClient(
+        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
     code = [c for c in nb.cells if c.cell_type == "code"]
     train, plot, predict, reload, compare, both = code
     assert re.search(r"torch: perplexity \d+\.\d\d", text_of(train))
     try:
         import ipywidgets  # noqa: F401
-        assert any("application/vnd.jupyter.widget-view+json" in out.get("data", {})
-                   for out in train.outputs), "no notebook progress bar"
+
+        assert any("application/vnd.jupyter.widget-view+json" in out.get("data", {}) for out in train.outputs), (
+            "no notebook progress bar"
+        )
     except ImportError:  # tqdm.auto without widgets: plain lines, never a terminal bar's escapes
         assert "\r" not in text_of(train)
     assert any("image/png" in out.get("data", {}) for out in plot.outputs), "the plot is not inline"

@@ -21,8 +21,7 @@ OTHER = "RNNLM_OTHER_NUMPY_PYTHON"
 
 def run_probe(python, out, extra_env=None):
     env = dict(os.environ, **(extra_env or {}))
-    proc = subprocess.run([python, str(PROBE), str(out)], env=env, capture_output=True, text=True,
-                          timeout=600)
+    proc = subprocess.run([python, str(PROBE), str(out)], env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return dict(np.load(out, allow_pickle=False))
 
@@ -30,8 +29,10 @@ def run_probe(python, out, extra_env=None):
 def test_core_computes_the_same_bits_under_numpy_1_and_2(tmp_path):
     other = os.environ.get(OTHER)
     if not other:
-        pytest.skip(f"{OTHER} is not set: no interpreter with the other NumPy to compare with "
-                    "(.ci/run sets it on its NumPy 2 leg)")
+        pytest.skip(
+            f"{OTHER} is not set: no interpreter with the other NumPy to compare with "
+            "(.ci/run sets it on its NumPy 2 leg)"
+        )
     here = run_probe(sys.executable, tmp_path / "here.npz")
     there = run_probe(other, tmp_path / "there.npz")
     majors = {str(here["numpy_version"])[0], str(there["numpy_version"])[0]}
@@ -49,8 +50,10 @@ def test_core_computes_the_same_bits_under_numpy_1_and_2(tmp_path):
 
 
 @pytest.mark.slow  # the fast tier stays within minutes; CI runs the slow tier too
-@pytest.mark.skipif(int(np.__version__.split(".")[0]) >= 2 or not hasattr(np, "_set_promotion_state"),
-                    reason="NumPy's NEP 50 warnings exist only in NumPy 1.24-1.26")
+@pytest.mark.skipif(
+    int(np.__version__.split(".")[0]) >= 2 or not hasattr(np, "_set_promotion_state"),
+    reason="NumPy's NEP 50 warnings exist only in NumPy 1.24-1.26",
+)
 def test_no_result_changes_under_nep50_promotion(tmp_path):
     """NumPy 1.26 under NEP 50's rules, warning as errors wherever a dtype would change."""
     plain = run_probe(sys.executable, tmp_path / "plain.npz")

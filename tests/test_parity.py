@@ -51,7 +51,7 @@ def test_forward_logits_and_state(backend_pair, cell, layers, bidirectional, dty
     outs = []
     for backend, model in zip(backend_pair, pair(backend_pair, cfg, dtype)):
         state = backend.begin_state(model, X.shape[0])
-        _, state = backend.forward(model, X, state)          # carry a state into a second call
+        _, state = backend.forward(model, X, state)  # carry a state into a second call
         logits, state = backend.forward(model, X[:, ::-1], state)
         outs.append((logits, backend.state_to_numpy(state)))
     (lt, st), (lm, sm) = outs
@@ -64,8 +64,10 @@ def test_forward_logits_and_state(backend_pair, cell, layers, bidirectional, dty
 def test_gradients(backend_pair, cell, layers, bidirectional, dtype):
     cfg = ModelConfig(28, 32, layers, cell, bidirectional)
     X, Y = data(28, seed=1)
-    results = [backend.loss_and_grads(model, backend.begin_state(model, X.shape[0]), X, Y)
-               for backend, model in zip(backend_pair, pair(backend_pair, cfg, dtype))]
+    results = [
+        backend.loss_and_grads(model, backend.begin_state(model, X.shape[0]), X, Y)
+        for backend, model in zip(backend_pair, pair(backend_pair, cfg, dtype))
+    ]
     (loss_t, grads_t), (loss_m, grads_m) = results
     assert loss_t == pytest.approx(loss_m, rel=1e-6 if dtype == "float32" else 1e-13)
     rel = 1e-5 if dtype == "float32" else 1e-12
@@ -74,8 +76,7 @@ def test_gradients(backend_pair, cell, layers, bidirectional, dtype):
         assert np.abs(grads_t[name] - grads_m[name]).max() <= rel * max(scale, 1e-30), name
 
 
-@pytest.mark.parametrize("cell, layers, bidirectional", [("rnn", 1, False), ("gru", 2, False),
-                                                         ("lstm", 1, True)])
+@pytest.mark.parametrize("cell, layers, bidirectional", [("rnn", 1, False), ("gru", 2, False), ("lstm", 1, True)])
 def test_one_epoch_minibatch_losses_float32(backend_pair, cell, layers, bidirectional):
     corpus, vocab = load_corpus(max_tokens=3000)
     cfg = ModelConfig(len(vocab), 64, layers, cell, bidirectional)
@@ -98,8 +99,9 @@ def test_train_epoch_reports_exp_of_mean_loss(backend):
     model = backend.RNNModel(cfg, backend.resolve_device("cpu"), "float64")
     backend.set_weights(model, init_weights(cfg, 0, "float64"))
     batches = list(make_batches(corpus, 4, 10, "sequential", np.random.default_rng(0)))
-    ppl, speed, seconds, norm, clipped = train_epoch(backend, model, backend.make_optimizer(model, 0.0),
-                                                     batches, 1.0, False)
+    ppl, speed, seconds, norm, clipped = train_epoch(
+        backend, model, backend.make_optimizer(model, 0.0), batches, 1.0, False
+    )
     assert speed > 0 and seconds > 0 and norm > 0 and 0.0 <= clipped <= 1.0
     # with lr 0 nothing changes, so the epoch's perplexity is the exp of the mean eval loss
     state, total = backend.begin_state(model, 4), 0.0
@@ -122,9 +124,16 @@ def test_float64_training_default_config_40_epochs(backend_pair):
     assert rel.max() <= 1e-9, f"first epochs above 1e-9: {np.nonzero(rel > 1e-9)[0][:5] + 1}"
 
 
-@pytest.mark.parametrize("cell, layers, bidirectional, activation", [
-    ("rnn", 1, False, "tanh"), ("rnn", 2, False, "relu"), ("gru", 2, False, "tanh"), ("lstm", 2, False, "tanh"),
-    ("lstm", 1, True, "tanh")])
+@pytest.mark.parametrize(
+    "cell, layers, bidirectional, activation",
+    [
+        ("rnn", 1, False, "tanh"),
+        ("rnn", 2, False, "relu"),
+        ("gru", 2, False, "tanh"),
+        ("lstm", 2, False, "tanh"),
+        ("lstm", 1, True, "tanh"),
+    ],
+)
 def test_greedy_continue_equals_the_per_character_loop(backend, cell, layers, bidirectional, activation):
     cfg = ModelConfig(28, 32, layers, cell, bidirectional, activation)
     model = backend.RNNModel(cfg, backend.resolve_device("cpu"), "float32")
@@ -143,13 +152,16 @@ def test_greedy_continue_equals_the_per_character_loop(backend, cell, layers, bi
         assert np.abs(a - b).max() <= 1e-5
 
 
-@pytest.mark.parametrize("layers, bidirectional, activation", [(1, False, "tanh"), (2, True, "tanh"),
-                                                               (2, False, "relu")])
+@pytest.mark.parametrize(
+    "layers, bidirectional, activation", [(1, False, "tanh"), (2, True, "tanh"), (2, False, "relu")]
+)
 def test_torch_fused_rnn_equals_nn_rnn(layers, bidirectional, activation):
     """The fast path (gather input + fused recurrence) against nn.RNN on one-hot input."""
     from tests.support.backends import load_or_skip
+
     T = load_or_skip("torch")
     import torch
+
     cfg = ModelConfig(28, 16, layers, "rnn", bidirectional, activation)
     weights = init_weights(cfg, 0, "float64")
     fast, plain = (T.RNNModel(cfg, None, "float64", fused=f) for f in (True, False))

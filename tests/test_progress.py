@@ -63,8 +63,9 @@ def test_a_stopped_bar_ends_at_the_held_epoch():
     assert "62/500" in terminal.text.rsplit("\r", 1)[-1]
 
 
-def test_ctrl_c_between_a_snapshot_and_its_count_ends_the_bar_at_the_saved_epoch(backend, tmp_path, monkeypatch,
-                                                                                 capsys):
+def test_ctrl_c_between_a_snapshot_and_its_count_ends_the_bar_at_the_saved_epoch(
+    backend, tmp_path, monkeypatch, capsys
+):
     real_update = progress.Progress.update
 
     def update(self, stats):
@@ -75,7 +76,8 @@ def test_ctrl_c_between_a_snapshot_and_its_count_ends_the_bar_at_the_saved_epoch
     closed = []
     monkeypatch.setattr(progress.Progress, "update", update)
     monkeypatch.setattr(progress.Progress, "close", lambda self, completed=None: closed.append(completed))
-    code, _, err = cli(capsys, "train", "--backend", backend.NAME, *TINY_ARGS, "--epochs", "5",
-                       "--save", tmp_path / "m.npz")
+    code, _, err = cli(
+        capsys, "train", "--backend", backend.NAME, *TINY_ARGS, "--epochs", "5", "--save", tmp_path / "m.npz"
+    )
     assert code == 130 and "checkpoint of epoch 2 in" in err, err
     assert closed[0] == 2

@@ -21,8 +21,7 @@ def extra(name, python):
     cfg.read(ROOT / "setup.cfg")
     lines = [ln for ln in cfg["options.extras_require"][name].strip().splitlines() if ln.strip()]
     env = {"python_version": python, "python_full_version": python + ".0"}
-    return {r.name: str(r.specifier) for r in map(Requirement, lines)
-            if r.marker is None or r.marker.evaluate(env)}
+    return {r.name: str(r.specifier) for r in map(Requirement, lines) if r.marker is None or r.marker.evaluate(env)}
 
 
 @pytest.mark.parametrize("python", ["3.10", "3.11", "3.12", "3.13", "3.14"])

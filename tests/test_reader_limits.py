@@ -37,6 +37,7 @@ def _rezip(path, members, compression=zipfile.ZIP_STORED):
 
 # ---- .npz: zip features -----------------------------------------------------------------
 
+
 def test_an_encrypted_member_is_refused(capsys, tmp_path, ck):
     data = bytearray(open(ck, "rb").read())
     for sig, flag_at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
@@ -75,11 +76,15 @@ def _npy(header_dict, payload=b""):
     return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + payload
 
 
-@pytest.mark.parametrize("header", [
-    {"descr": "<f4", "fortran_order": False, "shape": (True, 256)},
-    {"descr": "<U2000000000", "fortran_order": False, "shape": (3,)},
-    {"descr": "<f4", "fortran_order": False, "shape": (1,) * 40},
-], ids=["bool-shape", "huge-itemsize", "40-dims"])
+@pytest.mark.parametrize(
+    "header",
+    [
+        {"descr": "<f4", "fortran_order": False, "shape": (True, 256)},
+        {"descr": "<U2000000000", "fortran_order": False, "shape": (3,)},
+        {"descr": "<f4", "fortran_order": False, "shape": (1,) * 40},
+    ],
+    ids=["bool-shape", "huge-itemsize", "40-dims"],
+)
 def test_npy_header_fields_are_typed_and_sized(capsys, tmp_path, ck, header):
     members = _members(ck)
     members["rnn.weight_ih_l0.npy"] = _npy(header, b"\0" * 64)
@@ -100,12 +105,16 @@ def _pt(tmp_path, state, name="m.pt"):
     return path
 
 
-@pytest.mark.parametrize("make", [
-    lambda: torch.zeros(1).expand(100000, 100000),             # stride 0: 37 GiB once copied
-    lambda: torch.zeros(1, 1, 1, 1, 1),                         # more dims than a weight has
-    lambda: torch.empty(4, device="meta"),                      # no data at all
-    lambda: torch.zeros(2000).as_strided((1000, 1000), (1, 1)), # overlapping strides
-], ids=["stride0", "dims", "meta", "overlap"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: torch.zeros(1).expand(100000, 100000),  # stride 0: 37 GiB once copied
+        lambda: torch.zeros(1, 1, 1, 1, 1),  # more dims than a weight has
+        lambda: torch.empty(4, device="meta"),  # no data at all
+        lambda: torch.zeros(2000).as_strided((1000, 1000), (1, 1)),  # overlapping strides
+    ],
+    ids=["stride0", "dims", "meta", "overlap"],
+)
 def test_a_pt_tensor_is_checked_before_it_is_copied(capsys, tmp_path, make):
     path = _pt(tmp_path, {"rnn.weight_ih_l0": make()})
     start = time.monotonic()
@@ -115,6 +124,7 @@ def test_a_pt_tensor_is_checked_before_it_is_copied(capsys, tmp_path, make):
 
 def test_a_bit_flip_in_pt_tensor_data_is_caught_by_the_crc(capsys, tmp_path):
     from rnnlm.cli.main import main
+
     book = tiny_checkpoint(tmp_path / "book.npz")
     path = tmp_path / "m.pt"
     assert main(["export", book, "--format", "torch", "--out", str(path)]) == 0
@@ -122,15 +132,21 @@ def test_a_bit_flip_in_pt_tensor_data_is_caught_by_the_crc(capsys, tmp_path):
     data = bytearray(path.read_bytes())
     with zipfile.ZipFile(path) as z:
         info = next(i for i in z.infolist() if "/data/" in i.filename and i.file_size > 64)
-    name_len, extra_len = struct.unpack("<HH", data[info.header_offset + 26:info.header_offset + 30])
+    name_len, extra_len = struct.unpack("<HH", data[info.header_offset + 26 : info.header_offset + 30])
     data[info.header_offset + 30 + name_len + extra_len + 20] ^= 0x10  # (torch pads the local extra field)
     path.write_bytes(bytes(data))
     assert "damaged" in one_error(capsys, "import", path, "--out", tmp_path / "o.npz")
 
 
 def test_a_layer_index_in_a_pt_name_is_bounded_before_names_are_listed(capsys, tmp_path):
-    path = _pt(tmp_path, {"rnn.weight_ih_l99999999": torch.zeros(2, 2), "rnn.weight_hh_l0": torch.zeros(2, 2),
-                          "linear.weight": torch.zeros(3, 2)})
+    path = _pt(
+        tmp_path,
+        {
+            "rnn.weight_ih_l99999999": torch.zeros(2, 2),
+            "rnn.weight_hh_l0": torch.zeros(2, 2),
+            "linear.weight": torch.zeros(3, 2),
+        },
+    )
     start = time.monotonic()
     assert "at most 1024 layers" in one_error(capsys, "import", path, "--out", tmp_path / "o.npz")
     assert time.monotonic() - start < 60
@@ -138,9 +154,12 @@ def test_a_layer_index_in_a_pt_name_is_bounded_before_names_are_listed(capsys, t
 
 def test_a_layer_index_in_a_params_name_is_bounded(capsys, tmp_path):
     from rnnlm.backends import mxnet_native
-    arrays = {"rnn._unfused." + "9" * 200 + ".i2h_weight": np.zeros((2, 2), np.float32),
-              "rnn._unfused.99999999.h2h_weight": np.zeros((2, 2), np.float32),
-              "dense.weight": np.zeros((3, 2), np.float32)}
+
+    arrays = {
+        "rnn._unfused." + "9" * 200 + ".i2h_weight": np.zeros((2, 2), np.float32),
+        "rnn._unfused.99999999.h2h_weight": np.zeros((2, 2), np.float32),
+        "dense.weight": np.zeros((3, 2), np.float32),
+    }
     path = tmp_path / "m.params"
     path.write_bytes(mxnet_native.params_bytes(arrays))
     assert "at most 1024 layers" in one_error(capsys, "import", path, "--out", tmp_path / "o.npz")
@@ -148,9 +167,11 @@ def test_a_layer_index_in_a_params_name_is_bounded(capsys, tmp_path):
 
 # ---- ONNX initializers ----------------------------------------------------------------------
 
+
 def _onnx_file(tmp_path, capsys):
     pytest.importorskip("onnx")
     from rnnlm.cli.main import main
+
     path = tmp_path / "m.onnx"
     assert main(["export", tiny_checkpoint(tmp_path / "o.npz"), "--format", "onnx", "--out", str(path)]) == 0
     capsys.readouterr()
@@ -160,6 +181,7 @@ def _onnx_file(tmp_path, capsys):
 def test_a_duplicate_onnx_initializer_is_refused(capsys, tmp_path):
     import onnx
     from onnx import numpy_helper
+
     path = _onnx_file(tmp_path, capsys)
     model = onnx.load(str(path))
     first = next(t for t in model.graph.initializer if t.name == "linear.bias")
@@ -171,6 +193,7 @@ def test_a_duplicate_onnx_initializer_is_refused(capsys, tmp_path):
 def test_a_changed_plumbing_initializer_is_refused(capsys, tmp_path):
     import onnx
     from onnx import numpy_helper
+
     path = _onnx_file(tmp_path, capsys)
     model = onnx.load(str(path))
     for i, t in enumerate(model.graph.initializer):
@@ -182,8 +205,10 @@ def test_a_changed_plumbing_initializer_is_refused(capsys, tmp_path):
 
 # ---- resume values --------------------------------------------------------------------------
 
+
 def _resumable(tmp_path, capsys):
     from rnnlm.cli.main import main
+
     path = tmp_path / "run.npz"
     assert main(["train", *TINY_ARGS, "--save", str(path)]) == 0
     capsys.readouterr()
@@ -199,13 +224,17 @@ def _with_meta(path, dst, edit):
     return dst
 
 
-@pytest.mark.parametrize("edit, fragment", [
-    (lambda m: m["train"].update(lr=1e308), "--lr must be at most"),
-    (lambda m: m["rng_state"].update(uinteger=2 ** 100), "rng_state"),
-    (lambda m: m["rng_state"].update(has_uint32=2 ** 100), "rng_state"),
-    (lambda m: m["history"][0].update(perplexity=float("nan")), "out of range"),
-    (lambda m: m["history"][0].update(tokens_per_sec=-1.0), "out of range"),
-], ids=["lr", "uinteger", "has_uint32", "nan-history", "negative-speed"])
+@pytest.mark.parametrize(
+    "edit, fragment",
+    [
+        (lambda m: m["train"].update(lr=1e308), "--lr must be at most"),
+        (lambda m: m["rng_state"].update(uinteger=2**100), "rng_state"),
+        (lambda m: m["rng_state"].update(has_uint32=2**100), "rng_state"),
+        (lambda m: m["history"][0].update(perplexity=float("nan")), "out of range"),
+        (lambda m: m["history"][0].update(tokens_per_sec=-1.0), "out of range"),
+    ],
+    ids=["lr", "uinteger", "has_uint32", "nan-history", "negative-speed"],
+)
 def test_absurd_but_typed_resume_values_are_refused(capsys, tmp_path, edit, fragment):
     bad = _with_meta(_resumable(tmp_path, capsys), tmp_path / "bad.npz", edit)
     line = one_error(capsys, "train", "--epochs", "2", "--quiet", "--save", bad, "--resume")
@@ -213,6 +242,7 @@ def test_absurd_but_typed_resume_values_are_refused(capsys, tmp_path, edit, frag
 
 
 # ---- FIFOs ------------------------------------------------------------------------------------
+
 
 def test_a_fifo_as_import_input_is_refused_at_once(capsys, tmp_path):
     fifo = tmp_path / "in.pt"

@@ -22,8 +22,14 @@ CFG = ModelConfig(vocab_size=3, num_hiddens=4)
 
 
 def save(path, epoch):
-    save_checkpoint(path, CFG, Vocab.from_tokens_list(["<unk>", "a", "b"]), init_weights(CFG, 0, "float64"),
-                    "float64", extra={"epoch": epoch})
+    save_checkpoint(
+        path,
+        CFG,
+        Vocab.from_tokens_list(["<unk>", "a", "b"]),
+        init_weights(CFG, 0, "float64"),
+        "float64",
+        extra={"epoch": epoch},
+    )
 
 
 # A stand-in worker: appends its argv to LOG, then acts on the next line of PLAN:
@@ -50,8 +56,14 @@ def fake_engine(tmp_path, plan):
     log, ckpt = tmp_path / "log", tmp_path / "ck.npz"
 
     def group_processes(train_argv, workers, servers, port):
-        return [ProcessSpec("rank 0", [sys.executable, "-c", WORKER, str(log), str(tmp_path / "plan"), str(ckpt),
-                                       *train_argv], {"TESTS_ROOT": os.path.dirname(os.path.dirname(__file__))})]
+        return [
+            ProcessSpec(
+                "rank 0",
+                [sys.executable, "-c", WORKER, str(log), str(tmp_path / "plan"), str(ckpt), *train_argv],
+                {"TESTS_ROOT": os.path.dirname(os.path.dirname(__file__))},
+            )
+        ]
+
     return types.SimpleNamespace(group_processes=group_processes), log, ckpt
 
 
@@ -66,9 +78,11 @@ def test_a_restart_resumes_from_the_checkpoint_this_run_wrote(tmp_path, capsys):
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 2
     assert lines[0].startswith("restart 1/3: rank 0 (pid ") and lines[0].endswith(
-        "was killed by SIGKILL; starting afresh (no checkpoint of this run yet)")
+        "was killed by SIGKILL; starting afresh (no checkpoint of this run yet)"
+    )
     assert lines[1].startswith("restart 2/3: rank 0 (pid ") and lines[1].endswith(
-        "was killed by SIGKILL; resuming from epoch 5")
+        "was killed by SIGKILL; resuming from epoch 5"
+    )
 
 
 def test_an_older_checkpoint_is_not_resumed_by_a_fresh_run(tmp_path, capsys):
@@ -101,8 +115,9 @@ def test_bad_input_is_not_restarted(tmp_path, capsys):
 
 
 def test_max_restarts_needs_save():
-    assert_one_line_error(run_cli("launch", "--workers", "2", "--max-restarts", "1", "--", "train"),
-                          "--max-restarts needs --save")
+    assert_one_line_error(
+        run_cli("launch", "--workers", "2", "--max-restarts", "1", "--", "train"), "--max-restarts needs --save"
+    )
 
 
 KILLED_WRITER = """

@@ -1,7 +1,6 @@
 """Validation, plots, sampling, resumable checkpoints, Ctrl-C, divergence, bad input."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -20,9 +19,29 @@ SMALL = ["--epochs", "2", "--num-hiddens", "16", "--max-tokens", "3000", "--quie
 
 def test_validation_split_plot_and_metrics(backend, tmp_path, capsys):
     png, metrics = tmp_path / "curve.png", tmp_path / "m.json"
-    assert main(["train", "--backend", backend.NAME, "--max-tokens", "0", "--val-fraction", "0.1",
-                 "--epochs", "2", "--num-hiddens", "32", "--quiet", "--plot", str(png),
-                 "--metrics-json", str(metrics)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--backend",
+                backend.NAME,
+                "--max-tokens",
+                "0",
+                "--val-fraction",
+                "0.1",
+                "--epochs",
+                "2",
+                "--num-hiddens",
+                "32",
+                "--quiet",
+                "--plot",
+                str(png),
+                "--metrics-json",
+                str(metrics),
+            ]
+        )
+        == 0
+    )
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
     m = json.loads(metrics.read_text())
     vals = [h["val_perplexity"] for h in m["history"]]
@@ -40,8 +59,25 @@ def test_without_split_val_perplexity_is_null(backend, tmp_path, capsys):
 @pytest.fixture(scope="module")
 def small_checkpoint(tmp_path_factory, any_backend):
     path = tmp_path_factory.mktemp("s") / "s.npz"
-    assert main(["train", "--backend", any_backend, "--epochs", "10", "--num-hiddens", "32", "--max-tokens", "3000", "--quiet",
-                 "--save", str(path)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--backend",
+                any_backend,
+                "--epochs",
+                "10",
+                "--num-hiddens",
+                "32",
+                "--max-tokens",
+                "3000",
+                "--quiet",
+                "--save",
+                str(path),
+            ]
+        )
+        == 0
+    )
     return path
 
 
@@ -49,6 +85,7 @@ def test_sampling_is_seeded_and_temperature_zero_is_greedy(small_checkpoint, cap
     def lines(*extra):
         assert main(["predict", "the ", "--checkpoint", str(small_checkpoint), *extra]) == 0
         return capsys.readouterr().out.rstrip("\n").split("\n")
+
     greedy = lines()
     assert lines("--temperature", "0") == greedy
     a = lines("--temperature", "1.0", "--seed", "3", "--num-samples", "3")
@@ -62,8 +99,23 @@ def test_sampling_is_seeded_and_temperature_zero_is_greedy(small_checkpoint, cap
 
 def train_cmd(path, epochs, *extra):
     # default threads: the count is chosen once and recorded, so a resume computes as before
-    return ["train", "--iter", "random", "--seed", "7", "--save-every", "1", "--epochs", str(epochs),
-            "--num-hiddens", "64", "--quiet", "--save", str(path), *extra]
+    return [
+        "train",
+        "--iter",
+        "random",
+        "--seed",
+        "7",
+        "--save-every",
+        "1",
+        "--epochs",
+        str(epochs),
+        "--num-hiddens",
+        "64",
+        "--quiet",
+        "--save",
+        str(path),
+        *extra,
+    ]
 
 
 def saved_epoch(path):
@@ -81,8 +133,12 @@ def test_killed_and_resumed_run_matches_uninterrupted(backend, tmp_path, capsys)
     assert run_cli(*train_cmd(reference, epochs, "--backend", backend.NAME)).returncode == 0
 
     killed = tmp_path / "killed.npz"
-    proc = subprocess.Popen([sys.executable, "-m", "rnnlm", *train_cmd(killed, epochs, "--backend", backend.NAME)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # --quiet: a few lines
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rnnlm", *train_cmd(killed, epochs, "--backend", backend.NAME)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # --quiet: a few lines
     wait_until(lambda: saved_epoch(killed) >= 3, proc, "the checkpoint of epoch 3", poll=0.002)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
@@ -101,8 +157,12 @@ def test_killed_and_resumed_run_matches_uninterrupted(backend, tmp_path, capsys)
 
 def test_ctrl_c_saves_a_checkpoint_and_exits_130(tmp_path, any_backend):
     path = tmp_path / "c.npz"
-    proc = subprocess.Popen([sys.executable, "-m", "rnnlm", *train_cmd(path, 100000, "--backend", any_backend)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rnnlm", *train_cmd(path, 100000, "--backend", any_backend)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     wait_until(lambda: saved_epoch(path) >= 2, proc, "the checkpoint of epoch 2")
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
@@ -131,12 +191,20 @@ def test_divergence_stops_and_keeps_the_last_good_checkpoint(backend, tmp_path):
     from rnnlm.config import DataConfig, ModelConfig, RunOptions, TrainConfig
     from rnnlm.data.corpus import load_corpus
     from rnnlm.training.run import TrainingRun
+
     corpus, vocab = load_corpus(max_tokens=2000)
     path = tmp_path / "d.npz"
     per_epoch = len(corpus) // (32 * 35)  # 1 minibatch an epoch
-    run = TrainingRun(NaNAfter(backend, good=2 * per_epoch), backend.resolve_device("cpu"),
-                      ModelConfig(len(vocab), 16), TrainConfig(epochs=5, max_tokens=2000), DataConfig(),
-                      RunOptions(save=str(path), quiet=True), vocab, corpus)
+    run = TrainingRun(
+        NaNAfter(backend, good=2 * per_epoch),
+        backend.resolve_device("cpu"),
+        ModelConfig(len(vocab), 16),
+        TrainConfig(epochs=5, max_tokens=2000),
+        DataConfig(),
+        RunOptions(save=str(path), quiet=True),
+        vocab,
+        corpus,
+    )
     with pytest.raises(TrainingDiverged, match="epoch 3.*smaller --lr or --clip"):
         run.run()
     meta = load_checkpoint(path)[3]
@@ -144,7 +212,9 @@ def test_divergence_stops_and_keeps_the_last_good_checkpoint(backend, tmp_path):
 
 
 def test_divergence_exit_status_is_1(tmp_path, any_backend):
-    proc = run_cli("train", "--backend", any_backend, "--lr", "1e6", "--clip", "1e6", "--epochs", "3", "--num-hiddens", "16")
+    proc = run_cli(
+        "train", "--backend", any_backend, "--lr", "1e6", "--clip", "1e6", "--epochs", "3", "--num-hiddens", "16"
+    )
     assert proc.returncode == 1
     assert proc.stderr.strip().startswith("error: training diverged") and "--lr" in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -152,8 +222,12 @@ def test_divergence_exit_status_is_1(tmp_path, any_backend):
 
 def bad_corpus(tmp_path, kind):
     path = tmp_path / "corpus.txt"
-    content = {"empty": b"", "no_letters": b"1234 5678\n!!!\n", "not_utf8": b"\xff\xfe\xfa text",
-               "short": b"a short text"}.get(kind)
+    content = {
+        "empty": b"",
+        "no_letters": b"1234 5678\n!!!\n",
+        "not_utf8": b"\xff\xfe\xfa text",
+        "short": b"a short text",
+    }.get(kind)
     if kind == "directory":
         return tmp_path
     if kind == "missing":
@@ -162,31 +236,43 @@ def bad_corpus(tmp_path, kind):
     return path
 
 
-@pytest.mark.parametrize("kind, fragment", [
-    ("missing", "does not exist"), ("directory", "directory"), ("empty", "is empty"),
-    ("no_letters", "no letters"), ("not_utf8", "not UTF-8"), ("short", "too short for one minibatch"),
-])
+@pytest.mark.parametrize(
+    "kind, fragment",
+    [
+        ("missing", "does not exist"),
+        ("directory", "directory"),
+        ("empty", "is empty"),
+        ("no_letters", "no letters"),
+        ("not_utf8", "not UTF-8"),
+        ("short", "too short for one minibatch"),
+    ],
+)
 def test_bad_corpus_cli(tmp_path, kind, fragment):
-    assert_one_line_error(run_cli("train", "--corpus", str(bad_corpus(tmp_path, kind)), "--epochs", "1"),
-                          fragment)
+    assert_one_line_error(run_cli("train", "--corpus", str(bad_corpus(tmp_path, kind)), "--epochs", "1"), fragment)
 
 
 def test_device_gpu_without_gpu(backend):
     if backend.device_name(backend.try_gpu()) not in ("cpu", "cpu(0)"):
         pytest.skip("this machine has a GPU")
-    assert_one_line_error(run_cli("train", "--device", "gpu", "--epochs", "1", "--backend", backend.NAME),
-                          "--device gpu")
+    assert_one_line_error(
+        run_cli("train", "--device", "gpu", "--epochs", "1", "--backend", backend.NAME), "--device gpu"
+    )
 
 
-@pytest.mark.parametrize("damage, fragment", [
-    ("truncated", "truncated"), ("text", "not a .npz"), ("object", "object arrays"),
-    ("version", "format version"),
-])
+@pytest.mark.parametrize(
+    "damage, fragment",
+    [
+        ("truncated", "truncated"),
+        ("text", "not a .npz"),
+        ("object", "object arrays"),
+        ("version", "format version"),
+    ],
+)
 def test_bad_checkpoint_cli(small_checkpoint, tmp_path, damage, fragment):
     path = tmp_path / "bad.npz"
     data = small_checkpoint.read_bytes()
     if damage == "truncated":
-        path.write_bytes(data[:len(data) // 2])
+        path.write_bytes(data[: len(data) // 2])
     elif damage == "text":
         path.write_text("not a checkpoint")
     elif damage == "object":
@@ -211,12 +297,15 @@ def test_resume_errors(tmp_path, small_checkpoint, capsys):
     assert "already at epoch 10" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("args, fragment", [
-    (["--val-fraction", "1.5"], "--val-fraction"),
-    (["--val-fraction", "0.001"], "validation split"),
-    (["--save-every", "-1"], "--save-every"),
-    (["--lr", "inf"], "finite"),
-])
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--val-fraction", "1.5"], "--val-fraction"),
+        (["--val-fraction", "0.001"], "validation split"),
+        (["--save-every", "-1"], "--save-every"),
+        (["--lr", "inf"], "finite"),
+    ],
+)
 def test_bad_training_options(args, fragment, capsys):
     assert main(["train", *SMALL, *args]) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -227,14 +316,50 @@ def test_resume_takes_data_model_and_settings_from_the_checkpoint(backend, tmp_p
     """Flags that disagree with the checkpoint do not change the continued run."""
     corpus = tmp_path / "text.txt"
     corpus.write_text("the time machine " * 300, encoding="utf-8")
-    base = ["train", "--backend", backend.NAME, "--corpus", str(corpus), "--num-hiddens", "16", "--lr", "0.5",
-            "--max-tokens", "3000", "--quiet", "--threads", "1"]
+    base = [
+        "train",
+        "--backend",
+        backend.NAME,
+        "--corpus",
+        str(corpus),
+        "--num-hiddens",
+        "16",
+        "--lr",
+        "0.5",
+        "--max-tokens",
+        "3000",
+        "--quiet",
+        "--threads",
+        "1",
+    ]
     straight, split = tmp_path / "straight.npz", tmp_path / "split.npz"
     assert main([*base, "--epochs", "5", "--save", str(straight)]) == 0
     assert main([*base, "--epochs", "3", "--save", str(split)]) == 0
     monkeypatch.chdir(tmp_path.parent)  # the saved corpus path must not depend on the working folder
-    assert main(["train", "--backend", backend.NAME, "--epochs", "5", "--save", str(split), "--resume",
-                 "--num-hiddens", "64", "--lr", "2", "--max-tokens", "9999", "--quiet", "--threads", "1"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--backend",
+                backend.NAME,
+                "--epochs",
+                "5",
+                "--save",
+                str(split),
+                "--resume",
+                "--num-hiddens",
+                "64",
+                "--lr",
+                "2",
+                "--max-tokens",
+                "9999",
+                "--quiet",
+                "--threads",
+                "1",
+            ]
+        )
+        == 0
+    )
     _, _, w_straight, m_straight = load_checkpoint(straight)
     _, _, w_split, m_split = load_checkpoint(split)
     assert [h["perplexity"] for h in m_split["history"]] == [h["perplexity"] for h in m_straight["history"]]
@@ -260,6 +385,7 @@ class FakeTerminal:
 def test_progress_is_a_bar_on_a_terminal_and_lines_elsewhere(capsys):
     from rnnlm.training.progress import Progress
     from rnnlm.training.loop import EpochStats
+
     terminal = FakeTerminal()
     bar = Progress(20, stream=terminal, sample=lambda: "time traveller x")
     for epoch in range(1, 21):

@@ -18,18 +18,19 @@ from rnnlm.study.grid import STUDIES
 from tests.support.backends import load_or_skip
 from tests.support.waiting import wait_until
 
-TIMINGS = ("tokens_per_sec", "seconds", "wall_seconds", "train_seconds", "rnnlm_seconds", "bzip2_seconds",
-           "xz_seconds")
+TIMINGS = ("tokens_per_sec", "seconds", "wall_seconds", "train_seconds", "rnnlm_seconds", "bzip2_seconds", "xz_seconds")
 
 
 def _numbers(doc):
     """A study JSON's runs without what depends on the clock."""
+
     def strip(x):
         if isinstance(x, dict):
             return {k: strip(v) for k, v in x.items() if k not in TIMINGS}
         if isinstance(x, list):
             return [strip(v) for v in x]
         return x
+
     return strip(doc["runs"])
 
 
@@ -55,13 +56,28 @@ def test_quick_study_writes_json_md_png_and_a_rerun_reuses_every_run(name, tmp_p
     assert main(["study", name, "--quick", "--backend", "torch", "--out", out, "--quiet"]) == 0
     n = len(first["runs"])
     printed = capsys.readouterr().out
-    assert f"{n} runs ({n} reused)" in printed  # no run again (not a wall clock: load slows a rerun) and "\nA smoke grid (--quick: " in printed
+    assert (
+        f"{n} runs ({n} reused)" in printed
+    )  # no run again (not a wall clock: load slows a rerun) and "\nA smoke grid (--quick: " in printed
     assert _read(out, name)["runs"] == first["runs"]
 
 
 def _study_cmd(out, jobs):
-    return [sys.executable, "-m", "rnnlm", "study", "autoregressive", "--quick", "--backends", "torch,mxnet",
-            "--out", out, "--jobs", str(jobs), "--quiet"]
+    return [
+        sys.executable,
+        "-m",
+        "rnnlm",
+        "study",
+        "autoregressive",
+        "--quick",
+        "--backends",
+        "torch,mxnet",
+        "--out",
+        out,
+        "--jobs",
+        str(jobs),
+        "--quiet",
+    ]
 
 
 @pytest.mark.slow
@@ -69,13 +85,18 @@ def test_killed_halfway_and_rerun_completes_with_the_same_numbers_as_jobs_2(tmp_
     load_or_skip("torch"), load_or_skip("mxnet")
     whole, killed = str(tmp_path / "whole"), str(tmp_path / "killed")
     subprocess.run(_study_cmd(whole, 2), check=True, capture_output=True, timeout=600)
-    proc = subprocess.Popen(_study_cmd(killed, 1), start_new_session=True, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)  # --quiet: its stderr is an error's alone
+    proc = subprocess.Popen(
+        _study_cmd(killed, 1), start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )  # --quiet: its stderr is an error's alone
     runs = os.path.join(killed, "autoregressive.runs")
 
     def stored():  # finished runs, not the temporary file one is written through
-        return len([f for f in os.listdir(runs) if f.endswith(".json") and not f.startswith(".")]) \
-            if os.path.isdir(runs) else 0
+        return (
+            len([f for f in os.listdir(runs) if f.endswith(".json") and not f.startswith(".")])
+            if os.path.isdir(runs)
+            else 0
+        )
+
     wait_until(lambda: stored() > 0, proc, "its first stored run", poll=0.05)
     os.killpg(proc.pid, signal.SIGKILL)  # the study and its worker, mid-grid
     proc.wait()
@@ -89,6 +110,7 @@ def test_killed_halfway_and_rerun_completes_with_the_same_numbers_as_jobs_2(tmp_
 def test_a_damaged_stored_run_is_run_again(tmp_path, monkeypatch):
     from rnnlm.study import schema
     from rnnlm.study.store import RunStore
+
     monkeypatch.setitem(schema.RESULTS, "x", lambda result, where: None)  # a study whose runs are any value
     store = RunStore(str(tmp_path), "x")
     config = {"backend": "torch", "a": 1}
@@ -100,14 +122,17 @@ def test_a_damaged_stored_run_is_run_again(tmp_path, monkeypatch):
     assert store.load(config) is None
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["study", "nope"], "invalid choice: 'nope'"),
-    (["study", "scratch", "--jobs", "0"], "--jobs"),
-    (["study", "scratch", "--backends", "torch,nope"], "unknown backend 'nope'"),
-    (["study", "scratch", "--backends", "torch,torch"], "names a backend twice"),
-    (["study", "scratch", "--backends", "onnxruntime"], "predict and eval only"),
-    (["study", "scratch", "--out", "/nonexistent/dir/out"], "does not exist"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["study", "nope"], "invalid choice: 'nope'"),
+        (["study", "scratch", "--jobs", "0"], "--jobs"),
+        (["study", "scratch", "--backends", "torch,nope"], "unknown backend 'nope'"),
+        (["study", "scratch", "--backends", "torch,torch"], "names a backend twice"),
+        (["study", "scratch", "--backends", "onnxruntime"], "predict and eval only"),
+        (["study", "scratch", "--out", "/nonexistent/dir/out"], "does not exist"),
+    ],
+)
 def test_bad_settings_are_one_error_line_before_any_run(argv, message, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert main(argv) == 2
@@ -119,6 +144,7 @@ def test_bad_settings_are_one_error_line_before_any_run(argv, message, capsys, t
 def test_python_api_returns_the_runs(tmp_path):
     load_or_skip("torch")
     import rnnlm
+
     result = rnnlm.study("autoregressive", backends="torch", quick=True, out=str(tmp_path))
     assert [r["config"]["model"] for r in result.runs] == ["mlp", "rnn"]
     assert result.runs[0]["result"]["onestep_test_mse"] > 0 and "one step ahead" in result.answer
@@ -135,6 +161,7 @@ def test_python_api_returns_the_runs(tmp_path):
 def test_a_quick_report_names_its_grid_and_the_full_answer(name):
     from pathlib import Path
     from rnnlm.study.grid import EXERCISES, smoke_note, study_module
+
     number = STUDIES.index(name) + 1
     note = smoke_note(name, study_module(name))
     assert note.startswith(f"A smoke grid (--quick: {study_module(name).quick_grid()})")
@@ -144,6 +171,7 @@ def test_a_quick_report_names_its_grid_and_the_full_answer(name):
 
 
 # ---- float64 parity of the studies' own models ---------------------------------------------------
+
 
 @pytest.mark.slow  # the fast tier stays within minutes; CI runs the slow tier too
 @pytest.mark.parametrize("variant", list(scratch.VARIANTS))
@@ -178,8 +206,12 @@ def test_scratch_weights_after_training_agree_in_float64(backend_pair):
 @pytest.mark.parametrize("model", list(autoregressive.MODELS))
 def test_autoregressive_float64_parity(backend_pair, model):
     ref, other = (b.NAME for b in backend_pair)
-    config = {**autoregressive.points([ref], True)[0], "model": model,
-              "num_hiddens": autoregressive.MODELS[model], "dtype": "float64"}
+    config = {
+        **autoregressive.points([ref], True)[0],
+        "model": model,
+        "num_hiddens": autoregressive.MODELS[model],
+        "dtype": "float64",
+    }
     t = autoregressive.run(config)
     m = autoregressive.run({**config, "backend": other})
     np.testing.assert_allclose(t["train_loss"], m["train_loss"], rtol=1e-9, atol=0)
@@ -200,20 +232,37 @@ def test_autoregressive_data_is_the_books_noisy_sine():
 
 
 def _overfit_run(hidden, train, val, diverged=None):
-    history = [{"epoch": i + 1, "perplexity": t, "val_perplexity": v, "grad_norm": 1.0, "clipped_fraction": 0.0}
-               for i, (t, v) in enumerate(zip(train, val))]
-    return {"config": {"backend": "torch", "num_hiddens": hidden, "clip": 1.0, "sweep": "hidden units", "max_tokens": 0,
-                       "val_fraction": 0.1, "epochs": len(train), "lr": 1.0, "batch_size": 32, "num_steps": 35,
-                       "dtype": "float32"},
-            "result": {"history": history, "diverged": diverged}}
+    history = [
+        {"epoch": i + 1, "perplexity": t, "val_perplexity": v, "grad_norm": 1.0, "clipped_fraction": 0.0}
+        for i, (t, v) in enumerate(zip(train, val))
+    ]
+    return {
+        "config": {
+            "backend": "torch",
+            "num_hiddens": hidden,
+            "clip": 1.0,
+            "sweep": "hidden units",
+            "max_tokens": 0,
+            "val_fraction": 0.1,
+            "epochs": len(train),
+            "lr": 1.0,
+            "batch_size": 32,
+            "num_steps": 35,
+            "dtype": "float32",
+        },
+        "result": {"history": history, "diverged": diverged},
+    }
 
 
 def test_overfit_counts_a_rise_in_validation_but_never_a_divergence_as_overfitting():
     from rnnlm.study import overfit
-    learns = _overfit_run(512, [9, 6, 4, 3], [9, 7, 7.5, 8.5])           # validation turns up: overfits
-    steady = _overfit_run(32, [9, 8, 7, 6.5], [9.5, 8.5, 7.5, 7.0])     # still improving: does not
+
+    learns = _overfit_run(512, [9, 6, 4, 3], [9, 7, 7.5, 8.5])  # validation turns up: overfits
+    steady = _overfit_run(32, [9, 8, 7, 6.5], [9.5, 8.5, 7.5, 7.0])  # still improving: does not
     # blown up: validation "best" at epoch 2, then rising while training falls from 1e25 to 1e19
-    blown = _overfit_run(256, [1e9, 1e25, 1e20, 1e19], [1e12, 1e6, 1e30, 1e40], diverged={"epoch": 1, "perplexity": 1e9})
+    blown = _overfit_run(
+        256, [1e9, 1e25, 1e20, 1e19], [1e12, 1e6, 1e30, 1e40], diverged={"epoch": 1, "perplexity": 1e9}
+    )
     summary = overfit.summarize([learns, steady, blown])
     assert summary["answer"].startswith("1 of 2 runs that did not diverge overfit")
     assert "512 hidden" in summary["answer"].split(";")[1] and "Diverged: torch 256 hidden" in summary["answer"]

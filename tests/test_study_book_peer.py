@@ -12,7 +12,7 @@ import pytest
 
 from tests.support.backends import load_or_skip
 
-PEER = r'''
+PEER = r"""
 import json, sys
 import numpy as onp
 from rnnlm.backends import mxnet_runtime
@@ -58,7 +58,7 @@ for epoch in range(3):
                                lambda batch_size: d2l.sgd(net.params, 1.0, batch_size), device, False)
     ppl.append(p)
 print(json.dumps(ppl))
-'''
+"""
 
 
 @pytest.mark.slow  # the fast tier stays within minutes; CI runs the slow tier too
@@ -67,6 +67,7 @@ def test_scratch_model_matches_the_books_own_code(name):
     load_or_skip(name), load_or_skip("mxnet")
     pytest.importorskip("d2l")
     from rnnlm.study import scratch
+
     done = subprocess.run([sys.executable, "-c", PEER], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     book = json.loads(done.stdout.strip().splitlines()[-1])

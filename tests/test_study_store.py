@@ -14,10 +14,25 @@ from rnnlm.study.store import RunStore
 from tests.test_hostile_files import one_error
 
 CONFIG = {"backend": "torch", "num_hiddens": 8}
-EPOCH = {"epoch": 1, "perplexity": 12.5, "tokens_per_sec": 1000.0, "seconds": 0.5, "val_perplexity": 13.0,
-         "grad_norm": 0.7, "clipped_fraction": 0.0}
-RESULT = {"history": [EPOCH], "vocab_size": 28, "stopped": None, "diverged": None, "train_tokens": 1000,
-          "unigram_perplexity": 18.0, "tokens_per_sec": 1000.0, "wall_seconds": 2.0}
+EPOCH = {
+    "epoch": 1,
+    "perplexity": 12.5,
+    "tokens_per_sec": 1000.0,
+    "seconds": 0.5,
+    "val_perplexity": 13.0,
+    "grad_norm": 0.7,
+    "clipped_fraction": 0.0,
+}
+RESULT = {
+    "history": [EPOCH],
+    "vocab_size": 28,
+    "stopped": None,
+    "diverged": None,
+    "train_tokens": 1000,
+    "unigram_perplexity": 18.0,
+    "tokens_per_sec": 1000.0,
+    "wall_seconds": 2.0,
+}
 
 
 def _store(tmp_path, result=RESULT, text=None):
@@ -33,26 +48,43 @@ def test_a_valid_stored_run_is_reused(tmp_path):
 
 
 def test_a_diverged_run_as_the_studies_write_it_is_valid():
-    diverged = {**RESULT, "history": [{**EPOCH, "perplexity": "inf", "grad_norm": "nan"}],
-                "stopped": {"epoch": 1, "perplexity": "inf"}}
+    diverged = {
+        **RESULT,
+        "history": [{**EPOCH, "perplexity": "inf", "grad_norm": "nan"}],
+        "stopped": {"epoch": 1, "perplexity": "inf"},
+    }
     check_result("overfit", diverged)
-    check_result("scratch", {"history": [{**EPOCH, "perplexity": float("inf"), "grad_norm": float("nan")}],
-                             "vocab_size": 28, "diverged": None, "perplexity": float("inf"),
-                             "tokens_per_sec": 10.0})
+    check_result(
+        "scratch",
+        {
+            "history": [{**EPOCH, "perplexity": float("inf"), "grad_norm": float("nan")}],
+            "vocab_size": 28,
+            "diverged": None,
+            "perplexity": float("inf"),
+            "tokens_per_sec": 10.0,
+        },
+    )
 
 
 def _forged(key, value):
     return {**RESULT, "history": [{**EPOCH, key: value}]}
 
 
-@pytest.mark.parametrize("result", [
-    {k: v for k, v in RESULT.items() if k != "vocab_size"},         # a key missing
-    {**RESULT, "vocab_size": "28"},                                 # retyped
-    {**RESULT, "history": {"epoch": 1}},                            # retyped
-    _forged("perplexity", float("nan")), _forged("perplexity", -3.0), _forged("perplexity", 0.5),
-    _forged("perplexity", "abc"), _forged("epoch", True), _forged("clipped_fraction", 2.0),
-], ids=["missing", "retyped-int", "retyped-list", "nan", "negative", "below-1", "string", "bool-epoch",
-        "fraction"])
+@pytest.mark.parametrize(
+    "result",
+    [
+        {k: v for k, v in RESULT.items() if k != "vocab_size"},  # a key missing
+        {**RESULT, "vocab_size": "28"},  # retyped
+        {**RESULT, "history": {"epoch": 1}},  # retyped
+        _forged("perplexity", float("nan")),
+        _forged("perplexity", -3.0),
+        _forged("perplexity", 0.5),
+        _forged("perplexity", "abc"),
+        _forged("epoch", True),
+        _forged("clipped_fraction", 2.0),
+    ],
+    ids=["missing", "retyped-int", "retyped-list", "nan", "negative", "below-1", "string", "bool-epoch", "fraction"],
+)
 def test_a_forged_or_damaged_run_is_run_again_with_a_note(tmp_path, capsys, result):
     with pytest.raises(RunSchemaError):
         check_result("overfit", result)

@@ -14,8 +14,8 @@ from rnnlm.backend import build_model
 from rnnlm.checkpoints.file import load_checkpoint
 from rnnlm.config import ModelConfig
 from rnnlm.model.weights import init_weights
-from tests.conftest import load_or_skip
-from tests.helpers import run_cli
+from tests.support.backends import load_or_skip
+from tests.support.commands import run_cli
 
 SMALL = ["--num-hiddens", "16", "--max-tokens", "3000", "--quiet", "--threads", "1"]
 
@@ -116,12 +116,18 @@ print("frameworks:", sorted(m for m in ("torch", "mxnet", "jax") if sys.modules.
 @pytest.mark.slow  # a fresh process
 def test_a_tensorflow_only_process_trains_predicts_and_exports(tf_backend, tmp_path):
     pytest.importorskip("onnx", reason="ONNX export needs the onnx extra")
-    out = subprocess.run([sys.executable, "-c", TF_ONLY, str(tmp_path)], capture_output=True, text=True,
-                         timeout=600, env={k: v for k, v in os.environ.items() if k != "RNNLM_BACKEND"})
+    out = subprocess.run(
+        [sys.executable, "-c", TF_ONLY, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={k: v for k, v in os.environ.items() if k != "RNNLM_BACKEND"},
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     assert "frameworks: []" in out.stdout and "time traveller" in out.stdout
     assert load_checkpoint(tmp_path / "m.npz")[3]["backend"] == "tensorflow"
     load_or_skip("onnxruntime")
     from rnnlm.api import load
+
     tf_text = load(str(tmp_path / "m.npz"), backend="tensorflow").predict("time traveller", num_chars=20)
     assert load(str(tmp_path / "m.onnx"), backend="onnxruntime").predict("time traveller", num_chars=20) == tf_text

@@ -9,7 +9,7 @@ from rnnlm.checkpoints.file import load_checkpoint, save_checkpoint
 from rnnlm.config import ModelConfig
 from rnnlm.data.vocab import Vocab
 from rnnlm.model.weights import init_weights
-from tests.helpers import cli
+from tests.support.commands import cli
 
 h5py = pytest.importorskip("h5py", reason="the TensorFlow weights format needs h5py: pip install -e '.[tensorflow]'")
 
@@ -34,10 +34,13 @@ def one_line_error(code, err, *fragments):
 @pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
 def test_an_export_imports_back_to_the_same_model(cell, dtype, tmp_path, capsys):
     cfg, weights = checkpoint(tmp_path / "a.npz", cell, dtype)
-    code, _, err = cli(capsys, "export", tmp_path / "a.npz", "--format", "tensorflow", "--out", tmp_path / "a.weights.h5")
+    code, _, err = cli(
+        capsys, "export", tmp_path / "a.npz", "--format", "tensorflow", "--out", tmp_path / "a.weights.h5"
+    )
     assert code == 0, err
-    code, _, err = cli(capsys, "import", tmp_path / "a.weights.h5", "--out", tmp_path / "b.npz",
-                       "--corpus", _corpus(tmp_path))
+    code, _, err = cli(
+        capsys, "import", tmp_path / "a.weights.h5", "--out", tmp_path / "b.npz", "--corpus", _corpus(tmp_path)
+    )
     assert code == 0, err
     cfg_b, _, back, meta = load_checkpoint(tmp_path / "b.npz")
     assert cfg_b == cfg and meta["dtype"] == dtype and meta["imported"]["format"] == "tensorflow"
@@ -64,16 +67,23 @@ def test_the_file_is_what_the_books_model_writes(tmp_path, capsys):
         f.visit(names.append)
         kernel = f["layers/rnn_model/rnn/cell/vars/0"][()]
         bias = f["layers/rnn_model/rnn/cell/vars/2"][()]
-    assert {"layers/rnn_model/rnn/cell/vars/1", "layers/rnn_model/dense/vars/0", "layers/rnn_model/vars", "vars"} <= set(names)
+    assert {
+        "layers/rnn_model/rnn/cell/vars/1",
+        "layers/rnn_model/dense/vars/0",
+        "layers/rnn_model/vars",
+        "vars",
+    } <= set(names)
     h = cfg.num_hiddens  # Keras: x @ kernel, gates (z, r, n); PyTorch: x @ W.T, gates (r, z, n)
-    assert np.array_equal(kernel[:, :h], weights["rnn.weight_ih_l0"][h:2 * h].T)
-    assert np.array_equal(bias[1, 2 * h:], weights["rnn.bias_hh_l0"][2 * h:])
+    assert np.array_equal(kernel[:, :h], weights["rnn.weight_ih_l0"][h : 2 * h].T)
+    assert np.array_equal(bias[1, 2 * h :], weights["rnn.bias_hh_l0"][2 * h :])
 
 
 @pytest.mark.parametrize("settings", [dict(num_layers=2), dict(bidirectional=True), dict(activation="relu")])
 def test_what_the_books_class_cannot_hold_is_refused_on_export(settings, tmp_path, capsys):
     checkpoint(tmp_path / "a.npz", "rnn", **settings)
-    code, _, err = cli(capsys, "export", tmp_path / "a.npz", "--format", "tensorflow", "--out", tmp_path / "a.weights.h5")
+    code, _, err = cli(
+        capsys, "export", tmp_path / "a.npz", "--format", "tensorflow", "--out", tmp_path / "a.weights.h5"
+    )
     one_line_error(code, err, "book's TensorFlow")
     assert not (tmp_path / "a.weights.h5").exists()
 
@@ -89,7 +99,7 @@ def _hostile(tmp_path, capsys, kind):
     path = tmp_path / f"{kind}.weights.h5"
     data = good.read_bytes()
     if kind == "truncated":
-        path.write_bytes(data[:len(data) // 2])
+        path.write_bytes(data[: len(data) // 2])
         return path
     if kind == "padded-claim":  # the superblock claims more bytes than the file has
         path.write_bytes(data[:40] + (len(data) * 4).to_bytes(8, "little") + data[48:])
@@ -116,9 +126,19 @@ def _hostile(tmp_path, capsys, kind):
     return path
 
 
-@pytest.mark.parametrize("kind, fragment", [
-    ("truncated", "truncated"), ("padded-claim", "truncated"), ("external", "link"), ("soft", "link"),
-    ("compressed", "compressed"), ("unstored", "stores"), ("deep", "deep"), ("integers", "floating point")])
+@pytest.mark.parametrize(
+    "kind, fragment",
+    [
+        ("truncated", "truncated"),
+        ("padded-claim", "truncated"),
+        ("external", "link"),
+        ("soft", "link"),
+        ("compressed", "compressed"),
+        ("unstored", "stores"),
+        ("deep", "deep"),
+        ("integers", "floating point"),
+    ],
+)
 def test_a_hostile_hdf5_file_is_one_line(kind, fragment, tmp_path, capsys):
     path = _hostile(tmp_path, capsys, kind)
     code, _, err = cli(capsys, "import", path, "--out", tmp_path / "ck.npz")
@@ -129,6 +149,7 @@ def test_a_hostile_hdf5_file_is_one_line(kind, fragment, tmp_path, capsys):
 def test_a_crash_of_the_hdf5_library_is_one_line(tmp_path, capsys, monkeypatch):
     """The reading runs in a child process: its death is reported, not shared."""
     from rnnlm.backends import tensorflow_native
+
     good = _good(tmp_path, capsys)
     monkeypatch.setattr(tensorflow_native.sys, "executable", "/bin/false")
     code, _, err = cli(capsys, "import", good, "--out", tmp_path / "ck.npz")

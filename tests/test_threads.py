@@ -38,7 +38,7 @@ def test_a_resume_asked_for_another_count_keeps_the_recorded_one_and_says_so():
 
 def test_default_depends_on_cores_and_model_size_only():
     assert threads.default_threads(1, BOOK_WORK) == 1
-    assert threads.default_threads(2, BOOK_WORK) == 1   # the other core for whatever else runs
+    assert threads.default_threads(2, BOOK_WORK) == 1  # the other core for whatever else runs
     assert threads.default_threads(4, BOOK_WORK) == 3
     assert threads.default_threads(64, BOOK_WORK) == 4  # the book's model: a few threads at most
     assert threads.default_threads(64, 100 * BOOK_WORK) == 63
@@ -61,12 +61,27 @@ def test_framework_environment_is_put_back(monkeypatch):
 @pytest.fixture(scope="module")
 def tiny_checkpoint(tmp_path_factory, any_backend):
     path = tmp_path_factory.mktemp("t") / "t.npz"
-    assert run_cli("train", "--epochs", "1", "--num-hiddens", "8", "--max-tokens", "2000", "--quiet",
-                   "--backend", any_backend, "--save", str(path)).returncode == 0
+    assert (
+        run_cli(
+            "train",
+            "--epochs",
+            "1",
+            "--num-hiddens",
+            "8",
+            "--max-tokens",
+            "2000",
+            "--quiet",
+            "--backend",
+            any_backend,
+            "--save",
+            str(path),
+        ).returncode
+        == 0
+    )
     return path
 
 
-@pytest.mark.parametrize("value", [0, -1, 10 ** 6, "2", 1.5, True])
+@pytest.mark.parametrize("value", [0, -1, 10**6, "2", 1.5, True])
 def test_a_recorded_count_is_checked(tiny_checkpoint, tmp_path, value):
     path = tmp_path / "t.npz"
     with np.load(tiny_checkpoint, allow_pickle=False) as z:
@@ -116,8 +131,9 @@ def test_mxnet_computes_the_same_with_or_without_torch_loaded_first(backend, cou
         env["OMP_NUM_THREADS"] = count
 
     def probe(order):
-        proc = subprocess.run([sys.executable, "-c", PROBE, order], capture_output=True, text=True, env=env,
-                              timeout=300)
+        proc = subprocess.run(
+            [sys.executable, "-c", PROBE, order], capture_output=True, text=True, env=env, timeout=300
+        )
         assert proc.returncode == 0, proc.stderr
         return proc.stdout.split()
 
@@ -125,6 +141,7 @@ def test_mxnet_computes_the_same_with_or_without_torch_loaded_first(backend, cou
 
 
 # ---- the same command, the same bits -------------------------------------------------
+
 
 def without_timings(path):
     _, vocab, weights, meta = load_checkpoint(path)
@@ -177,8 +194,18 @@ def test_a_resume_with_another_thread_count_keeps_the_recorded_one(backend, tmp_
     if not settable:
         pytest.skip(f"{backend.NAME} computes with its framework's own pool: there is no count to keep")
     path = tmp_path / "r.npz"
-    small = ["train", "--backend", backend.NAME, "--num-hiddens", "16", "--max-tokens", "3000", "--quiet",
-             "--save", str(path)]
+    small = [
+        "train",
+        "--backend",
+        backend.NAME,
+        "--num-hiddens",
+        "16",
+        "--max-tokens",
+        "3000",
+        "--quiet",
+        "--save",
+        str(path),
+    ]
     assert run_cli(*small, "--epochs", "2", "--threads", "1").returncode == 0
     resumed = run_cli(*small, "--epochs", "3", "--threads", "2", "--resume")
     assert resumed.returncode == 0, resumed.stderr

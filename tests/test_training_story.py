@@ -15,22 +15,48 @@ from rnnlm.training.divergence import DIVERGE_FACTOR, diverged_at
 from rnnlm.training.plot import labels_by_difference
 from tests.support.backends import load_or_skip
 
-SMALL = ["--epochs", "3", "--num-hiddens", "8", "--max-tokens", "4000", "--val-fraction", "0.3", "--quiet",
-         "--threads", "1"]
+SMALL = [
+    "--epochs",
+    "3",
+    "--num-hiddens",
+    "8",
+    "--max-tokens",
+    "4000",
+    "--val-fraction",
+    "0.3",
+    "--quiet",
+    "--threads",
+    "1",
+]
 
 
 def test_divergence_rule():
     assert diverged_at([20.0, 15.0, 12.0], 28) is None
     assert diverged_at([20.0, 28 * DIVERGE_FACTOR + 1, 3.0], 28) == (2, 28 * DIVERGE_FACTOR + 1)
-    assert diverged_at([20.0, 4.1e13], 28) == (2, 4.1e13)   # finite, but worse than guessing
+    assert diverged_at([20.0, 4.1e13], 28) == (2, 4.1e13)  # finite, but worse than guessing
     assert diverged_at([20.0, math.inf], 28)[0] == 2
 
 
 @pytest.mark.parametrize("clip, fraction", [("1e-6", 1.0), ("1e6", 0.0)])
 def test_metrics_record_norms_clipping_data_and_best_epoch(backend, tmp_path, capsys, clip, fraction):
     out, best = tmp_path / "m.json", tmp_path / "best.npz"
-    assert main(["train", "--backend", backend.NAME, *SMALL, "--clip", clip, "--metrics-json", str(out),
-                 "--save-best", str(best)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--backend",
+                backend.NAME,
+                *SMALL,
+                "--clip",
+                clip,
+                "--metrics-json",
+                str(out),
+                "--save-best",
+                str(best),
+            ]
+        )
+        == 0
+    )
     m = json.loads(out.read_text())
     assert (m["val_fraction"], m["corpus"], m["text"], m["diverged"]) == (0.3, None, "book", None)
     for h in m["history"]:

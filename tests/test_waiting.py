@@ -10,8 +10,9 @@ from tests.support.waiting import wait_until
 
 
 def test_a_child_that_fails_ends_the_wait_at_once_with_its_stderr():
-    proc = subprocess.Popen([sys.executable, "-c", "import sys; sys.stderr.write('boom'); sys.exit(3)"],
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.stderr.write('boom'); sys.exit(3)"], stderr=subprocess.PIPE, text=True
+    )
     start = time.monotonic()
     with pytest.raises(AssertionError, match="exited with status 3 before the checkpoint: boom"):
         wait_until(lambda: False, proc, "the checkpoint")

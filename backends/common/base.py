@@ -31,10 +31,11 @@ from rnnlm.config import ModelConfig
 
 class Model(Protocol):
     """What the core reads from a backend's model."""
+
     cfg: ModelConfig
     device: Any
-    dtype_name: str            # "float32" | "float64"
-    group: Optional[Any]       # the engine's handle on its worker group; None alone
+    dtype_name: str  # "float32" | "float64"
+    group: Optional[Any]  # the engine's handle on its worker group; None alone
 
 
 class InferenceBackend(Protocol):
@@ -51,8 +52,7 @@ class InferenceBackend(Protocol):
     def set_weights(self, model: Any, weights: Dict[str, np.ndarray]) -> None: ...
     def forward(self, model: Any, X: np.ndarray, state: Any) -> Tuple[np.ndarray, Any]: ...
     def eval_step(self, model: Any, state: Any, X: np.ndarray, Y: np.ndarray) -> Tuple[Any, Any]: ...
-    def greedy_continue(self, model: Any, state: Any, last: int, num_chars: int
-                        ) -> Tuple[np.ndarray, Any]: ...
+    def greedy_continue(self, model: Any, state: Any, last: int, num_chars: int) -> Tuple[np.ndarray, Any]: ...
     def to_float(self, x: Any) -> float: ...
     def framework_version(self) -> str: ...
     def environment(self) -> Dict[str, Any]: ...  # threads, BLAS, devices: what a bug report needs
@@ -61,8 +61,9 @@ class InferenceBackend(Protocol):
 class TrainingBackend(InferenceBackend, Protocol):
     def detach_state(self, state: Any) -> Any: ...
     def make_optimizer(self, model: Any, lr: float, kind: str = "sgd") -> Any: ...
-    def train_step(self, model: Any, optimizer: Any, state: Any, X: np.ndarray, Y: np.ndarray,
-                   clip: float) -> Tuple[Any, Any, Any]: ...  # state, loss sum, norm before clipping
+    def train_step(
+        self, model: Any, optimizer: Any, state: Any, X: np.ndarray, Y: np.ndarray, clip: float
+    ) -> Tuple[Any, Any, Any]: ...  # state, loss sum, norm before clipping
     def set_num_threads(self, n: int) -> None: ...
     def num_threads(self) -> int: ...  # what it computes with (some fix it when they load)
     def group_requested(self, environ: Mapping[str, str]) -> bool: ...
@@ -74,6 +75,7 @@ class TrainingBackend(InferenceBackend, Protocol):
 
 class BookFunctions(Protocol):
     """The book's helpers, as d2l names them, on this backend's tensors and devices."""
+
     def try_gpu(self, i: int = 0) -> Any: ...
     def one_hot(self, indices: Any, depth: int, dtype: str = "float32") -> Any: ...
 
@@ -84,16 +86,19 @@ class TrainingBookFunctions(BookFunctions, Protocol):
 
 class Diagnostics(Protocol):
     """What the parity tests and benchmarks look into."""
+
     def state_to_numpy(self, state: Any) -> List[np.ndarray]: ...
 
 
 class TrainingDiagnostics(Diagnostics, Protocol):
-    def loss_and_grads(self, model: Any, state: Any, X: np.ndarray, Y: np.ndarray
-                       ) -> Tuple[float, Dict[str, np.ndarray]]: ...
+    def loss_and_grads(
+        self, model: Any, state: Any, X: np.ndarray, Y: np.ndarray
+    ) -> Tuple[float, Dict[str, np.ndarray]]: ...
     def synchronize(self) -> None: ...
 
 
 # ---- the one conformance check -------------------------------------------------------------
+
 
 def protocols(trains: bool) -> Tuple[type, ...]:
     """Every Protocol a backend module implements: the training ones when it trains."""

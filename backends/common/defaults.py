@@ -28,8 +28,9 @@ def state_to_numpy(state: Any) -> List[np.ndarray]:
     return [np.array(s) for s in parts]
 
 
-def resolve_device(spec: str, gpu: Callable[[], Any], is_gpu: Callable[[Any], bool], cpu: Callable[[], Any],
-                   name: str) -> Any:
+def resolve_device(
+    spec: str, gpu: Callable[[], Any], is_gpu: Callable[[Any], bool], cpu: Callable[[], Any], name: str
+) -> Any:
     """--device auto | cpu | gpu for any backend: `gpu()` gives a GPU or falls back to the
     CPU (as d2l's `try_gpu`); `gpu` insists on a real one."""
     if spec == "cpu":

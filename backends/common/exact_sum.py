@@ -14,7 +14,7 @@ power of two with one more doubling of headroom (that sum is itself carried in f
 
 import numpy as np
 
-CHUNK = 2.0 ** 20
+CHUNK = 2.0**20
 MAX_WORKERS = 16
 
 
@@ -52,6 +52,6 @@ def split(flat, segments):
     """A flat array cut back into pieces shaped as `segments`."""
     out, at = [], 0
     for seg in segments:
-        out.append(flat[at:at + seg.size].reshape(seg.shape))
+        out.append(flat[at : at + seg.size].reshape(seg.shape))
         at += seg.size
     return out

@@ -28,8 +28,14 @@ META_KEY = "__meta__"
 
 
 def save_checkpoint(path, cfg, vocab, weights, dtype, extra=None):
-    meta = {"format": FORMAT, "version": VERSION, "model": cfg.to_dict(),
-            "vocab": list(vocab.idx_to_token), "dtype": dtype, **(extra or {})}
+    meta = {
+        "format": FORMAT,
+        "version": VERSION,
+        "model": cfg.to_dict(),
+        "vocab": list(vocab.idx_to_token),
+        "dtype": dtype,
+        **(extra or {}),
+    }
     arrays = {name: np.asarray(w) for name, w in weights.items()}
     arrays[META_KEY] = np.array(json.dumps(meta))  # a unicode array, not an object array
     buffer = io.BytesIO()  # np.savez leaves its zip open when a write fails: noise at exit
@@ -58,10 +64,21 @@ def load_checkpoint(path):
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files}
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError, NotImplementedError,
-            SyntaxError, tokenize.TokenError) as exc:  # (NumPy parses old headers with tokenize)
-        reason = "it holds object arrays, which rnnlm never unpickles" \
-            if "allow_pickle" in str(exc) else "truncated or not a .npz file"
+    except (
+        ValueError,
+        OSError,
+        EOFError,
+        zipfile.BadZipFile,
+        KeyError,
+        NotImplementedError,
+        SyntaxError,
+        tokenize.TokenError,
+    ) as exc:  # (NumPy parses old headers with tokenize)
+        reason = (
+            "it holds object arrays, which rnnlm never unpickles"
+            if "allow_pickle" in str(exc)
+            else "truncated or not a .npz file"
+        )
         raise UsageError(f"checkpoint '{path}' cannot be read: {reason}") from None
     if not all(isinstance(a, np.ndarray) for a in arrays.values()):
         raise UsageError(f"checkpoint '{path}' is not an rnnlm checkpoint (non-array entries)")
@@ -82,16 +99,19 @@ def checkpoint_format(path):
     """The registered file format other than .npz that `path` is and that carries a whole
     checkpoint (config and vocabulary with the weights), or None."""
     from rnnlm.backend import FORMATS, load_format
+
     with open(path, "rb") as f:
         head = f.read(16)
-    return next((name for name, spec in FORMATS.items() if spec.checkpoint and load_format(name).sniff(path, head)),
-                None)
+    return next(
+        (name for name, spec in FORMATS.items() if spec.checkpoint and load_format(name).sniff(path, head)), None
+    )
 
 
 def _load_foreign_checkpoint(path, fmt):
     """A checkpoint in format `fmt` (e.g. `rnnlm export`'s graph file): its config and
     vocabulary from its metadata, its weights, through the same schema as a .npz's."""
     from rnnlm.backend import format_call
+
     model, vocab_list, weights, meta = format_call(fmt, "read_checkpoint", path)
     try:
         vocab = Vocab.from_tokens_list(schema.vocabulary({"vocab": vocab_list}, model))
@@ -109,8 +129,16 @@ def read_meta(path):
     try:
         with np.load(path, allow_pickle=False) as data:
             entry = data[META_KEY] if META_KEY in data.files else None
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError, NotImplementedError,
-            SyntaxError, tokenize.TokenError) as exc:  # (NumPy parses old headers with tokenize)
+    except (
+        ValueError,
+        OSError,
+        EOFError,
+        zipfile.BadZipFile,
+        KeyError,
+        NotImplementedError,
+        SyntaxError,
+        tokenize.TokenError,
+    ) as exc:  # (NumPy parses old headers with tokenize)
         raise UsageError(f"checkpoint '{path}' cannot be read: {str(exc)[:160]}") from None
     return _read_meta(path, entry)
 
@@ -122,6 +150,7 @@ def _read_meta(path, entry):
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise UsageError(f"checkpoint '{path}' is not an rnnlm checkpoint")
     if meta.get("version") != VERSION:
-        raise UsageError(f"checkpoint '{path}' has format version {meta.get('version')!r}; "
-                         f"this rnnlm reads version {VERSION}")
+        raise UsageError(
+            f"checkpoint '{path}' has format version {meta.get('version')!r}; this rnnlm reads version {VERSION}"
+        )
     return meta

@@ -11,10 +11,21 @@ from rnnlm.threads import MAX_THREADS
 from rnnlm.config import DTYPES, TEXT_MODES, ConfigError, ModelConfig, TrainConfig
 from rnnlm.model.weights import canonical_shapes
 
-_MODEL_FIELDS = {"vocab_size": int, "num_hiddens": int, "num_layers": int, "cell": str,
-                 "bidirectional": bool, "activation": str}
-_HISTORY_FIELDS = {"epoch": int, "perplexity": float, "tokens_per_sec": float, "seconds": float,
-                   "val_perplexity": (float, type(None))}
+_MODEL_FIELDS = {
+    "vocab_size": int,
+    "num_hiddens": int,
+    "num_layers": int,
+    "cell": str,
+    "bidirectional": bool,
+    "activation": str,
+}
+_HISTORY_FIELDS = {
+    "epoch": int,
+    "perplexity": float,
+    "tokens_per_sec": float,
+    "seconds": float,
+    "val_perplexity": (float, type(None)),
+}
 # recorded since the studies (issue 21); checkpoints written before hold no such fields
 _HISTORY_OPTIONAL = {"grad_norm": (float, type(None)), "clipped_fraction": (float, type(None))}
 
@@ -25,9 +36,15 @@ def _at_least(low, allow_inf=False):
 
 
 # what each recorded number may be (None where the type allows it is always fine)
-_HISTORY_RANGES = {"epoch": _at_least(1), "perplexity": _at_least(1.0), "tokens_per_sec": _at_least(0.0),
-                   "seconds": _at_least(0.0), "val_perplexity": _at_least(1.0),
-                   "grad_norm": _at_least(0.0, allow_inf=True), "clipped_fraction": lambda x: 0.0 <= x <= 1.0}
+_HISTORY_RANGES = {
+    "epoch": _at_least(1),
+    "perplexity": _at_least(1.0),
+    "tokens_per_sec": _at_least(0.0),
+    "seconds": _at_least(0.0),
+    "val_perplexity": _at_least(1.0),
+    "grad_norm": _at_least(0.0, allow_inf=True),
+    "clipped_fraction": lambda x: 0.0 <= x <= 1.0,
+}
 
 
 class SchemaError(ValueError):
@@ -60,8 +77,9 @@ def model_config(meta, arrays):
     directions = 2 if model["bidirectional"] else 1
     expected = 4 * model["num_layers"] * directions + 2 if model["num_layers"] > 0 else 0
     if expected != len(arrays):
-        raise SchemaError(f"'model.num_layers' {model['num_layers']} needs {expected} weight arrays, "
-                          f"the file has {len(arrays)}")
+        raise SchemaError(
+            f"'model.num_layers' {model['num_layers']} needs {expected} weight arrays, the file has {len(arrays)}"
+        )
     try:
         return ModelConfig.from_dict(model)
     except ConfigError as exc:
@@ -122,8 +140,10 @@ def training_state(meta):
         raise SchemaError("'history' must be a list")
     for i, h in enumerate(history):
         if not isinstance(h, dict) or not set(_HISTORY_FIELDS) <= set(h) <= {*_HISTORY_FIELDS, *_HISTORY_OPTIONAL}:
-            raise SchemaError(f"'history[{i}]' must hold exactly {', '.join(_HISTORY_FIELDS)} "
-                              f"(and optionally {', '.join(_HISTORY_OPTIONAL)})")
+            raise SchemaError(
+                f"'history[{i}]' must hold exactly {', '.join(_HISTORY_FIELDS)} "
+                f"(and optionally {', '.join(_HISTORY_OPTIONAL)})"
+            )
         for name, kind in {**_HISTORY_FIELDS, **_HISTORY_OPTIONAL}.items():
             if name in h and not _is(h[name], kind):
                 raise SchemaError(f"'history[{i}].{name}' has the wrong type: {h[name]!r}")
@@ -149,10 +169,15 @@ def training_state(meta):
 
 def rng_state(state):
     """A PCG64 state as numpy writes it; anything else would be fed to the generator."""
-    ok = (isinstance(state, dict) and state.get("bit_generator") == "PCG64"
-          and isinstance(state.get("state"), dict)
-          and all(_is(state["state"].get(k), int) and 0 <= state["state"][k] < 2 ** 128 for k in ("state", "inc"))
-          and state.get("has_uint32") in (0, 1) and not isinstance(state.get("has_uint32"), bool)
-          and _is(state.get("uinteger"), int) and 0 <= state["uinteger"] < 2 ** 32)
+    ok = (
+        isinstance(state, dict)
+        and state.get("bit_generator") == "PCG64"
+        and isinstance(state.get("state"), dict)
+        and all(_is(state["state"].get(k), int) and 0 <= state["state"][k] < 2**128 for k in ("state", "inc"))
+        and state.get("has_uint32") in (0, 1)
+        and not isinstance(state.get("has_uint32"), bool)
+        and _is(state.get("uinteger"), int)
+        and 0 <= state["uinteger"] < 2**32
+    )
     if not ok:
         raise SchemaError("'rng_state' is not a PCG64 generator state")

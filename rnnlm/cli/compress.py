@@ -22,21 +22,35 @@ def add_parser(sub):
     p.add_argument("-o", "--output", required=True, metavar="OUT")
     mode = p.add_mutually_exclusive_group(required=True)
     mode.add_argument("--checkpoint", metavar="PATH", help="code with this trained model")
-    mode.add_argument("--online", action="store_true",
-                      help="no checkpoint: learn from the seeded initial weights while coding")
-    p.add_argument("--segments", type=integer, default=config.DEFAULT_SEGMENTS, metavar="R",
-                   help=f"code the text as R independent rows of one batch (default {config.DEFAULT_SEGMENTS})")
+    mode.add_argument(
+        "--online", action="store_true", help="no checkpoint: learn from the seeded initial weights while coding"
+    )
+    p.add_argument(
+        "--segments",
+        type=integer,
+        default=config.DEFAULT_SEGMENTS,
+        metavar="R",
+        help=f"code the text as R independent rows of one batch (default {config.DEFAULT_SEGMENTS})",
+    )
     online = config.OnlineConfig()
     p.add_argument("--model", choices=CELLS, default=online.cell, help="--online model")
     p.add_argument("--num-hiddens", type=integer, default=online.num_hiddens, help="--online model")
     p.add_argument("--seed", type=int, default=online.seed, help="--online initial weights")
-    p.add_argument("--mix", choices=config.MIX_CHOICES, default=config.CompressConfig.mix,
-                   help="both: the RNN mixed with an order-0..6 context model (default); rnn: the "
-                        "RNN alone; context: the context model alone (with --online)")
+    p.add_argument(
+        "--mix",
+        choices=config.MIX_CHOICES,
+        default=config.CompressConfig.mix,
+        help="both: the RNN mixed with an order-0..6 context model (default); rnn: the "
+        "RNN alone; context: the context model alone (with --online)",
+    )
     p.add_argument("--backend", help="one of: " + ", ".join(BACKENDS))
-    p.add_argument("--threads", type=integer, metavar="N",
-                   help=f"threads the framework computes with (default {CODING_THREADS}); the file "
-                        "records the count it computed with and its decoder uses the same")
+    p.add_argument(
+        "--threads",
+        type=integer,
+        metavar="N",
+        help=f"threads the framework computes with (default {CODING_THREADS}); the file "
+        "records the count it computed with and its decoder uses the same",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=cmd_compress)
 
@@ -63,20 +77,30 @@ def _report(verb, path, coded):
     bpc, ideal = (8.0 * coded.file_bytes / n, coded.ideal_bits / n) if n else (0.0, 0.0)
     speed = coded.n_bytes / coded.seconds / 1e3 if coded.seconds > 0 else 0.0
     mix = s.get("mix")
-    mode = s["mode"] + ("" if mix is None else ", mixed with the context model" if mix["rnn"]
-                        else ", context model alone")
+    mode = s["mode"] + (
+        "" if mix is None else ", mixed with the context model" if mix["rnn"] else ", context model alone"
+    )
     for note in coded.notes:
         print(note, file=sys.stderr)
-    print(f"{verb} '{path}': {coded.n_bytes} bytes, {n} chars <-> {coded.file_bytes} bytes (header "
-          f"{coded.header_bytes}): {bpc:.3f} bits/char, ideal {ideal:.3f} bits/char; {speed:.1f} kB/s "
-          f"({s['backend']}, {mode}, {s['segments']} segments)")
+    print(
+        f"{verb} '{path}': {coded.n_bytes} bytes, {n} chars <-> {coded.file_bytes} bytes (header "
+        f"{coded.header_bytes}): {bpc:.3f} bits/char, ideal {ideal:.3f} bits/char; {speed:.1f} kB/s "
+        f"({s['backend']}, {mode}, {s['segments']} segments)"
+    )
 
 
 def cmd_compress(args):
     data = _paths(args, container.MAX_ORIGINAL_BYTES)
-    cfg = config.CompressConfig.from_options(args.online, segments=args.segments, threads=args.threads,
-                                             mix=args.mix, backend=args.backend, model=args.model,
-                                             num_hiddens=args.num_hiddens, seed=args.seed)
+    cfg = config.CompressConfig.from_options(
+        args.online,
+        segments=args.segments,
+        threads=args.threads,
+        mix=args.mix,
+        backend=args.backend,
+        model=args.model,
+        num_hiddens=args.num_hiddens,
+        seed=args.seed,
+    )
     coded = pipeline.compress(data, cfg, args.checkpoint, args.quiet)
     write_bytes(args.output, coded.data)
     _report("compressed", args.input, coded)

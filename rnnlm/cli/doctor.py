@@ -27,8 +27,10 @@ from rnnlm.install import DISTRIBUTION, _source, install_hint, python_fix, unsup
 
 
 def add_parser(sub):
-    p = sub.add_parser("doctor", help="what this installation has: Python, NumPy, each backend, "
-                                      "and the command that fixes each problem")
+    p = sub.add_parser(
+        "doctor",
+        help="what this installation has: Python, NumPy, each backend, and the command that fixes each problem",
+    )
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")
     p.set_defaults(run=run)
     return p
@@ -41,6 +43,7 @@ def run(args):
 
 
 # ---- what is installed -------------------------------------------------------------------
+
 
 def numpy_blas():
     """The BLAS NumPy was built with (NumPy >= 1.25 records it), or None."""
@@ -55,8 +58,14 @@ def numpy_blas():
 def installation():
     """Where this rnnlm came from, and where it is imported from."""
     kind, folder = _source()
-    info = {"version": __version__, "kind": kind, "folder": folder,
-            "imported_from": os.path.dirname(os.path.abspath(rnnlm.__file__)), "problem": None, "fix": None}
+    info = {
+        "version": __version__,
+        "kind": kind,
+        "folder": folder,
+        "imported_from": os.path.dirname(os.path.abspath(rnnlm.__file__)),
+        "problem": None,
+        "fix": None,
+    }
     try:
         info["distribution"] = metadata.version(DISTRIBUTION)
     except metadata.PackageNotFoundError:
@@ -83,8 +92,10 @@ def fix_for(name, numpy_version=np.__version__):
         return python_fix(spec)
     framework = spec.needs[0]
     if spec.numpy_below and int(numpy_version.split(".")[0]) >= spec.numpy_below and _installed(framework):
-        return (f"pip install 'numpy<{spec.numpy_below}'  ({framework}, installed, does not run on "
-                f"NumPy {spec.numpy_below})")
+        return (
+            f"pip install 'numpy<{spec.numpy_below}'  ({framework}, installed, does not run on "
+            f"NumPy {spec.numpy_below})"
+        )
     return install_hint(spec.extra)
 
 
@@ -114,17 +125,16 @@ def backend_report(name):
         entry.update(problem=_problem(name, exc), fix=fix_for(name))
         return entry
     except Exception as exc:  # a framework that breaks on import is the very thing to report
-        entry.update(problem=f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
-                     fix=fix_for(name))
+        entry.update(problem=f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", fix=fix_for(name))
         return entry
     try:  # a framework may import and still fail to start (JAX_PLATFORMS=cuda on a CPU machine)
-        entry.update(version=module.framework_version(),
-                     devices=[module.device_name(d) for d in module.try_all_gpus()])
-    except Exception as exc:  # noqa: BLE001  (doctor reports a broken backend, never dies of it)
+        entry.update(version=module.framework_version(), devices=[module.device_name(d) for d in module.try_all_gpus()])
+    except Exception as exc:
         reason = str(exc).splitlines()[0] if str(exc) else ""
-        entry.update(problem=reason if isinstance(exc, UsageError) else f"{type(exc).__name__}: {reason}",
-                     fix="unset or correct the variable the problem names" if isinstance(exc, UsageError)
-                     else fix_for(name))
+        entry.update(
+            problem=reason if isinstance(exc, UsageError) else f"{type(exc).__name__}: {reason}",
+            fix="unset or correct the variable the problem names" if isinstance(exc, UsageError) else fix_for(name),
+        )
         return entry
     entry["ok"] = True
     try:
@@ -135,11 +145,12 @@ def backend_report(name):
 
 
 def collect():
-    return {"python": {"version": platform.python_version(), "executable": sys.executable,
-                       "platform": platform.platform()},
-            "numpy": {"version": np.__version__, "blas": numpy_blas()},
-            "rnnlm": installation(),
-            "backends": [backend_report(name) for name in BACKENDS + INFERENCE_BACKENDS]}
+    return {
+        "python": {"version": platform.python_version(), "executable": sys.executable, "platform": platform.platform()},
+        "numpy": {"version": np.__version__, "blas": numpy_blas()},
+        "rnnlm": installation(),
+        "backends": [backend_report(name) for name in BACKENDS + INFERENCE_BACKENDS],
+    }
 
 
 # ---- the report --------------------------------------------------------------------------
@@ -149,13 +160,18 @@ _SHOWN = ("devices", "threads", "blas", "onednn", "cuda_build", "gpus", "feature
 
 def render(report):
     py, npy, inst = report["python"], report["numpy"], report["rnnlm"]
-    where = {"editable": f"editable install from {inst['folder']}", "clone": f"installed from {inst['folder']}",
-             "index": f"installed from the package index as {DISTRIBUTION}"}[inst["kind"]]
+    where = {
+        "editable": f"editable install from {inst['folder']}",
+        "clone": f"installed from {inst['folder']}",
+        "index": f"installed from the package index as {DISTRIBUTION}",
+    }[inst["kind"]]
     if inst["distribution"] is None:
         where = "not installed (run from a source tree)"
-    lines = [f"python       {py['version']} ({py['executable']}; {py['platform']})",
-             f"numpy        {npy['version']}" + (f" (BLAS: {npy['blas']})" if npy["blas"] else ""),
-             f"rnnlm        {inst['version']}, {where}; imported from {inst['imported_from']}"]
+    lines = [
+        f"python       {py['version']} ({py['executable']}; {py['platform']})",
+        f"numpy        {npy['version']}" + (f" (BLAS: {npy['blas']})" if npy["blas"] else ""),
+        f"rnnlm        {inst['version']}, {where}; imported from {inst['imported_from']}",
+    ]
     problems = [("rnnlm", inst["problem"], inst["fix"])] if inst["problem"] else []
     for b in report["backends"]:
         role = "" if b["trains"] else " (predict and eval only)"

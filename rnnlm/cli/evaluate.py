@@ -12,8 +12,7 @@ def add_parser(sub):
     p = sub.add_parser("eval", help="perplexity of a corpus under a checkpoint")
     add_checkpoint_option(p)
     p.add_argument("--corpus", help="a UTF-8 text file (default: the embedded Time Machine)")
-    p.add_argument("--max-tokens", type=integer, default=E.max_tokens,
-                   help="the first N tokens (0: the whole corpus)")
+    p.add_argument("--max-tokens", type=integer, default=E.max_tokens, help="the first N tokens (0: the whole corpus)")
     p.add_argument("--batch-size", type=integer, default=E.batch_size, help="rows per minibatch")
     p.add_argument("--num-steps", type=integer, default=E.num_steps, help="time steps per minibatch")
     p.add_argument("--metrics-json", metavar="PATH", help="write the result as JSON")
@@ -23,8 +22,9 @@ def add_parser(sub):
 
 def run(args):
     cfg = EvalConfig(args.corpus, args.max_tokens, args.batch_size, args.num_steps)
-    check_distinct([(args.checkpoint, "--checkpoint"), (cfg.corpus, "--corpus")],
-                   [(args.metrics_json, "--metrics-json")])
+    check_distinct(
+        [(args.checkpoint, "--checkpoint"), (cfg.corpus, "--corpus")], [(args.metrics_json, "--metrics-json")]
+    )
     if args.metrics_json:
         check_writable(args.metrics_json, "metrics")
     model = api.load(args.checkpoint, backend=args.backend, device=args.device)
@@ -32,8 +32,17 @@ def run(args):
     ppl = model.perplexity_of(ids, cfg.batch_size, cfg.num_steps, what=cfg.corpus)
     print(f"perplexity {ppl:.4f}")
     if args.metrics_json:
-        write_json(args.metrics_json, {
-            "perplexity": ppl, "backend": model.backend.NAME, "checkpoint": args.checkpoint,
-            "corpus": cfg.corpus, "max_tokens": cfg.max_tokens, "tokens": len(ids),
-            "batch_size": cfg.batch_size, "num_steps": cfg.num_steps})
+        write_json(
+            args.metrics_json,
+            {
+                "perplexity": ppl,
+                "backend": model.backend.NAME,
+                "checkpoint": args.checkpoint,
+                "corpus": cfg.corpus,
+                "max_tokens": cfg.max_tokens,
+                "tokens": len(ids),
+                "batch_size": cfg.batch_size,
+                "num_steps": cfg.num_steps,
+            },
+        )
     return 0

@@ -14,13 +14,20 @@ L = LaunchConfig
 def add_parser(sub):
     p = sub.add_parser("launch", help="data-parallel training: a local group of workers on loopback")
     p.add_argument("--workers", type=integer, required=True, metavar="N", help="training processes")
-    p.add_argument("--servers", type=integer, default=L.servers, metavar="S",
-                   help="parameter servers, for engines that use them")
-    p.add_argument("--max-restarts", type=integer, default=L.max_restarts, metavar="K",
-                   help="after a process dies, restart the group from the last --save checkpoint, "
-                        "up to K times (default: 0, fail at once)")
-    p.add_argument("train_argv", nargs=argparse.REMAINDER, metavar="-- train ...",
-                   help="the training command the workers run")
+    p.add_argument(
+        "--servers", type=integer, default=L.servers, metavar="S", help="parameter servers, for engines that use them"
+    )
+    p.add_argument(
+        "--max-restarts",
+        type=integer,
+        default=L.max_restarts,
+        metavar="K",
+        help="after a process dies, restart the group from the last --save checkpoint, "
+        "up to K times (default: 0, fail at once)",
+    )
+    p.add_argument(
+        "train_argv", nargs=argparse.REMAINDER, metavar="-- train ...", help="the training command the workers run"
+    )
     p.set_defaults(run=run)
 
 
@@ -34,4 +41,3 @@ def train_parser():
 def run(args):
     cfg = LaunchConfig(args.workers, args.servers, args.max_restarts)
     return launch(cfg, args.train_argv, lambda argv: train_job(train_parser().parse_args(argv)))
-

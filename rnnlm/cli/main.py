@@ -17,13 +17,25 @@ from rnnlm.distributed.group import SUPERVISED
 from rnnlm.errors import EXIT, GroupFailed, Stopped, TrainingDiverged, UsageError
 from rnnlm.stop_signals import Terminated, restored_stop_signals, sigterm_stops, stop_word
 
-COMMANDS = (train, predict, evaluate, launch, compare, import_native, export_native, compress_commands, study, plot,
-            doctor)
+COMMANDS = (
+    train,
+    predict,
+    evaluate,
+    launch,
+    compare,
+    import_native,
+    export_native,
+    compress_commands,
+    study,
+    plot,
+    doctor,
+)
 
 
 def build_parser():
-    parser = Parser(prog="rnnlm", description="The d2l.ai character-level RNN language model, "
-                                              "in any of its frameworks.")
+    parser = Parser(
+        prog="rnnlm", description="The d2l.ai character-level RNN language model, in any of its frameworks."
+    )
     parser.add_argument("--version", action="version", version=f"rnnlm {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True

@@ -10,8 +10,20 @@ import argparse
 import math
 
 from rnnlm.backend import BACKENDS, INFERENCE_BACKENDS
-from rnnlm.config import (ACTIVATIONS, CELLS, DTYPES, ITERATORS, TEXT_MODES, DataConfig, EvalConfig,
-                          GenerateConfig, ModelConfig, RunOptions, TrainConfig, TrainJob)
+from rnnlm.config import (
+    ACTIVATIONS,
+    CELLS,
+    DTYPES,
+    ITERATORS,
+    TEXT_MODES,
+    DataConfig,
+    EvalConfig,
+    GenerateConfig,
+    ModelConfig,
+    RunOptions,
+    TrainConfig,
+    TrainJob,
+)
 from rnnlm.errors import UsageError
 
 M, T, D, R = ModelConfig, TrainConfig, DataConfig, RunOptions  # where the defaults live
@@ -88,14 +100,19 @@ def add_train_options(p):
     p.add_argument("--lr", type=number, default=T.lr, help="SGD learning rate")
     p.add_argument("--epochs", type=integer, default=T.epochs, help="epochs in all")
     p.add_argument("--clip", type=number, default=T.clip, help="max global L2 norm of the gradient")
-    p.add_argument("--max-tokens", type=integer, default=T.max_tokens,
-                   help="train on the first N tokens (0: the whole corpus)")
+    p.add_argument(
+        "--max-tokens", type=integer, default=T.max_tokens, help="train on the first N tokens (0: the whole corpus)"
+    )
     p.add_argument("--iter", default=T.iter, choices=ITERATORS, help="minibatch partitioning")
     p.add_argument("--seed", type=integer, default=T.seed, help="initial weights and batch order")
     p.add_argument("--dtype", default=T.dtype, choices=DTYPES, help="floating-point type")
     p.add_argument("--corpus", help="a UTF-8 text file (default: the embedded Time Machine)")
-    p.add_argument("--text", default=D.text, choices=TEXT_MODES,
-                   help="book: the book's cleaning (letters, lower-case); raw: every character")
+    p.add_argument(
+        "--text",
+        default=D.text,
+        choices=TEXT_MODES,
+        help="book: the book's cleaning (letters, lower-case); raw: every character",
+    )
     p.add_argument("--metrics-json", metavar="PATH", help="write the run's metrics as JSON")
 
 
@@ -105,15 +122,35 @@ def add_checkpoint_option(p):
 
 def train_job(args):
     """The typed configs of a parsed `train` (or `compare`) command line; each validates itself."""
-    model = ModelConfig(num_hiddens=args.num_hiddens, num_layers=args.num_layers, cell=args.model,
-                        bidirectional=args.bidirectional, activation=args.activation)
-    train = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, num_steps=args.num_steps,
-                        lr=args.lr, clip=args.clip, max_tokens=args.max_tokens, iter=args.iter,
-                        seed=args.seed, dtype=args.dtype)
+    model = ModelConfig(
+        num_hiddens=args.num_hiddens,
+        num_layers=args.num_layers,
+        cell=args.model,
+        bidirectional=args.bidirectional,
+        activation=args.activation,
+    )
+    train = TrainConfig(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        num_steps=args.num_steps,
+        lr=args.lr,
+        clip=args.clip,
+        max_tokens=args.max_tokens,
+        iter=args.iter,
+        seed=args.seed,
+        dtype=args.dtype,
+    )
     data = DataConfig(corpus=args.corpus, text=args.text, val_fraction=getattr(args, "val_fraction", 0.0))
     resume = {None: "no", True: "yes", "auto": "auto"}[getattr(args, "resume", None)]
-    run = RunOptions(save=getattr(args, "save", None), save_every=getattr(args, "save_every", 0), resume=resume,
-                     plot=getattr(args, "plot", None), metrics_json=args.metrics_json, quiet=args.quiet,
-                     threads=getattr(args, "threads", 0), save_best=getattr(args, "save_best", None),
-                     overwrite=getattr(args, "overwrite", R.overwrite))
+    run = RunOptions(
+        save=getattr(args, "save", None),
+        save_every=getattr(args, "save_every", 0),
+        resume=resume,
+        plot=getattr(args, "plot", None),
+        metrics_json=args.metrics_json,
+        quiet=args.quiet,
+        threads=getattr(args, "threads", 0),
+        save_best=getattr(args, "save_best", None),
+        overwrite=getattr(args, "overwrite", R.overwrite),
+    )
     return TrainJob(model, train, data, run, getattr(args, "backend", None), args.device)

@@ -14,6 +14,7 @@ def run(args):
     from rnnlm.io.collisions import check_distinct
     from rnnlm.io.outputs import check_writable
     from rnnlm.training.plot import plot_runs, read_metrics
+
     check_distinct([(path, "metrics file") for path in args.metrics], [(args.out, "-o")])
     check_writable(args.out, "plot")
     for path in args.metrics:  # every file checked before the figure is drawn

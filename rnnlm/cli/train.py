@@ -19,24 +19,51 @@ def add_parser(sub):
     p = sub.add_parser("train", help="train a model (no options: the book's run)")
     add_backend_options(p)
     add_train_options(p)
-    p.add_argument("--val-fraction", type=number, default=D.val_fraction,
-                   help="hold out the last F of the token stream for validation")
+    p.add_argument(
+        "--val-fraction",
+        type=number,
+        default=D.val_fraction,
+        help="hold out the last F of the token stream for validation",
+    )
     p.add_argument("--plot", metavar="PATH", help="write a PNG of perplexity per epoch")
     p.add_argument("--save", metavar="PATH", help="write a checkpoint (.npz) at the end")
-    p.add_argument("--save-best", metavar="PATH",
-                   help="also keep the checkpoint of the best validation epoch (needs --val-fraction)")
-    p.add_argument("--save-every", type=integer, default=R.save_every, metavar="N",
-                   help="also checkpoint every N epochs (0: only at the end)")
-    p.add_argument("--resume", nargs="?", const=True, type=resume_mode, metavar="auto",
-                   help="continue the run saved in --save PATH up to --epochs; --resume auto: "
-                        "only if that file exists (start afresh otherwise), so a supervisor can "
-                        "restart the same command line")
-    p.add_argument("--overwrite", action="store_true", default=R.overwrite,
-                   help="replace a checkpoint already at --save or --save-best (another run's)")
+    p.add_argument(
+        "--save-best",
+        metavar="PATH",
+        help="also keep the checkpoint of the best validation epoch (needs --val-fraction)",
+    )
+    p.add_argument(
+        "--save-every",
+        type=integer,
+        default=R.save_every,
+        metavar="N",
+        help="also checkpoint every N epochs (0: only at the end)",
+    )
+    p.add_argument(
+        "--resume",
+        nargs="?",
+        const=True,
+        type=resume_mode,
+        metavar="auto",
+        help="continue the run saved in --save PATH up to --epochs; --resume auto: "
+        "only if that file exists (start afresh otherwise), so a supervisor can "
+        "restart the same command line",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        default=R.overwrite,
+        help="replace a checkpoint already at --save or --save-best (another run's)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress output, only the summary")
-    p.add_argument("--threads", type=integer, default=R.threads, metavar="N",
-                   help="CPU threads; 0: OMP_NUM_THREADS if set, else chosen once from the cores and "
-                        "the model's size; recorded in the checkpoint and reused on --resume")
+    p.add_argument(
+        "--threads",
+        type=integer,
+        default=R.threads,
+        metavar="N",
+        help="CPU threads; 0: OMP_NUM_THREADS if set, else chosen once from the cores and "
+        "the model's size; recorded in the checkpoint and reused on --resume",
+    )
     p.set_defaults(run=run)
 
 
@@ -78,11 +105,12 @@ def train(mcfg, tcfg, dcfg, opts, backend=None, device="auto"):
         raise GroupFailed(None if os.environ.get(SUPERVISED) else line) from None
     if not run.group.is_main:
         return 0  # rank 0 reports for the group
-    print(f"perplexity {metrics['perplexity']:.1f}, {metrics['tokens_per_sec']:.1f} tokens/sec "
-          f"on {metrics['device']}")
+    print(f"perplexity {metrics['perplexity']:.1f}, {metrics['tokens_per_sec']:.1f} tokens/sec on {metrics['device']}")
     if metrics["best_epoch"] is not None:
-        print(f"validation perplexity {metrics['val_perplexity']:.2f} (best {metrics['best_val_perplexity']:.2f} "
-              f"at epoch {metrics['best_epoch']})")
+        print(
+            f"validation perplexity {metrics['val_perplexity']:.2f} (best {metrics['best_val_perplexity']:.2f} "
+            f"at epoch {metrics['best_epoch']})"
+        )
     if metrics["diverged"]:
         found = metrics["diverged"]
         print(divergence.describe((found["epoch"], found["perplexity"]), run.mcfg.vocab_size))
@@ -93,5 +121,3 @@ def train(mcfg, tcfg, dcfg, opts, backend=None, device="auto"):
     if opts.metrics_json:
         write_json(opts.metrics_json, metrics)
     return 0
-
-

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-CHECK_EVERY = 2048       # columns between two checksums
+CHECK_EVERY = 2048  # columns between two checksums
 
 
 class Diverged(Exception):
@@ -42,7 +42,9 @@ class ColumnChecks:
 
 def diverged_message(name, exc):
     """The one line for a decoder stopped by a checksum (`exc`, a Diverged)."""
-    return (f"'{name}' decodes differently than it was coded: the checksum after character "
-            f"{exc.column + CHECK_EVERY} of each of its {exc.rows} segments differs (characters "
-            f"{exc.column}-{exc.column + CHECK_EVERY - 1} of segment 1 on); this machine does not "
-            "reproduce the encoder's probabilities; nothing written")
+    return (
+        f"'{name}' decodes differently than it was coded: the checksum after character "
+        f"{exc.column + CHECK_EVERY} of each of its {exc.rows} segments differs (characters "
+        f"{exc.column}-{exc.column + CHECK_EVERY - 1} of segment 1 on); this machine does not "
+        "reproduce the encoder's probabilities; nothing written"
+    )

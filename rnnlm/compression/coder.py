@@ -30,6 +30,7 @@ from rnnlm.data.vocab import Vocab
 
 # ---- the text as token ids ---------------------------------------------------------------
 
+
 def char_ids(text, vocab):
     """Token ids of each character of `text` (`<unk>`, 0, for those `vocab` lacks)."""
     table = {t: i for i, t in enumerate(vocab.idx_to_token) if len(t) == 1}

@@ -13,7 +13,7 @@ from rnnlm.threads import MAX_THREADS, coding_choice
 MODES = ("checkpoint", "online")
 MIX_CHOICES = ("both", "rnn", "context")  # the RNN mixed with the context model; alone; the context model alone
 OPTIMIZERS = ("adam", "sgd")
-DEFAULT_SEGMENTS = 32    # rows of the batch the text is cut into, in both modes
+DEFAULT_SEGMENTS = 32  # rows of the batch the text is cut into, in both modes
 MAX_SEGMENTS = 1 << 16
 
 # an --online model is trained while coding, on a thread or two: beyond these, hours per
@@ -31,6 +31,7 @@ class OnlineConfig:
     """The model and learning rule of `--online`. Defaults picked on the raw Time Machine's
     first 40,000 characters (GRU beat LSTM; lr 0.01 beat 0.003 and 0.02; one replay step of
     32 windows x 32 characters per chunk cut 3.29 to 2.94 bits/char)."""
+
     cell: str = "gru"
     num_hiddens: int = 256
     num_layers: int = 1
@@ -38,10 +39,10 @@ class OnlineConfig:
     optimizer: str = "adam"
     lr: float = 0.01
     clip: float = 1.0
-    chunk: int = 16          # coding steps between training steps (truncated BPTT length)
-    replay: int = 1          # extra training steps after each chunk, on windows of the coded text
-    replay_batch: int = 32   # windows per replay step
-    replay_len: int = 32     # characters per window (each from a zero state)
+    chunk: int = 16  # coding steps between training steps (truncated BPTT length)
+    replay: int = 1  # extra training steps after each chunk, on windows of the coded text
+    replay_batch: int = 32  # windows per replay step
+    replay_len: int = 32  # characters per window (each from a zero state)
 
     def __post_init__(self):
         """The command line's checks and the limits a file's settings must keep: a file
@@ -51,24 +52,30 @@ class OnlineConfig:
         _non_negative("--seed", self.seed)
         _positive("lr", self.lr, float)
         _positive("clip", self.clip, float)
-        for flag, value in (("--num-hiddens", self.num_hiddens), ("num_layers", self.num_layers),
-                            ("chunk", self.chunk), ("replay_batch", self.replay_batch),
-                            ("replay_len", self.replay_len)):
+        for flag, value in (
+            ("--num-hiddens", self.num_hiddens),
+            ("num_layers", self.num_layers),
+            ("chunk", self.chunk),
+            ("replay_batch", self.replay_batch),
+            ("replay_len", self.replay_len),
+        ):
             _positive(flag, value)
         _non_negative("replay", self.replay)
-        for flag, value, limit in (("--num-hiddens", self.num_hiddens, ONLINE_MAX_HIDDENS),
-                                   ("num_layers", self.num_layers, ONLINE_MAX_LAYERS),
-                                   ("chunk", self.chunk, ONLINE_MAX_CHUNK),
-                                   ("replay", self.replay, ONLINE_MAX_REPLAY),
-                                   ("replay_batch x replay_len", self.replay_batch * self.replay_len,
-                                    ONLINE_MAX_REPLAY_CHARS)):
+        for flag, value, limit in (
+            ("--num-hiddens", self.num_hiddens, ONLINE_MAX_HIDDENS),
+            ("num_layers", self.num_layers, ONLINE_MAX_LAYERS),
+            ("chunk", self.chunk, ONLINE_MAX_CHUNK),
+            ("replay", self.replay, ONLINE_MAX_REPLAY),
+            ("replay_batch x replay_len", self.replay_batch * self.replay_len, ONLINE_MAX_REPLAY_CHARS),
+        ):
             if value > limit:
                 raise ConfigError(f"{flag} must be at most {limit} for --online, got {value}")
 
     def model_config(self, vocab_size):
         """The ModelConfig of this online model over `vocab_size` tokens."""
-        return ModelConfig(vocab_size=vocab_size, num_hiddens=self.num_hiddens,
-                           num_layers=self.num_layers, cell=self.cell)
+        return ModelConfig(
+            vocab_size=vocab_size, num_hiddens=self.num_hiddens, num_layers=self.num_layers, cell=self.cell
+        )
 
 
 @dataclass(frozen=True)
@@ -77,6 +84,7 @@ class CompressConfig:
     framework threads (None: `rnnlm.threads.coding_choice`'s default; the file records the
     count the backend really computes with), `mix` (see MIX_CHOICES), on `backend` (None:
     $RNNLM_BACKEND, else the first installed training backend)."""
+
     mode: str = "online"
     segments: int = DEFAULT_SEGMENTS
     threads: Optional[int] = None
@@ -98,6 +106,7 @@ class CompressConfig:
             raise ConfigError(f"online must be an OnlineConfig, got {type(self.online).__name__}")
         if self.backend is not None:
             from rnnlm.backend import check_name  # the registry's names (imports no framework)
+
             check_name(self.backend, training=True)  # coding steps the model; online trains it
 
     @staticmethod
@@ -112,8 +121,7 @@ class CompressConfig:
         given = {k: v for k, v in options.items() if v is not None}
         model = {"cell": given.pop("model")} if "model" in given else {}
         model.update({k: given.pop(k) for k in ("num_hiddens", "seed") if k in given})
-        return CompressConfig(mode="online" if online else "checkpoint", online=OnlineConfig(**model),
-                              **given)
+        return CompressConfig(mode="online" if online else "checkpoint", online=OnlineConfig(**model), **given)
 
     @property
     def thread_count(self):

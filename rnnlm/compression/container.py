@@ -38,11 +38,11 @@ from rnnlm.io.limits import loads_json
 MAGIC = b"RNNLMZ\r\n"
 VERSION = 3
 _FIXED = struct.Struct("<8sBIQQII")  # magic, version, crc, n_bytes, n_chars, settings len, crc
-_CHECKED = _FIXED.size - 4           # the header bytes the CRC covers (all but the CRC itself)
-MAX_SETTINGS = 1 << 20               # packed settings, and what they may unpack to
-MAX_ORIGINAL_BYTES = 16 << 20        # what compress codes (decoding holds ~24 bytes per char)
+_CHECKED = _FIXED.size - 4  # the header bytes the CRC covers (all but the CRC itself)
+MAX_SETTINGS = 1 << 20  # packed settings, and what they may unpack to
+MAX_ORIGINAL_BYTES = 16 << 20  # what compress codes (decoding holds ~24 bytes per char)
 MAX_FILE_BYTES = 8 * MAX_ORIGINAL_BYTES + MAX_SETTINGS + _FIXED.size
-CHARS_PER_PAYLOAD_BIT = 32           # the floor: MIN_BITS_PER_CHAR = 1/32 bit per character
+CHARS_PER_PAYLOAD_BIT = 32  # the floor: MIN_BITS_PER_CHAR = 1/32 bit per character
 MIN_BITS_PER_CHAR = 1 / CHARS_PER_PAYLOAD_BIT
 # zlib's preset dictionary for the settings: the keys and usual values of version 3's settings,
 # so a header repeats them by reference (on the raw book, 8 segments, the header went from 576
@@ -58,7 +58,10 @@ SETTINGS_DICTIONARY = (
     b'{"cell":"gru","chunk":16,"clip":1.0,"lr":0.01,"num_hiddens":256,"num_layers":1,'
     b'"optimizer":"adam","replay":1,"replay_batch":32,"replay_len":32,"seed":0},'
     b'"platform":"x86_64","revision":3,"segments":8,"threads":1,'
-    b'"vocab":" etaonisrhldu\\ncmfwgyp,b.v' b"'k-IT;?!MHxqSAWj:EBz()_CDLNOPRFGY[]0123456789" b'"}')
+    b'"vocab":" etaonisrhldu\\ncmfwgyp,b.v'
+    b"'k-IT;?!MHxqSAWj:EBz()_CDLNOPRFGY[]0123456789"
+    b'"}'
+)
 
 
 def _crc(data_or_header, body):
@@ -83,15 +86,17 @@ def pack(original_crc, n_bytes, n_chars, settings, words):
 def unpack(data, name):
     """(original crc, n_bytes, n_chars, settings dict, uint32 words) of a compressed file's
     bytes; anything wrong with them is a UsageError naming `name`."""
-    if len(data) < len(MAGIC) or data[:len(MAGIC)] != MAGIC:
+    if len(data) < len(MAGIC) or data[: len(MAGIC)] != MAGIC:
         raise UsageError(f"'{name}' is not an rnnlm compressed file (no magic string)")
     if len(data) < _FIXED.size:
         raise UsageError(f"'{name}' is truncated (shorter than the header)")
     _, version, crc, n_bytes, n_chars, m, body_crc = _FIXED.unpack_from(data)
     if version != VERSION:
-        raise UsageError(f"'{name}' has format version {version}; this rnnlm reads version {VERSION} "
-                         "only (compress the original again)")
-    body = data[_FIXED.size:]
+        raise UsageError(
+            f"'{name}' has format version {version}; this rnnlm reads version {VERSION} "
+            "only (compress the original again)"
+        )
+    body = data[_FIXED.size :]
     if m > MAX_SETTINGS or m > len(body) or (len(body) - m) % 4:
         raise UsageError(f"'{name}' is truncated or corrupt (lengths do not add up)")
     if _crc(data[:_CHECKED], body) != body_crc:
@@ -99,11 +104,12 @@ def unpack(data, name):
     if not n_chars <= n_bytes <= 4 * n_chars:
         raise UsageError(f"'{name}' is corrupt (inconsistent lengths)")
     if n_bytes > MAX_ORIGINAL_BYTES:
-        raise UsageError(f"'{name}' claims an original of {n_bytes} bytes; rnnlm codes at most "
-                         f"{MAX_ORIGINAL_BYTES}")
+        raise UsageError(f"'{name}' claims an original of {n_bytes} bytes; rnnlm codes at most {MAX_ORIGINAL_BYTES}")
     if (len(body) - m) // 4 < floor_words(n_chars):
-        raise UsageError(f"'{name}' is corrupt: it claims {n_chars} characters in {len(body) - m} bytes "
-                         f"of payload, below the floor of 1/{CHARS_PER_PAYLOAD_BIT} bit per character")
+        raise UsageError(
+            f"'{name}' is corrupt: it claims {n_chars} characters in {len(body) - m} bytes "
+            f"of payload, below the floor of 1/{CHARS_PER_PAYLOAD_BIT} bit per character"
+        )
     try:
         unpacker = zlib.decompressobj(zdict=SETTINGS_DICTIONARY)
         raw = unpacker.decompress(body[:m], MAX_SETTINGS)  # bounded: a zlib bomb stops here

@@ -29,13 +29,13 @@ PROB_BITS = 16
 @dataclass(frozen=True)
 class ContextConfig:
     max_order: int = 6
-    discount: int = 12       # D: out of 16 per distinct symbol (seen once)
-    discount2: int = 18      # D for a symbol seen twice (0: as D), as modified Kneser-Ney's D2
-    discount3: int = 22      # D for a symbol seen three times or more (0: as discount2)
-    add: int = 2             # A: extra escape weight, out of 16
-    limit: int = 1 << 13     # a context's counts are halved when one reaches this
+    discount: int = 12  # D: out of 16 per distinct symbol (seen once)
+    discount2: int = 18  # D for a symbol seen twice (0: as D), as modified Kneser-Ney's D2
+    discount3: int = 22  # D for a symbol seen three times or more (0: as discount2)
+    add: int = 2  # A: extra escape weight, out of 16
+    limit: int = 1 << 13  # a context's counts are halved when one reaches this
     max_cells: int = 1 << 24  # contexts x vocabulary, all orders (int32: 64 MiB): the memory cap
-    exclusion: int = 1       # 1: PPM's update exclusion (orders below the one that knew the symbol keep their counts)
+    exclusion: int = 1  # 1: PPM's update exclusion (orders below the one that knew the symbol keep their counts)
 
 
 class ContextModel:
@@ -43,7 +43,7 @@ class ContextModel:
         self.cfg, self.V, self.rows = config, vocab_size, rows
         self.K = config.max_order
         self.history = np.zeros((rows, max(self.K, 1)), dtype=np.int64)  # newest last
-        self.index = {b"": 0}                  # context bytes -> slot; slot 0 is order 0
+        self.index = {b"": 0}  # context bytes -> slot; slot 0 is order 0
         self.counts = np.zeros((64, vocab_size), dtype=np.int32)
         self.cap = max(1, config.max_cells // vocab_size)
         self._keys: Any = None  # the contexts of the last `predict`, for `update`
@@ -59,11 +59,11 @@ class ContextModel:
             self.history[:, :-1] = self.history[:, 1:]
             self.history[:, -1] = prev
         whole = [h.tobytes() for h in self.history]  # 8 bytes per symbol, oldest first
-        keys = [[b""] * R] + [[h[8 * (K - k):] for h in whole] for k in range(1, K + 1)]
+        keys = [[b""] * R] + [[h[8 * (K - k) :] for h in whole] for k in range(1, K + 1)]
         get = self.index.get
         slots = np.array([[get(key, -1) for key in row] for row in keys], dtype=np.int64)
         self._keys, self._slots = keys, slots
-        c = self.counts[np.maximum(slots, 0)].astype(np.int64)        # (K+1, R, V)
+        c = self.counts[np.maximum(slots, 0)].astype(np.int64)  # (K+1, R, V)
         c[slots < 0] = 0
         self._counts = c
         n = c.sum(axis=2)
@@ -102,13 +102,13 @@ class ContextModel:
             slots[k, r] = -1 if slot is None else slot
         if len(self.index) > len(self.counts):
             grown = np.zeros((min(2 * len(self.index), self.cap), self.V), dtype=np.int32)
-            grown[:len(self.counts)] = self.counts
+            grown[: len(self.counts)] = self.counts
             self.counts = grown
         ok = slots >= 0
         if self.cfg.exclusion:
             # only the orders from the highest one that had seen the symbol up learn it: the lower
             # orders then count in how many contexts a symbol is new, as Kneser-Ney's do
-            knew = self._counts[:, np.arange(self.rows), symbols] > 0       # (K+1, R)
+            knew = self._counts[:, np.arange(self.rows), symbols] > 0  # (K+1, R)
             lowest = np.where(knew, np.arange(self.K + 1)[:, None], 0).max(axis=0)
             ok &= np.arange(self.K + 1)[:, None] >= lowest[None]
         cells = slots[ok] * self.V + np.broadcast_to(symbols, slots.shape)[ok]

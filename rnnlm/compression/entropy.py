@@ -16,9 +16,9 @@ import numpy as np
 from rnnlm.errors import UsageError
 from rnnlm.install import install_hint
 
-PROB_FLOOR = 1e-9        # no symbol gets less, so none is ever uncodable (constriction also ensures it)
+PROB_FLOOR = 1e-9  # no symbol gets less, so none is ever uncodable (constriction also ensures it)
 MAX_CODE_POINT = 0x110000  # exclusive; lone surrogates (U+DC80..U+DCFF) carry undecodable bytes
-FALLBACK_TABLE = 1024    # distinct escaped characters remembered; later new ones stay literal
+FALLBACK_TABLE = 1024  # distinct escaped characters remembered; later new ones stay literal
 
 
 def _constriction():
@@ -49,8 +49,8 @@ class Fallback:
     """
 
     def __init__(self):
-        self.seen = []      # code points, in order of first escape
-        self.index = {}     # code point -> position in `seen`
+        self.seen = []  # code points, in order of first escape
+        self.index = {}  # code point -> position in `seen`
         self.counts = []
         self.ideal_bits = 0.0
 
@@ -71,8 +71,7 @@ class Fallback:
         if self.seen:
             table = self._table()
             symbol = len(self.seen) if position is None else position
-            coder.encode(np.array([symbol], dtype=np.int32), stream.model.Categorical(perfect=False),
-                         table[None, :])
+            coder.encode(np.array([symbol], dtype=np.int32), stream.model.Categorical(perfect=False), table[None, :])
             self.ideal_bits -= math.log2(table[symbol] / table.sum())
         if position is None:
             coder.encode(np.array([cp], dtype=np.int32), stream.model.Uniform(MAX_CODE_POINT))

@@ -18,15 +18,20 @@ from rnnlm.compression.predictor import DTYPE
 from rnnlm.errors import UsageError
 from rnnlm.threads import MAX_THREADS, plural
 
-CODING_REVISION = 3      # bump whenever the computation that produces probabilities changes
+CODING_REVISION = 3  # bump whenever the computation that produces probabilities changes
 
 
 def environment(backend, threads):
     """The settings that fix the floats (the file records them): `threads`, the count the
     framework computes with while coding, the decoder reproduces on any number of cores."""
-    return {"backend": backend.NAME, "framework": backend.framework_version(),
-            "numpy": np.__version__, "dtype": DTYPE, "threads": threads,
-            "revision": CODING_REVISION}
+    return {
+        "backend": backend.NAME,
+        "framework": backend.framework_version(),
+        "numpy": np.__version__,
+        "dtype": DTYPE,
+        "threads": threads,
+        "revision": CODING_REVISION,
+    }
 
 
 def platform_tag():
@@ -45,9 +50,15 @@ def coding_backend(flag, threads):
     if actual == threads:
         return backend, threads, None
     backend.set_num_threads(actual)
-    return backend, actual, (f"note: {backend.NAME} computes with {plural(actual)} here, not the "
-                             f"{threads} asked (its count is fixed when it loads); the file records "
-                             f"{actual}, and its decoder must compute with {actual} too")
+    return (
+        backend,
+        actual,
+        (
+            f"note: {backend.NAME} computes with {plural(actual)} here, not the "
+            f"{threads} asked (its count is fixed when it loads); the file records "
+            f"{actual}, and its decoder must compute with {actual} too"
+        ),
+    )
 
 
 def file_threads(settings, name):
@@ -68,14 +79,22 @@ def decoding_backend(settings, name, flag=None):
     backend = load_backend(want, threads)
     backend.set_num_threads(threads)
     if backend.num_threads() != threads:
-        raise UsageError(f"'{name}' was coded with {want} computing with {plural(threads)}; here {want} "
-                         f"computes with {backend.num_threads()}, and its count is fixed when it "
-                         "loads: one thread a core (decode on a machine with that many cores), or "
-                         "the count of an earlier load in this process (decode in a fresh process)")
+        raise UsageError(
+            f"'{name}' was coded with {want} computing with {plural(threads)}; here {want} "
+            f"computes with {backend.num_threads()}, and its count is fixed when it "
+            "loads: one thread a core (decode on a machine with that many cores), or "
+            "the count of an earlier load in this process (decode in a fresh process)"
+        )
     have = environment(backend, threads)
-    for key, label in (("revision", "rnnlm coding revision"), ("framework", f"{backend.NAME}"),
-                       ("numpy", "numpy"), ("dtype", "dtype")):
+    for key, label in (
+        ("revision", "rnnlm coding revision"),
+        ("framework", f"{backend.NAME}"),
+        ("numpy", "numpy"),
+        ("dtype", "dtype"),
+    ):
         if settings.get(key) != have[key]:
-            raise UsageError(f"'{name}' was coded with {label} {settings.get(key)}, this machine has "
-                             f"{have[key]}: decoding needs the same to reproduce the probabilities")
+            raise UsageError(
+                f"'{name}' was coded with {label} {settings.get(key)}, this machine has "
+                f"{have[key]}: decoding needs the same to reproduce the probabilities"
+            )
     return backend, threads

@@ -19,22 +19,34 @@ class FileSettings:
     mode: str
     segments: int
     backend: str
-    online: Optional[OnlineConfig]   # with its vocabulary, in online mode
+    online: Optional[OnlineConfig]  # with its vocabulary, in online mode
     vocab: Optional[Vocab]
     mix: Optional[mixed.MixSettings]  # None: the RNN alone
     checks: ColumnChecks
-    raw: Any                          # the settings dict itself (environment, fingerprint)
+    raw: Any  # the settings dict itself (environment, fingerprint)
 
 
 def read_settings(settings, n_chars, name):
     """The FileSettings of the settings dict of a file of `n_chars` characters."""
     mode, segments = settings.get("mode"), settings.get("segments")
-    if mode not in MODES or type(segments) is not int or not 0 < segments <= MAX_SEGMENTS \
-            or not isinstance(settings.get("backend"), str):
+    if (
+        mode not in MODES
+        or type(segments) is not int
+        or not 0 < segments <= MAX_SEGMENTS
+        or not isinstance(settings.get("backend"), str)
+    ):
         raise UsageError(f"'{name}' is corrupt (bad settings)")
     online, vocab = _online(settings, name) if mode == "online" else (None, None)
-    return FileSettings(mode, segments, settings["backend"], online, vocab, _mix(settings, name),
-                        _checks(settings, layout(n_chars, segments)[1], name), settings)
+    return FileSettings(
+        mode,
+        segments,
+        settings["backend"],
+        online,
+        vocab,
+        _mix(settings, name),
+        _checks(settings, layout(n_chars, segments)[1], name),
+        settings,
+    )
 
 
 def _online(settings, name):
@@ -68,8 +80,11 @@ def _checks(settings, columns, name):
     """The recorded checksums: one every CHECK_EVERY of the file's `columns`, all of them (a file
     without them would decode any payload to the end unchecked)."""
     checks = settings.get("checks", [])
-    if settings.get("check_every", CHECK_EVERY) != CHECK_EVERY or not isinstance(checks, list) \
-            or len(checks) != columns // CHECK_EVERY \
-            or not all(type(c) is int and 0 <= c < 1 << 16 for c in checks):
+    if (
+        settings.get("check_every", CHECK_EVERY) != CHECK_EVERY
+        or not isinstance(checks, list)
+        or len(checks) != columns // CHECK_EVERY
+        or not all(type(c) is int and 0 <= c < 1 << 16 for c in checks)
+    ):
         raise UsageError(f"'{name}' is corrupt (bad checksums)")
     return ColumnChecks(checks)

@@ -16,8 +16,8 @@ from functools import lru_cache
 
 import numpy as np
 
-FRAC_BITS = 12           # log2 values are integers in units of 1/4096 bit
-EXP_BITS = 24            # exp2 results are integers out of 2**24
+FRAC_BITS = 12  # log2 values are integers in units of 1/4096 bit
+EXP_BITS = 24  # exp2 results are integers out of 2**24
 _SIZE = 1 << FRAC_BITS
 
 
@@ -28,12 +28,12 @@ def tables():
         ctx.prec = 24  # enough for 24-bit results; more only costs import time
         ln2, scale = Decimal(2).ln(), Decimal(_SIZE)
         # log2(1 + (i + 1/2) / 4096): the middle of each mantissa bucket
-        log = [int(((1 + (Decimal(i) + Decimal("0.5")) / scale).ln() / ln2 * scale)
-                   .to_integral_value()) for i in range(_SIZE)]
-        exp = [int((((-Decimal(i) / scale) * ln2).exp() * (1 << EXP_BITS)).to_integral_value())
-               for i in range(_SIZE)]
+        log = [
+            int(((1 + (Decimal(i) + Decimal("0.5")) / scale).ln() / ln2 * scale).to_integral_value())
+            for i in range(_SIZE)
+        ]
+        exp = [int((((-Decimal(i) / scale) * ln2).exp() * (1 << EXP_BITS)).to_integral_value()) for i in range(_SIZE)]
     return np.array(log, dtype=np.int64), np.array(exp, dtype=np.int64)
-
 
 
 def log2_fixed(x):

@@ -20,14 +20,14 @@ from dataclasses import dataclass
 import numpy as np
 
 PROB_BITS = 24
-TABLE_BITS = 22          # 4 Mi entries of int64 (32 MiB): a position per hashed context
-_HASH_MUL = 0x2545F491   # odd, < 2**32: symbol i of the window times _HASH_MUL**i, mod 2**TABLE_BITS
+TABLE_BITS = 22  # 4 Mi entries of int64 (32 MiB): a position per hashed context
+_HASH_MUL = 0x2545F491  # odd, < 2**32: symbol i of the window times _HASH_MUL**i, mod 2**TABLE_BITS
 
 
 @dataclass(frozen=True)
 class MatchConfig:
-    min_len: int = 10        # symbols a context must share to start a match (0: no match model)
-    limit: int = 1 << 12     # a length bucket's counts are halved when its trials reach this
+    min_len: int = 10  # symbols a context must share to start a match (0: no match model)
+    limit: int = 1 << 12  # a length bucket's counts are halved when its trials reach this
 
 
 def length_bucket(length):
@@ -42,13 +42,13 @@ BUCKETS = 20
 class MatchModel:
     def __init__(self, vocab_size, rows, config=MatchConfig()):
         self.cfg, self.V, self.rows = config, vocab_size, rows
-        self.history = np.zeros((rows, 16), dtype=np.int64)    # grows by doubling
-        self.coded = 0                                          # columns coded so far
+        self.history = np.zeros((rows, 16), dtype=np.int64)  # grows by doubling
+        self.coded = 0  # columns coded so far
         self.table = np.full(1 << TABLE_BITS, -1, dtype=np.int64)  # row << 32 | column
-        self.row = np.zeros(rows, dtype=np.int64)               # where each match points
+        self.row = np.zeros(rows, dtype=np.int64)  # where each match points
         self.col = np.zeros(rows, dtype=np.int64)
-        self.length = np.zeros(rows, dtype=np.int64)            # 0: no match
-        self.hits = np.ones(BUCKETS, dtype=np.int64)            # right guesses per bucket (+1)
+        self.length = np.zeros(rows, dtype=np.int64)  # 0: no match
+        self.hits = np.ones(BUCKETS, dtype=np.int64)  # right guesses per bucket (+1)
         self.trials = np.full(BUCKETS, 2, dtype=np.int64)
         m = config.min_len
         self._powers = np.array([pow(_HASH_MUL, i, 1 << TABLE_BITS) for i in range(m)], dtype=np.int64)
@@ -96,7 +96,7 @@ class MatchModel:
         m = self.cfg.min_len
         if t < m:
             return
-        h = self.history[:, t - m:t] @ self._powers & ((1 << TABLE_BITS) - 1)
+        h = self.history[:, t - m : t] @ self._powers & ((1 << TABLE_BITS) - 1)
         lost = np.flatnonzero(self.length == 0)
         found = self.table[h[lost]]
         cand = lost[found >= 0]
@@ -104,8 +104,9 @@ class MatchModel:
         if len(cand):
             r, c = found >> 32, found & 0xFFFFFFFF
             window = np.arange(-m, 0)
-            same = (self.history[r[:, None], c[:, None] + window]
-                    == self.history[cand[:, None], t + window]).all(axis=1)
+            same = (self.history[r[:, None], c[:, None] + window] == self.history[cand[:, None], t + window]).all(
+                axis=1
+            )
             self.row[cand[same]], self.col[cand[same]] = r[same], c[same]
             self.length[cand[same]] = m
         # remember where each row's context ends (one row per hash: the lowest row wins)
@@ -115,7 +116,7 @@ class MatchModel:
     def _store(self, symbols):
         if self.coded == self.history.shape[1]:
             grown = np.zeros((self.rows, 2 * self.coded), dtype=np.int64)
-            grown[:, :self.coded] = self.history
+            grown[:, : self.coded] = self.history
             self.history = grown
         self.history[:, self.coded] = symbols
         self.coded += 1

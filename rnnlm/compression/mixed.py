@@ -9,7 +9,8 @@ has only ever seen one symbol, the match state and the RNN's confidence; the sec
 previous symbol, the third's (optional) by the previous two. A small mixer (or an average)
 combines them, and SSE corrects the top
 probability by the previous symbol and the match state. Without the RNN (`rnn=False`) the
-context model's levels (and the match model) are mixed alone. `probs` returns float64 p / sum p: exact integers divided once (IEEE division
+context model's levels (and the match model) are mixed alone. `probs` returns float64 p / sum p:
+exact integers divided once (IEEE division
 is correctly rounded everywhere), so both sides hand the coder the same floats.
 """
 
@@ -44,18 +45,35 @@ class MixSettings:
             raise ValueError("mix settings")
         ctx, mix = ContextConfig(**d["context"]), MixConfig(**d["mixer"])
         match, sse = MatchConfig(**d["match"]), SSEConfig(**d["sse"])
-        for v in (*asdict(ctx).values(), *asdict(mix).values(), *asdict(match).values(),
-                  *asdict(sse).values(), d["rnn"]):
+        for v in (
+            *asdict(ctx).values(),
+            *asdict(mix).values(),
+            *asdict(match).values(),
+            *asdict(sse).values(),
+            d["rnn"],
+        ):
             if type(v) not in (int, bool):
                 raise ValueError("mix settings")
-        if not 0 <= ctx.max_order <= 16 or not 0 <= ctx.discount <= 16 or not 0 <= ctx.discount2 <= 32 \
-                or not 0 <= ctx.discount3 <= 48 or not 0 < ctx.add <= 1 << 16 \
-                or not 2 <= ctx.limit <= 1 << 16 or not 0 < ctx.max_cells <= 1 << 26 \
-                or not 0 <= mix.lr <= 1 << 16 or not 1 <= mix.confidence_buckets <= 64 \
-                or not 0 <= mix.final_lr <= 1 << 16 or mix.third not in (0, 1) \
-                or not 0 <= mix.lr_boost <= 1 << 16 or not abs(mix.match_weight) <= 1 << 20 \
-                or not 0 <= match.min_len <= 32 or not 2 <= match.limit <= 1 << 20 \
-                or not 0 <= sse.rate <= 16 or not 0 <= sse.weight <= 4 or sse.order not in (1, 2):
+        if (
+            not 0 <= ctx.max_order <= 16
+            or not 0 <= ctx.discount <= 16
+            or not 0 <= ctx.discount2 <= 32
+            or not 0 <= ctx.discount3 <= 48
+            or not 0 < ctx.add <= 1 << 16
+            or not 2 <= ctx.limit <= 1 << 16
+            or not 0 < ctx.max_cells <= 1 << 26
+            or not 0 <= mix.lr <= 1 << 16
+            or not 1 <= mix.confidence_buckets <= 64
+            or not 0 <= mix.final_lr <= 1 << 16
+            or mix.third not in (0, 1)
+            or not 0 <= mix.lr_boost <= 1 << 16
+            or not abs(mix.match_weight) <= 1 << 20
+            or not 0 <= match.min_len <= 32
+            or not 2 <= match.limit <= 1 << 20
+            or not 0 <= sse.rate <= 16
+            or not 0 <= sse.weight <= 4
+            or sse.order not in (1, 2)
+        ):
             raise ValueError("mix settings")
         return MixSettings(bool(d["rnn"]), ctx, mix, match, sse)
 
@@ -148,8 +166,8 @@ class MixedModel:
             self.match.update(symbols)
 
 
-ORDER2_SETS = 4096       # the third mixer's weight sets
-MATCH_STATES = 3         # no match, a match shorter than 16 symbols, a longer one
+ORDER2_SETS = 4096  # the third mixer's weight sets
+MATCH_STATES = 3  # no match, a match shorter than 16 symbols, a longer one
 
 
 def match_state(bucket):
@@ -178,8 +196,7 @@ def simulate(ids, rnn_probs, rows, length, settings=MixSettings(), each_level=Tr
         inputs: Any = model.mixer.inputs_of_last() if each_level else []
         extra = int(settings.rnn) + int(model.match is not None)
         for k in range(len(inputs)):
-            name = ("rnn alone" if k < settings.rnn else "match model" if k < extra
-                    else f"orders 0-{k - extra}")
+            name = "rnn alone" if k < settings.rnn else "match model" if k < extra else f"orders 0-{k - extra}"
             q = inputs[k, :active]
             report[name] = report.get(name, 0.0) - float(np.log2(q[r, x] / q.sum(axis=1)).sum())
         model.update(grid[:, t], active)
@@ -208,7 +225,9 @@ class MixingPredictor:
 
 def mixing_factory(inner_factory, vocab_size, settings):
     """Rows -> a MixingPredictor over `inner_factory(rows)` (None when settings.rnn is off)."""
+
     def make(rows):
         inner = inner_factory(rows) if settings.rnn else None
         return MixingPredictor(inner, vocab_size, rows, settings)
+
     return make

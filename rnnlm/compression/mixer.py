@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from rnnlm.compression.fixed_point import EXP_BITS, FRAC_BITS, exp2_neg_fixed, log2_fixed
+from rnnlm.compression.fixed_point import FRAC_BITS, exp2_neg_fixed, log2_fixed
 
-PROB_BITS = 24           # a framework's probabilities enter as integers out of 2**24
+PROB_BITS = 24  # a framework's probabilities enter as integers out of 2**24
 WEIGHT_ONE = 1 << 16
 
 
@@ -39,14 +39,14 @@ def quantize_model_probs(p):
 
 @dataclass(frozen=True)
 class MixConfig:
-    lr: int = 24             # learning rate, in units of 2**-14
-    lr_boost: int = 96       # a young weight set learns faster: lr + lr_boost * 256 / (256 + its updates)
+    lr: int = 24  # learning rate, in units of 2**-14
+    lr_boost: int = 96  # a young weight set learns faster: lr + lr_boost * 256 / (256 + its updates)
     rnn_weight: int = 26214  # initial weight of the RNN (out of 2**16: 0.4)
     top_weight: int = 39322  # initial weight of the context model's highest level (0.6)
     confidence_buckets: int = 4  # weight sets per bucket of the RNN's top probability
-    match_weight: int = 16384    # initial weight of the match model (0.25)
-    third: int = 1           # 1: a third weight set, chosen by the previous two symbols (hashed)
-    final_lr: int = 2        # 0: the two mixes averaged; else a 2-input mixer learns how to weigh them
+    match_weight: int = 16384  # initial weight of the match model (0.25)
+    third: int = 1  # 1: a third weight set, chosen by the previous two symbols (hashed)
+    final_lr: int = 2  # 0: the two mixes averaged; else a 2-input mixer learns how to weigh them
 
 
 class Mixer:
@@ -70,7 +70,7 @@ class Mixer:
         `self.score` keeps their log2, up to a constant per row, in units of 2**-FRAC_BITS."""
         self._probs = probs
         logs = log2_fixed(probs) if logs is None else logs  # (inputs, rows, V)
-        w = self.weights[selector]                        # (rows, inputs)
+        w = self.weights[selector]  # (rows, inputs)
         self.score = np.einsum("irv,ri->rv", logs, w) >> 16
         p = probs_from_scores(self.score)
         self._last = logs, selector, p
@@ -86,7 +86,7 @@ class Mixer:
         logs, selector, p = logs[:, :active], selector[:active], p[:active]
         rows = np.arange(active)
         expected = np.einsum("irv,rv->ri", logs, p) // p.sum(axis=1)[:, None]
-        grad = logs[:, rows, symbols[:active]].T - expected        # (rows, inputs)
+        grad = logs[:, rows, symbols[:active]].T - expected  # (rows, inputs)
         lr: Any = self.cfg.lr
         if self.cfg.lr_boost:
             lr = lr + (self.cfg.lr_boost << 8) // (256 + self.updates[selector])[:, None]

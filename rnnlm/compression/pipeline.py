@@ -30,19 +30,25 @@ from rnnlm.errors import UsageError
 class Coded:
     """What one direction produced: `data` (the compressed file, or the original's bytes)
     and what the report line says."""
+
     data: bytes
-    n_bytes: int             # the original's bytes
-    n_chars: int             # and characters
-    file_bytes: int          # the compressed file's size
-    header_bytes: int        # all of it but the payload
-    ideal_bits: float        # -sum log2 p of what was coded
+    n_bytes: int  # the original's bytes
+    n_chars: int  # and characters
+    file_bytes: int  # the compressed file's size
+    header_bytes: int  # all of it but the payload
+    ideal_bits: float  # -sum log2 p of what was coded
     seconds: float
     settings: Dict[str, Any]
     notes: Tuple[str, ...] = ()
 
 
-def compress(data: bytes, config: CompressConfig, checkpoint: Optional[str] = None,
-             quiet: bool = True, wrap: Optional[Callable[[Any], Any]] = None) -> Coded:
+def compress(
+    data: bytes,
+    config: CompressConfig,
+    checkpoint: Optional[str] = None,
+    quiet: bool = True,
+    wrap: Optional[Callable[[Any], Any]] = None,
+) -> Coded:
     """The compressed file's bytes of `data` (any bytes: those that are not UTF-8 survive as
     escapes), coded as `config` says, with `checkpoint` (a path) in checkpoint mode. `wrap`
     (for studies) takes the model's factory (rows -> Predictor) and returns the one to use,
@@ -55,8 +61,12 @@ def compress(data: bytes, config: CompressConfig, checkpoint: Optional[str] = No
         raise UsageError("--online codes without a checkpoint: give one or the other")
     text = data.decode("utf-8", "surrogateescape")
     backend, threads, note = coding_backend(config.backend, config.thread_count)
-    settings: Dict[str, Any] = {"mode": config.mode, "segments": config.segments,
-                                **environment(backend, threads), "platform": platform_tag()}
+    settings: Dict[str, Any] = {
+        "mode": config.mode,
+        "segments": config.segments,
+        **environment(backend, threads),
+        "platform": platform_tag(),
+    }
     if config.mode == "online":
         vocab = online_vocab(text)
         mcfg = config.online.model_config(len(vocab))
@@ -82,12 +92,22 @@ def compress(data: bytes, config: CompressConfig, checkpoint: Optional[str] = No
     seconds = time.perf_counter() - start
     settings.update(check_every=CHECK_EVERY, checks=checks.values)
     out = container.pack(zlib.crc32(data), len(data), len(text), settings, words)
-    return Coded(out, len(data), len(text), len(out), container.header_size(settings), ideal_bits,
-                 seconds, settings, () if note is None else (note,))
+    return Coded(
+        out,
+        len(data),
+        len(text),
+        len(out),
+        container.header_size(settings),
+        ideal_bits,
+        seconds,
+        settings,
+        () if note is None else (note,),
+    )
 
 
-def decompress(blob: bytes, name: str = "data", checkpoint: Optional[str] = None,
-               backend: Optional[str] = None, quiet: bool = True) -> Coded:
+def decompress(
+    blob: bytes, name: str = "data", checkpoint: Optional[str] = None, backend: Optional[str] = None, quiet: bool = True
+) -> Coded:
     """The original bytes of compressed file `blob` (`name` in messages), decoded with the
     backend it names (`backend`, if given, must agree) and, if it was coded with one,
     `checkpoint`; a file that is damaged, not ours or not reproducible here is a UsageError."""
@@ -104,15 +124,16 @@ def decompress(blob: bytes, name: str = "data", checkpoint: Optional[str] = None
     else:
         mcfg, vocab, weights, meta = load_checkpoint(checkpoint)
         if container.fingerprint(weights, meta) != settings.get("fingerprint"):
-            raise UsageError(f"'{name}' was coded with another checkpoint than '{checkpoint}' "
-                             "(fingerprints differ)")
+            raise UsageError(f"'{name}' was coded with another checkpoint than '{checkpoint}' (fingerprints differ)")
         factory = checkpoint_factory(module, mcfg, weights, threads)
     if file.mix is not None:
         factory = mixed.mixing_factory(factory, len(vocab), file.mix)
     notes: Tuple[str, ...] = ()
     if settings.get("platform") != platform_tag():
-        notes = (f"warning: '{name}' was coded on {settings.get('platform')}; another CPU may "
-                 "round differently (the CRC check will tell)",)
+        notes = (
+            f"warning: '{name}' was coded on {settings.get('platform')}; another CPU may "
+            "round differently (the CRC check will tell)",
+        )
     progress = CodingProgress(n_bytes, n_chars, quiet)
     start = time.perf_counter()
     try:
@@ -122,8 +143,7 @@ def decompress(blob: bytes, name: str = "data", checkpoint: Optional[str] = None
     seconds = time.perf_counter() - start
     if len(out) != n_bytes or zlib.crc32(out) != crc:
         raise UsageError(f"'{name}' did not decode to the original (CRC32 mismatch); nothing written")
-    return Coded(out, n_bytes, n_chars, len(blob), len(blob) - 4 * len(words), ideal_bits, seconds,
-                 settings, notes)
+    return Coded(out, n_bytes, n_chars, len(blob), len(blob) - 4 * len(words), ideal_bits, seconds, settings, notes)
 
 
 def _decode(words, n_chars, vocab, factory, file, name, progress):

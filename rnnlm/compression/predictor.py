@@ -8,7 +8,7 @@ from rnnlm.backend import build_model
 from rnnlm.compression.entropy import model_probs
 from rnnlm.model.weights import init_weights
 
-DTYPE = "float32"        # what the coder's models compute in (the file records it)
+DTYPE = "float32"  # what the coder's models compute in (the file records it)
 
 
 class Predictor:
@@ -32,8 +32,14 @@ class Predictor:
             return
         b = self.backend
         lo = t + 1 - self.online.chunk
-        state, _, _ = b.train_step(self.model, self.optimizer, b.detach_state(self.chunk_start),
-                                   inputs[:, lo:t + 1], targets[:, lo:t + 1], self.online.clip)
+        state, _, _ = b.train_step(
+            self.model,
+            self.optimizer,
+            b.detach_state(self.chunk_start),
+            inputs[:, lo : t + 1],
+            targets[:, lo : t + 1],
+            self.online.clip,
+        )
         self.state = self.chunk_start = b.detach_state(state)
         self._replay(t + 1, inputs, targets)
 
@@ -47,25 +53,39 @@ class Predictor:
         for _ in range(o.replay):
             r = self.rng.integers(0, rows, o.replay_batch)
             c = self.rng.integers(0, coded - o.replay_len + 1, o.replay_batch)[:, None] + cols
-            b.train_step(self.model, self.optimizer, b.begin_state(self.model, o.replay_batch),
-                         inputs[r[:, None], c], targets[r[:, None], c], o.clip)
+            b.train_step(
+                self.model,
+                self.optimizer,
+                b.begin_state(self.model, o.replay_batch),
+                inputs[r[:, None], c],
+                targets[r[:, None], c],
+                o.clip,
+            )
 
 
 def checkpoint_factory(backend, mcfg, weights, threads):
     """Rows -> a Predictor over the checkpoint's model, on the CPU, `threads` pinned."""
+
     def make(rows):
-        model = build_model(backend, mcfg, backend.resolve_device("cpu"), DTYPE,
-                            {k: np.asarray(v, dtype=DTYPE) for k, v in weights.items()})
+        model = build_model(
+            backend,
+            mcfg,
+            backend.resolve_device("cpu"),
+            DTYPE,
+            {k: np.asarray(v, dtype=DTYPE) for k, v in weights.items()},
+        )
         backend.set_num_threads(threads)  # after building: a model may claim every core
         return Predictor(backend, model, rows)
+
     return make
 
 
 def online_factory(backend, mcfg, ocfg, threads):
     """Rows -> a Predictor over the seeded initial weights that learns as it codes."""
+
     def make(rows):
-        model = build_model(backend, mcfg, backend.resolve_device("cpu"), DTYPE,
-                            init_weights(mcfg, ocfg.seed, DTYPE))
+        model = build_model(backend, mcfg, backend.resolve_device("cpu"), DTYPE, init_weights(mcfg, ocfg.seed, DTYPE))
         backend.set_num_threads(threads)
         return Predictor(backend, model, rows, ocfg)
+
     return make

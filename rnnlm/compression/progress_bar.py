@@ -16,8 +16,16 @@ class CodingProgress:
         self.done = 0
         if not quiet and n_chars and stream.isatty():
             from tqdm import tqdm
-            self.bar = tqdm(total=n_bytes, unit="B", unit_scale=True, unit_divisor=1000,
-                            file=stream, leave=False, dynamic_ncols=True)
+
+            self.bar = tqdm(
+                total=n_bytes,
+                unit="B",
+                unit_scale=True,
+                unit_divisor=1000,
+                file=stream,
+                leave=False,
+                dynamic_ncols=True,
+            )
 
     def __call__(self, chars_done, ideal_bits):
         if self.bar is None:

@@ -23,14 +23,14 @@ from rnnlm.errors import UsageError
 
 def seq_data_iter_random(corpus, batch_size, num_steps, rng):
     corpus = np.asarray(corpus, dtype=np.int64)
-    corpus = corpus[int(rng.integers(0, num_steps)):]
+    corpus = corpus[int(rng.integers(0, num_steps)) :]
     num_subseqs = (len(corpus) - 1) // num_steps
     starts = np.arange(0, num_subseqs * num_steps, num_steps)
     rng.shuffle(starts)
     num_batches = num_subseqs // batch_size
     offsets = np.arange(num_steps)
     for i in range(0, batch_size * num_batches, batch_size):
-        idx = starts[i:i + batch_size, None] + offsets
+        idx = starts[i : i + batch_size, None] + offsets
         yield corpus[idx], corpus[idx + 1]
 
 
@@ -38,11 +38,11 @@ def seq_data_iter_sequential(corpus, batch_size, num_steps, rng):
     corpus = np.asarray(corpus, dtype=np.int64)
     offset = int(rng.integers(0, num_steps + 1))
     num_tokens = ((len(corpus) - offset - 1) // batch_size) * batch_size
-    xs = corpus[offset:offset + num_tokens].reshape(batch_size, -1)
-    ys = corpus[offset + 1:offset + 1 + num_tokens].reshape(batch_size, -1)
+    xs = corpus[offset : offset + num_tokens].reshape(batch_size, -1)
+    ys = corpus[offset + 1 : offset + 1 + num_tokens].reshape(batch_size, -1)
     num_batches = xs.shape[1] // num_steps
     for i in range(0, num_steps * num_batches, num_steps):
-        yield xs[:, i:i + num_steps], ys[:, i:i + num_steps]
+        yield xs[:, i : i + num_steps], ys[:, i : i + num_steps]
 
 
 ITERATORS = {"sequential": seq_data_iter_sequential, "random": seq_data_iter_random}
@@ -60,7 +60,8 @@ def check_corpus_length(num_tokens, batch_size, num_steps, iter_kind, what="corp
         raise UsageError(
             f"{what} has {num_tokens} tokens, too short for one minibatch of "
             f"--batch-size {batch_size} x --num-steps {num_steps} (needs {need}); "
-            "use a longer corpus, a larger --max-tokens or smaller batches")
+            "use a longer corpus, a larger --max-tokens or smaller batches"
+        )
 
 
 def make_batches(corpus, batch_size, num_steps, iter_kind, rng):

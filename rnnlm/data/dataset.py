@@ -10,7 +10,7 @@ def split_validation(corpus, fraction):
     if not fraction:
         return corpus, None
     n_val = int(len(corpus) * fraction)
-    return corpus[:len(corpus) - n_val], corpus[len(corpus) - n_val:]
+    return corpus[: len(corpus) - n_val], corpus[len(corpus) - n_val :]
 
 
 def load_training_data(dcfg, tcfg):
@@ -18,8 +18,13 @@ def load_training_data(dcfg, tcfg):
     at least one minibatch."""
     corpus, vocab = load_corpus(dcfg.corpus, tcfg.max_tokens, text=dcfg.text)
     train, val = split_validation(corpus, dcfg.val_fraction)
-    check_corpus_length(len(train), tcfg.batch_size, tcfg.num_steps, tcfg.iter,
-                        "the training split" if val is not None else corpus_name(dcfg.corpus))
+    check_corpus_length(
+        len(train),
+        tcfg.batch_size,
+        tcfg.num_steps,
+        tcfg.iter,
+        "the training split" if val is not None else corpus_name(dcfg.corpus),
+    )
     if val is not None:
         check_corpus_length(len(val), tcfg.batch_size, tcfg.num_steps, "eval", "the validation split")
     return train, val, vocab

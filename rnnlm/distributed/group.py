@@ -36,8 +36,10 @@ SINGLE = Group()
 
 def check_divisible(batch_size, world_size):
     if batch_size % world_size:
-        raise UsageError(f"--batch-size {batch_size} is not divisible by the {world_size} workers; "
-                         "each worker takes an equal share of every minibatch's rows")
+        raise UsageError(
+            f"--batch-size {batch_size} is not divisible by the {world_size} workers; "
+            "each worker takes an equal share of every minibatch's rows"
+        )
 
 
 def check_same_start(backend, model, epoch, group):
@@ -46,9 +48,11 @@ def check_same_start(backend, model, epoch, group):
     the same sums, so all of them stop together: the epochs e_i are all equal exactly when
     N * sum(e_i^2) == (sum e_i)^2."""
     total, squares = backend.all_reduce_sum(model, [float(epoch), float(epoch) ** 2])
-    if group.world_size * squares != total ** 2:
-        raise UsageError(f"the {group.world_size} workers start from different epochs (this one, rank "
-                         f"{group.rank}, after epoch {epoch}); --save must name one file every worker sees")
+    if group.world_size * squares != total**2:
+        raise UsageError(
+            f"the {group.world_size} workers start from different epochs (this one, rank "
+            f"{group.rank}, after epoch {epoch}); --save must name one file every worker sees"
+        )
 
 
 def shard_rows(batches, group):
@@ -59,4 +63,4 @@ def shard_rows(batches, group):
     for X, Y in batches:
         rows = X.shape[0] // group.world_size
         lo = group.rank * rows
-        yield X[lo:lo + rows], Y[lo:lo + rows]
+        yield X[lo : lo + rows], Y[lo : lo + rows]

@@ -48,6 +48,7 @@ def _die_with_parent():
     os.setpgid(0, 0)
     try:
         import ctypes
+
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
@@ -74,8 +75,7 @@ def start_group(engine, train_argv, workers, servers):
     base = _base_env(workers)
     specs = engine.group_processes(train_argv, workers, servers, free_port())
     started = [(spec, _spawn(spec.argv, {**base, **spec.env})) for spec in specs]
-    return ([(s.label, p) for s, p in started if s.worker],
-            [(s.label, p) for s, p in started if not s.worker])
+    return ([(s.label, p) for s, p in started if s.worker], [(s.label, p) for s, p in started if not s.worker])
 
 
 def _signal_group(p, sig):
@@ -238,11 +238,20 @@ def launch(cfg, train_argv, parse_train):
         raise UsageError("launch runs a training command: rnnlm launch --workers N -- train [options]")
     job = parse_train(argv)
     if cfg.max_restarts and not job.run.save:
-        raise UsageError("--max-restarts needs --save PATH in the train command: "
-                         "a restarted group resumes from that checkpoint")
+        raise UsageError(
+            "--max-restarts needs --save PATH in the train command: a restarted group resumes from that checkpoint"
+        )
     check_divisible(job.train.batch_size, cfg.workers)
     check_outputs(job.run, job.data.corpus)  # once, not in every worker
     load_training_data(job.data, job.train)  # catch bad data once, not in every worker
     engine = load_engine(backend_name_of(job))
-    return run_group(engine, argv, cfg.workers, cfg.servers, cfg.max_restarts, job.run.save,
-                     resume_given=job.run.resume != "no", save_best=job.run.save_best)
+    return run_group(
+        engine,
+        argv,
+        cfg.workers,
+        cfg.servers,
+        cfg.max_restarts,
+        job.run.save,
+        resume_given=job.run.resume != "no",
+        save_best=job.run.save_best,
+    )

@@ -55,12 +55,15 @@ def detect_format(path):
             raise UsageError(f"'{path}' is already an rnnlm checkpoint; use it as --checkpoint")
         raise UsageError(f"'{path}' is a zip archive but not a {_titles(IMPORT_FORMATS)} file")
     if head[:1] == _PICKLE:
-        raise UsageError(f"'{path}' is a Python pickle, not a {_titles(IMPORT_FORMATS)} file; "
-                         "rnnlm never unpickles arbitrary objects")
+        raise UsageError(
+            f"'{path}' is a Python pickle, not a {_titles(IMPORT_FORMATS)} file; "
+            "rnnlm never unpickles arbitrary objects"
+        )
     raise UsageError(f"'{path}' is not a {_titles(IMPORT_FORMATS)} file (unrecognised content)")
 
 
 # ---- import -------------------------------------------------------------------------------
+
 
 def read_native(path, fmt="auto"):
     """(format, {canonical: array}, dtype, naming scheme) of a native checkpoint file."""
@@ -90,16 +93,24 @@ def import_checkpoint(path, out, fmt="auto", activation=None, corpus=None):
     vocab = book_vocab(corpus)
     if len(vocab) != cfg.vocab_size:
         what = f"corpus '{corpus}'" if corpus else "the embedded Time Machine"
-        raise UsageError(f"vocabulary mismatch: the weights of '{path}' have {cfg.vocab_size} "
-                         f"tokens, but {what} gives {len(vocab)}; pass the corpus the model "
-                         "was trained on with --corpus")
-    save_checkpoint(out, cfg, vocab, weights, dtype,
-                    extra={"imported": {"format": fmt, "names": scheme.describe(),
-                                        "source": os.path.basename(path)}})
+        raise UsageError(
+            f"vocabulary mismatch: the weights of '{path}' have {cfg.vocab_size} "
+            f"tokens, but {what} gives {len(vocab)}; pass the corpus the model "
+            "was trained on with --corpus"
+        )
+    save_checkpoint(
+        out,
+        cfg,
+        vocab,
+        weights,
+        dtype,
+        extra={"imported": {"format": fmt, "names": scheme.describe(), "source": os.path.basename(path)}},
+    )
     return f"imported a {describe(cfg)} ({dtype}) from {scheme.describe()} into {out}"
 
 
 # ---- export -------------------------------------------------------------------------------
+
 
 def export_checkpoint(checkpoint, out, fmt):
     """Write the rnnlm checkpoint `checkpoint` as a `fmt` file at `out`; returns

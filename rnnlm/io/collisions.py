@@ -39,11 +39,11 @@ def check_distinct(inputs=(), outputs=()):
     for i, (out, out_what) in enumerate(outputs):
         for src, src_what in inputs:
             if same_file(out, src):
-                raise UsageError(f"{out_what} '{out}' is {src_what} '{src}': rnnlm never writes over "
-                                 "what it reads")
+                raise UsageError(f"{out_what} '{out}' is {src_what} '{src}': rnnlm never writes over what it reads")
         if _is_char_device(out):
             continue
         for other, other_what in outputs[:i]:
             if same_file(out, other):
-                raise UsageError(f"{out_what} '{out}' and {other_what} '{other}' are one file: "
-                                 "give each output its own path")
+                raise UsageError(
+                    f"{out_what} '{out}' and {other_what} '{other}' are one file: give each output its own path"
+                )

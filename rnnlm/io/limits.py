@@ -18,16 +18,24 @@ import numpy as np
 
 from rnnlm.errors import UsageError
 
-MAX_UNPACKED_BYTES = 1 << 30   # what all members of one archive may unpack to, together
-MAX_RATIO = 16                 # unpacked / packed: torch.save and np.savez store, never compress
+MAX_UNPACKED_BYTES = 1 << 30  # what all members of one archive may unpack to, together
+MAX_RATIO = 16  # unpacked / packed: torch.save and np.savez store, never compress
 MAX_MEMBERS = 10_000
 MAX_JSON_DEPTH = 64
-MAX_NPY_DIMS = 32              # NumPy's own limit is 64; a weight has 1 or 2
-MAX_NPY_COUNT = 1 << 62        # elements of one array, dims with zeros counted as ones (int64 headroom)
+MAX_NPY_DIMS = 32  # NumPy's own limit is 64; a weight has 1 or 2
+MAX_NPY_COUNT = 1 << 62  # elements of one array, dims with zeros counted as ones (int64 headroom)
 ZIP_METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflate"}  # what np.savez and torch.save write
 # what a damaged member raises as it is read: zipfile's CRC check, zlib's and lzma's decoders
-ZIP_READ_ERRORS = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, OSError, ValueError,
-                   NotImplementedError, RuntimeError)
+ZIP_READ_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    lzma.LZMAError,
+    EOFError,
+    OSError,
+    ValueError,
+    NotImplementedError,
+    RuntimeError,
+)
 
 
 def regular_file_size(path, what):
@@ -55,21 +63,27 @@ def check_zip(path, what):
     total = 0
     for info in infos:
         if info.header_offset + info.compress_size > size:
-            raise UsageError(f"{what} '{path}': zip member {info.filename!r} claims "
-                             f"{info.compress_size} bytes past the end of the file")
+            raise UsageError(
+                f"{what} '{path}': zip member {info.filename!r} claims "
+                f"{info.compress_size} bytes past the end of the file"
+            )
         if info.flag_bits & 0x1:
-            raise UsageError(f"{what} '{path}': zip member {info.filename!r} is encrypted; rnnlm reads "
-                             "plain archives only")
+            raise UsageError(
+                f"{what} '{path}': zip member {info.filename!r} is encrypted; rnnlm reads plain archives only"
+            )
         if info.compress_type not in ZIP_METHODS:
-            raise UsageError(f"{what} '{path}': zip member {info.filename!r} uses compression method "
-                             f"{info.compress_type}; rnnlm reads {' or '.join(ZIP_METHODS.values())} only")
+            raise UsageError(
+                f"{what} '{path}': zip member {info.filename!r} uses compression method "
+                f"{info.compress_type}; rnnlm reads {' or '.join(ZIP_METHODS.values())} only"
+            )
         if info.compress_type == zipfile.ZIP_STORED and info.file_size != info.compress_size:
             raise UsageError(f"{what} '{path}': zip member {info.filename!r} claims two sizes")
         total += info.file_size
     limit = min(MAX_UNPACKED_BYTES, MAX_RATIO * size + 4096)
     if total > limit:
-        raise UsageError(f"{what} '{path}' would unpack to {total} bytes from {size}, more than "
-                         f"the {limit} allowed (a zip bomb?)")
+        raise UsageError(
+            f"{what} '{path}' would unpack to {total} bytes from {size}, more than the {limit} allowed (a zip bomb?)"
+        )
     verify_members(path, what)
     return infos
 
@@ -105,11 +119,25 @@ def check_npz_members(path, what):
                     else:
                         raise ValueError(f"npy version {version}")
                     header = f.tell()
-            except (ValueError, OSError, EOFError, zipfile.BadZipFile, SyntaxError, TypeError,
-                    RecursionError, MemoryError, zipfile.LargeZipFile, NotImplementedError,
-                    tokenize.TokenError, zlib.error, lzma.LZMAError) as exc:  # (NumPy parses old headers with tokenize)
-                raise UsageError(f"{what} '{path}': member {info.filename!r} is not a readable "
-                                 f"array ({str(exc)[:120] or type(exc).__name__})") from None
+            except (
+                ValueError,
+                OSError,
+                EOFError,
+                zipfile.BadZipFile,
+                SyntaxError,
+                TypeError,
+                RecursionError,
+                MemoryError,
+                zipfile.LargeZipFile,
+                NotImplementedError,
+                tokenize.TokenError,
+                zlib.error,
+                lzma.LZMAError,
+            ) as exc:  # (NumPy parses old headers with tokenize)
+                raise UsageError(
+                    f"{what} '{path}': member {info.filename!r} is not a readable "
+                    f"array ({str(exc)[:120] or type(exc).__name__})"
+                ) from None
             _check_npy_header(path, what, info.filename, shape, dtype)
             count = 1
             for d in shape:
@@ -117,8 +145,10 @@ def check_npz_members(path, what):
             if dtype.hasobject:
                 continue  # np.load(allow_pickle=False) refuses these with its own message
             if header + count * _itemsize(dtype) > info.file_size:
-                raise UsageError(f"{what} '{path}': member {info.filename!r} claims shape {shape} "
-                                 f"of {dtype}, more than its {info.file_size} bytes hold")
+                raise UsageError(
+                    f"{what} '{path}': member {info.filename!r} claims shape {shape} "
+                    f"of {dtype}, more than its {info.file_size} bytes hold"
+                )
 
 
 def _itemsize(dtype):
@@ -132,16 +162,22 @@ def _itemsize(dtype):
 
 def _check_npy_header(path, what, member, shape, dtype):
     """The header's fields typed: a shape of non-negative integers (not `True`), not too many."""
-    if not isinstance(shape, tuple) or len(shape) > MAX_NPY_DIMS or \
-            not all(type(d) is int and 0 <= d <= MAX_NPY_COUNT for d in shape):
-        raise UsageError(f"{what} '{path}': member {member!r} has shape {str(shape)[:80]}, not up to "
-                         f"{MAX_NPY_DIMS} non-negative integers")
+    if (
+        not isinstance(shape, tuple)
+        or len(shape) > MAX_NPY_DIMS
+        or not all(type(d) is int and 0 <= d <= MAX_NPY_COUNT for d in shape)
+    ):
+        raise UsageError(
+            f"{what} '{path}': member {member!r} has shape {str(shape)[:80]}, not up to "
+            f"{MAX_NPY_DIMS} non-negative integers"
+        )
     nonzero = 1
     for d in shape:  # NumPy multiplies the shape in int64 (a zero among 2**100s is no excuse)
         nonzero *= max(d, 1)
     if nonzero > MAX_NPY_COUNT:
-        raise UsageError(f"{what} '{path}': member {member!r} has shape {str(shape)[:80]}, more elements "
-                         "than any array holds")
+        raise UsageError(
+            f"{what} '{path}': member {member!r} has shape {str(shape)[:80]}, more elements than any array holds"
+        )
     if not dtype.hasobject and (dtype.itemsize < 0 or _itemsize(dtype) < 0):
         raise UsageError(f"{what} '{path}': member {member!r} has dtype {dtype}, which has no size")
 

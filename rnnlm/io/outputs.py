@@ -52,8 +52,9 @@ def check_writable(path, what):
             raise UsageError(f"{what} '{path}' is not writable")
         return
     if mode is not None and not stat.S_ISREG(mode):
-        raise UsageError(f"{what} '{path}' is not a regular file (a block device or socket); "
-                         "rnnlm does not write over it")
+        raise UsageError(
+            f"{what} '{path}' is not a regular file (a block device or socket); rnnlm does not write over it"
+        )
     if mode is not None and _read_only(path, mode):
         raise UsageError(f"{what} '{path}' is read-only; rnnlm does not overwrite it")
     path = os.path.realpath(path)  # a symlink's target is what gets replaced
@@ -112,7 +113,7 @@ def remove_stale_temps(path):
     prefix = _temp_prefix(path)
     removed = []
     for tmp in glob.glob(os.path.join(glob.escape(folder), glob.escape(prefix) + "*.tmp")):
-        pid = os.path.basename(tmp)[len(prefix):].split(".", 1)[0]
+        pid = os.path.basename(tmp)[len(prefix) :].split(".", 1)[0]
         if pid.isdigit() and (int(pid) == os.getpid() or not _alive(int(pid))):
             try:
                 os.unlink(tmp)

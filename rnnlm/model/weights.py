@@ -18,9 +18,14 @@ def rnn_weight_names(cfg):
     """(layer, direction suffix, [ih, hh, b_ih, b_hh] names) for every layer and direction."""
     out = []
     for layer in range(cfg.num_layers):
-        for suffix in ("", "_reverse")[:cfg.num_directions]:
-            out.append((layer, suffix, [f"rnn.{kind}_l{layer}{suffix}"
-                                        for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]))
+        for suffix in ("", "_reverse")[: cfg.num_directions]:
+            out.append(
+                (
+                    layer,
+                    suffix,
+                    [f"rnn.{kind}_l{layer}{suffix}" for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")],
+                )
+            )
     return out
 
 

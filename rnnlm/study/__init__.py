@@ -14,10 +14,12 @@ def study(name, backends=None, quick=False, jobs=1, out=None, quiet=True):
     files). `out=None` writes into a fresh temporary folder (nothing to resume from)."""
     import tempfile
     from rnnlm.study.grid import run_study
+
     if isinstance(backends, str):
         backends = [b.strip() for b in backends.split(",") if b.strip()]
-    return run_study(name, backends, quick, jobs, out if out is not None else tempfile.mkdtemp(prefix="rnnlm-study-"),
-                     quiet)
+    return run_study(
+        name, backends, quick, jobs, out if out is not None else tempfile.mkdtemp(prefix="rnnlm-study-"), quiet
+    )
 
 
 class _CallableModule(types.ModuleType):

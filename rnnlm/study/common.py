@@ -18,8 +18,15 @@ def lm_run(backend, model, train, data):
     from rnnlm.api import start_training
     from rnnlm.config import DataConfig, ModelConfig, RunOptions, TrainConfig
     from rnnlm.errors import TrainingDiverged
-    run = start_training(ModelConfig(**model), TrainConfig(**train), DataConfig(**data),
-                         RunOptions(quiet=True, threads=1), backend=backend, device="cpu")
+
+    run = start_training(
+        ModelConfig(**model),
+        TrainConfig(**train),
+        DataConfig(**data),
+        RunOptions(quiet=True, threads=1),
+        backend=backend,
+        device="cpu",
+    )
     stopped = None
     try:
         run.run()
@@ -28,11 +35,15 @@ def lm_run(backend, model, train, data):
     history = [{k: (_num(v) if isinstance(v, float) else v) for k, v in vars(h).items()} for h in run.history]
     vocab = run.mcfg.vocab_size
     found = diverged_at([h["perplexity"] for h in history] + ([math.inf] if stopped else []), vocab)
-    return {"history": history, "vocab_size": vocab, "stopped": stopped,
-            "diverged": None if found is None else {"epoch": found[0], "perplexity": _num(found[1])},
-            "train_tokens": int(len(run.corpus)),
-            "unigram_perplexity": unigram_perplexity(run.corpus),
-            "tokens_per_sec": _median([h["tokens_per_sec"] for h in history])}
+    return {
+        "history": history,
+        "vocab_size": vocab,
+        "stopped": stopped,
+        "diverged": None if found is None else {"epoch": found[0], "perplexity": _num(found[1])},
+        "train_tokens": int(len(run.corpus)),
+        "unigram_perplexity": unigram_perplexity(run.corpus),
+        "tokens_per_sec": _median([h["tokens_per_sec"] for h in history]),
+    }
 
 
 def unigram_perplexity(ids):
@@ -68,17 +79,19 @@ def fmt(x, digits=4):
 
 def new_figure(ncols=1, nrows=1, width=6.0, height=4.0):
     from rnnlm.training.plot import require_matplotlib
+
     require_matplotlib()
     import matplotlib.pyplot as plt
+
     return plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), dpi=100, squeeze=False)
 
 
 def save_figure(fig, path):
     import matplotlib.pyplot as plt
+
     fig.tight_layout()
     try:  # tight: a legend under its axes (rnnlm.training.figure_style.legend) is kept whole
-        atomic_write(path, lambda f: fig.savefig(f, format="png", bbox_inches="tight",
-                                                 metadata={"Software": None}))
+        atomic_write(path, lambda f: fig.savefig(f, format="png", bbox_inches="tight", metadata={"Software": None}))
     except OSError as exc:
         raise UsageError(f"cannot write figure '{path}': {exc.strerror}") from None
     finally:

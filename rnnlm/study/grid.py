@@ -29,11 +29,12 @@ STUDIES = ("scratch", "overfit", "autoregressive", "depth", "compress")
 @dataclass
 class StudyResult:
     """What `rnnlm.study(...)` returns: every run's config and result, in grid order."""
+
     name: str
-    runs: List[Dict[str, Any]]        # [{"config": ..., "result": ...}]
-    answer: str                       # the short answer, derived from the numbers
-    files: Dict[str, str]             # json, md, png -> path
-    reused: int                       # runs read back from the store rather than run
+    runs: List[Dict[str, Any]]  # [{"config": ..., "result": ...}]
+    answer: str  # the short answer, derived from the numbers
+    files: Dict[str, str]  # json, md, png -> path
+    reused: int  # runs read back from the store rather than run
 
 
 def study_module(name):
@@ -47,8 +48,9 @@ def check_backends(names):
     for name in check_names(names):
         spec = SPECS[name]
         if importlib.util.find_spec(spec.needs[0]) is None:
-            raise UsageError(f"backend '{name}' needs {spec.needs[0]}, which is not installed: "
-                             f"{install_hint(spec.extra)}")
+            raise UsageError(
+                f"backend '{name}' needs {spec.needs[0]}, which is not installed: {install_hint(spec.extra)}"
+            )
         if spec.study_models is None:
             study_models_module(spec)  # the one line that says which backends have them
     return list(names)
@@ -93,6 +95,7 @@ class _GridProgress:
         self.name, self.total, self.done, self.quiet, self.bar = name, total, done, quiet, None
         if not quiet and sys.stderr.isatty():
             from tqdm import tqdm
+
             self.bar = tqdm(total=total, initial=done, unit="run", desc=f"study {name}", file=sys.stderr)
 
     def finished(self, label):
@@ -139,8 +142,7 @@ def run_study(name, backends=None, quick=False, jobs=1, out="studies", quiet=Fal
 
 def _run_pending(name, configs, results, pending, store, jobs, progress, module):
     context = multiprocessing.get_context("spawn")  # no framework state inherited from the parent
-    with ProcessPoolExecutor(max_workers=min(jobs, len(pending)), mp_context=context,
-                             initializer=_pin_threads) as pool:
+    with ProcessPoolExecutor(max_workers=min(jobs, len(pending)), mp_context=context, initializer=_pin_threads) as pool:
         futures = {pool.submit(_run_point, name, configs[i]): i for i in pending}
         while futures:
             done, _ = wait(futures, return_when=FIRST_COMPLETED)
@@ -163,9 +165,11 @@ EXERCISES = "docs/exercises.md"  # the full grids' answers
 def smoke_note(name, module):
     """What a --quick report says first: its numbers check that the study runs, no more."""
     number = STUDIES.index(name) + 1
-    return (f"A smoke grid (--quick: {module.quick_grid()}): it checks that the study runs, and its "
-            f"numbers answer nothing. The full grid's answers are in {EXERCISES}, exercise {number} "
-            f"(`rnnlm study {name}` without --quick).")
+    return (
+        f"A smoke grid (--quick: {module.quick_grid()}): it checks that the study runs, and its "
+        f"numbers answer nothing. The full grid's answers are in {EXERCISES}, exercise {number} "
+        f"(`rnnlm study {name}` without --quick)."
+    )
 
 
 def _write_outputs(name, module, runs, out, quick, reused):

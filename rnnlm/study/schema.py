@@ -24,6 +24,7 @@ def real(lo=0.0, hi=math.inf):
     def check(value, where):
         if not _number(value) or not math.isfinite(value) or not lo <= value <= hi:
             raise RunSchemaError(f"{where} must be a finite number in [{lo}, {hi}], got {value!r}")
+
     return check
 
 
@@ -31,6 +32,7 @@ def integer(lo=0):
     def check(value, where):
         if not isinstance(value, int) or isinstance(value, bool) or value < lo:
             raise RunSchemaError(f"{where} must be an integer of at least {lo}, got {value!r}")
+
     return check
 
 
@@ -51,6 +53,7 @@ def optional(inner):
     def check(value, where):
         if value is not None:
             inner(value, where)
+
     return check
 
 
@@ -60,6 +63,7 @@ def items(inner, min_items=0):
             raise RunSchemaError(f"{where} must be a list of {min_items} to {MAX_ITEMS} items")
         for i, v in enumerate(value):
             inner(v, f"{where}[{i}]")
+
     return check
 
 
@@ -77,46 +81,105 @@ def record(required, optional_keys=None, extra=False):
         for key, inner in {**required, **optional_keys}.items():
             if key in value:
                 inner(value[key], f"{where}.{key}")
+
     return check
 
 
 def keyed(inner):
     """An object of any string keys, each value `inner`."""
+
     def check(value, where):
         if not isinstance(value, dict) or len(value) > MAX_ITEMS:
             raise RunSchemaError(f"{where} must be an object")
         for key, v in value.items():
             inner(v, f"{where}.{key}")
+
     return check
 
 
 _POSITIVE, _SECONDS = real(), real()
-_EPOCH = record({"epoch": integer(1), "perplexity": perplexity, "tokens_per_sec": _POSITIVE},
-                {"seconds": _SECONDS, "val_perplexity": optional(perplexity), "grad_norm": optional(norm),
-                 "clipped_fraction": optional(real(0.0, 1.0))})
+_EPOCH = record(
+    {"epoch": integer(1), "perplexity": perplexity, "tokens_per_sec": _POSITIVE},
+    {
+        "seconds": _SECONDS,
+        "val_perplexity": optional(perplexity),
+        "grad_norm": optional(norm),
+        "clipped_fraction": optional(real(0.0, 1.0)),
+    },
+)
 _WHERE = optional(record({"epoch": integer(1), "perplexity": perplexity}))
 _WALL = {"wall_seconds": _SECONDS}  # added by the grid as the run ends
 
-LM_RUN = record({"history": items(_EPOCH), "vocab_size": integer(1), "stopped": _WHERE, "diverged": _WHERE,
-                 "train_tokens": integer(0), "unigram_perplexity": real(1.0),
-                 "tokens_per_sec": optional(_POSITIVE)}, _WALL)
-SCRATCH = record({"history": items(_EPOCH, 1), "vocab_size": integer(1), "diverged": _WHERE,
-                  "perplexity": perplexity, "tokens_per_sec": _POSITIVE}, _WALL)
+LM_RUN = record(
+    {
+        "history": items(_EPOCH),
+        "vocab_size": integer(1),
+        "stopped": _WHERE,
+        "diverged": _WHERE,
+        "train_tokens": integer(0),
+        "unigram_perplexity": real(1.0),
+        "tokens_per_sec": optional(_POSITIVE),
+    },
+    _WALL,
+)
+SCRATCH = record(
+    {
+        "history": items(_EPOCH, 1),
+        "vocab_size": integer(1),
+        "diverged": _WHERE,
+        "perplexity": perplexity,
+        "tokens_per_sec": _POSITIVE,
+    },
+    _WALL,
+)
 _SERIES = items(real(-math.inf))
 _MSE = real()
-AUTOREGRESSIVE = record({"train_loss": items(_MSE, 1), "final_train_mse": _MSE, "onestep_test_mse": _MSE,
-                         "multistep_mse": _MSE, "onestep": _SERIES, "multistep": _SERIES,
-                         "kstep": keyed(record({"mse": _MSE, "test_mse": _MSE, "pred": _SERIES})),
-                         "noise_variance": _MSE}, _WALL)
-_SIZE = record({"chars": integer(0), "bytes": integer(0), "rnnlm": integer(0), "rnnlm_ideal_bits": real(),
-                "rnnlm_seconds": _SECONDS, "bzip2": integer(0), "bzip2_seconds": _SECONDS, "xz": integer(0),
-                "xz_seconds": _SECONDS})
-COMPRESS = record({"sizes": items(_SIZE, 1), "model_weights_bytes": integer(0), "model_xz_bytes": integer(0),
-                   "checkpoint_bytes": integer(0), "train_seconds": _SECONDS,
-                   "val_perplexity": optional(perplexity), "perplexity": perplexity}, _WALL)
+AUTOREGRESSIVE = record(
+    {
+        "train_loss": items(_MSE, 1),
+        "final_train_mse": _MSE,
+        "onestep_test_mse": _MSE,
+        "multistep_mse": _MSE,
+        "onestep": _SERIES,
+        "multistep": _SERIES,
+        "kstep": keyed(record({"mse": _MSE, "test_mse": _MSE, "pred": _SERIES})),
+        "noise_variance": _MSE,
+    },
+    _WALL,
+)
+_SIZE = record(
+    {
+        "chars": integer(0),
+        "bytes": integer(0),
+        "rnnlm": integer(0),
+        "rnnlm_ideal_bits": real(),
+        "rnnlm_seconds": _SECONDS,
+        "bzip2": integer(0),
+        "bzip2_seconds": _SECONDS,
+        "xz": integer(0),
+        "xz_seconds": _SECONDS,
+    }
+)
+COMPRESS = record(
+    {
+        "sizes": items(_SIZE, 1),
+        "model_weights_bytes": integer(0),
+        "model_xz_bytes": integer(0),
+        "checkpoint_bytes": integer(0),
+        "train_seconds": _SECONDS,
+        "val_perplexity": optional(perplexity),
+        "perplexity": perplexity,
+    },
+    _WALL,
+)
 
-RESULTS = {"scratch": SCRATCH, "overfit": LM_RUN, "depth": LM_RUN, "autoregressive": AUTOREGRESSIVE,
-           "compress": COMPRESS}
+RESULTS = {
+    "scratch": SCRATCH,
+    "overfit": LM_RUN,
+    "depth": LM_RUN,
+    "autoregressive": AUTOREGRESSIVE,
+    "compress": COMPRESS,
+}
 
 
 def check_result(study, result):

@@ -56,8 +56,9 @@ class RunStore:
                 raise RunSchemaError("another run's config")
             check_result(self.study, stored["result"])
         except (UsageError, RunSchemaError, ValueError) as exc:
-            print(f"note: stored run '{path}' is not a valid result ({str(exc)[:160]}); running it again",
-                  file=sys.stderr)
+            print(
+                f"note: stored run '{path}' is not a valid result ({str(exc)[:160]}); running it again", file=sys.stderr
+            )
             return None
         return stored["result"]
 

@@ -27,8 +27,7 @@ def scratch_weights(num_inputs, num_hiddens, num_outputs, seed, dtype="float32",
     if init not in ("normal", "uniform"):
         raise ValueError(f"init must be normal or uniform, got {init!r}")
     rng = _rng(seed, 0x5C7A)
-    shapes = {"W_xh": (num_inputs, num_hiddens), "W_hh": (num_hiddens, num_hiddens),
-              "W_hq": (num_hiddens, num_outputs)}
+    shapes = {"W_xh": (num_inputs, num_hiddens), "W_hh": (num_hiddens, num_hiddens), "W_hq": (num_hiddens, num_outputs)}
     bound = 1.0 / np.sqrt(num_hiddens)  # nn.RNN's and (fan_in = H) nn.Linear's bound
     out = OrderedDict()
     for name in SCRATCH_NAMES:
@@ -56,6 +55,8 @@ def mlp_weights(num_inputs, num_hiddens, seed, dtype="float32"):
     def xavier(fan_in, fan_out):
         bound = np.sqrt(6.0 / (fan_in + fan_out))
         return rng.uniform(-bound, bound, size=(fan_in, fan_out))
-    out = OrderedDict(W1=xavier(num_inputs, num_hiddens), b1=np.zeros(num_hiddens),
-                      W2=xavier(num_hiddens, 1), b2=np.zeros(1))
+
+    out = OrderedDict(
+        W1=xavier(num_inputs, num_hiddens), b1=np.zeros(num_hiddens), W2=xavier(num_hiddens, 1), b2=np.zeros(1)
+    )
     return OrderedDict((k, v.astype(dtype)) for k, v in out.items())

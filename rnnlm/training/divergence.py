@@ -22,5 +22,4 @@ def diverged_at(perplexities, vocab_size):
 
 def describe(found, vocab_size):
     epoch, ppl = found
-    return (f"diverged at epoch {epoch} (perplexity {ppl:.3g} > {DIVERGE_FACTOR:g} x vocabulary "
-            f"{vocab_size})")
+    return f"diverged at epoch {epoch} (perplexity {ppl:.3g} > {DIVERGE_FACTOR:g} x vocabulary {vocab_size})"

@@ -7,11 +7,11 @@ coincides with). Used by `--plot`, `rnnlm plot` and the studies' figures."""
 import math
 from typing import Any, Dict
 
-LEGEND_SIZE = 9           # points; matplotlib's default is 10, 6 is unreadable in print
+LEGEND_SIZE = 9  # points; matplotlib's default is 10, 6 is unreadable in print
 MARKERS = ("o", "s", "^", "v", "D", "P", "X", "<", ">", "*")
-MARKS_PER_CURVE = 12      # at most: a 500-epoch curve is a line with markers, not a row of them
-REFERENCE = "reference"    # the gid of a level line (a baseline): labelled, never marked
-SAME = 1e-3               # relative: curves closer than this everywhere look like one line
+MARKS_PER_CURVE = 12  # at most: a 500-epoch curve is a line with markers, not a row of them
+REFERENCE = "reference"  # the gid of a level line (a baseline): labelled, never marked
+SAME = 1e-3  # relative: curves closer than this everywhere look like one line
 
 
 def plain(x):
@@ -38,6 +38,7 @@ def _log_formatter(minor):
                 if mantissa not in (range(2, 10) if decades < 1 else (2, 5) if decades < 2.5 else ()):
                     return ""
             return plain(x)
+
     return PlainLog()
 
 
@@ -50,22 +51,28 @@ def plain_log_ticks(axis):
 def integer_ticks(axis):
     """Ticks at whole numbers only (epochs 1, 2, 3, not 1.25 and 1.75)."""
     from matplotlib.ticker import MaxNLocator
+
     axis.set_major_locator(MaxNLocator(integer=True))
 
 
 def _points(line):
     import numpy as np
+
     return np.asarray(line.get_xdata(), dtype=float), np.asarray(line.get_ydata(), dtype=float)
 
 
 def _coincide(a, b):
     import numpy as np
+
     (xa, ya), (xb, yb) = _points(a), _points(b)
     if xa.shape != xb.shape or not np.array_equal(xa, xb):
         return False
     both = np.isfinite(ya) & np.isfinite(yb)
-    return bool(both.any()) and bool(np.array_equal(np.isfinite(ya), np.isfinite(yb))) and \
-        bool(np.all(np.abs(ya[both] - yb[both]) <= SAME * np.maximum(np.abs(yb[both]), 1e-12)))
+    return (
+        bool(both.any())
+        and bool(np.array_equal(np.isfinite(ya), np.isfinite(yb)))
+        and bool(np.all(np.abs(ya[both] - yb[both]) <= SAME * np.maximum(np.abs(yb[both]), 1e-12)))
+    )
 
 
 def tell_apart(ax, markers=True):
@@ -85,8 +92,13 @@ def tell_apart(ax, markers=True):
         step = max(1, math.ceil(n / MARKS_PER_CURVE))
         # curve k's markers start k points in: two coinciding curves show both their markers;
         # the first drawn lies on top, a later one on it shows by those markers
-        line.set(marker=MARKERS[k % len(MARKERS)], markerfacecolor="none", markersize=6,
-                 markevery=(k % step, step), zorder=2 + len(lines) - i)
+        line.set(
+            marker=MARKERS[k % len(MARKERS)],
+            markerfacecolor="none",
+            markersize=6,
+            markevery=(k % step, step),
+            zorder=2 + len(lines) - i,
+        )
     for i, line in enumerate(labelled):
         same = next((other for other in labelled[:i] if _coincide(line, other)), None)
         if same is not None:
@@ -108,6 +120,7 @@ def legend(ax, outside=None):
         outside = len(entries) > 4
     if outside:
         from matplotlib.transforms import offset_copy
+
         columns = 1 if len(entries) <= 8 else 2  # one column: no wider than its axes
         rows = math.ceil(len(entries) / columns)
         fig = ax.figure
@@ -115,8 +128,14 @@ def legend(ax, outside=None):
         # their height), in a figure grown by the legend's rows so the axes keep theirs
         fig.set_figheight(fig.get_figheight() + rows * LEGEND_SIZE * 1.7 / 72 + 0.6)
         below = offset_copy(ax.transAxes, fig=fig, y=-38, units="points")
-        drawn = ax.legend(fontsize=LEGEND_SIZE, loc="upper center", bbox_to_anchor=(0.5, 0.0),
-                          bbox_transform=below, frameon=False, ncol=columns)
+        drawn = ax.legend(
+            fontsize=LEGEND_SIZE,
+            loc="upper center",
+            bbox_to_anchor=(0.5, 0.0),
+            bbox_transform=below,
+            frameon=False,
+            ncol=columns,
+        )
     else:
         drawn = ax.legend(fontsize=LEGEND_SIZE)
     for text in drawn.get_texts():

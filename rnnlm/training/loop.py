@@ -25,7 +25,7 @@ class EpochStats:
     tokens_per_sec: float
     seconds: float
     val_perplexity: Optional[float] = None
-    grad_norm: Optional[float] = None         # the mean over minibatches, before clipping
+    grad_norm: Optional[float] = None  # the mean over minibatches, before clipping
     clipped_fraction: Optional[float] = None  # of minibatches whose norm exceeded --clip
 
 
@@ -48,8 +48,13 @@ def train_epoch(backend, model, optimizer, batches, clip, random_iter):
     total, tokens = backend.all_reduce_sum(model, [backend.to_float(total), tokens])
     seconds = time.perf_counter() - start
     steps = max(steps, 1)
-    return (perplexity(total / tokens), tokens / seconds, seconds, backend.to_float(norms) / steps,
-            backend.to_float(clipped) / steps)
+    return (
+        perplexity(total / tokens),
+        tokens / seconds,
+        seconds,
+        backend.to_float(norms) / steps,
+        backend.to_float(clipped) / steps,
+    )
 
 
 def _finite(x):
@@ -83,8 +88,7 @@ class _ZeroOffset:
         return low
 
 
-def train(backend, model, corpus, tcfg, rng=None, history=None, on_epoch=None, val_corpus=None,
-          group=SINGLE):
+def train(backend, model, corpus, tcfg, rng=None, history=None, on_epoch=None, val_corpus=None, group=SINGLE):
     """Train for epochs len(history)+1 .. tcfg.epochs; returns the list of EpochStats.
 
     `rng` draws every batch order (seeded from tcfg.seed when not given); `on_epoch`
@@ -98,12 +102,12 @@ def train(backend, model, corpus, tcfg, rng=None, history=None, on_epoch=None, v
     optimizer = backend.make_optimizer(model, tcfg.lr)
     for epoch in range(len(history) + 1, tcfg.epochs + 1):
         batches = shard_rows(make_batches(corpus, tcfg.batch_size, tcfg.num_steps, tcfg.iter, rng), group)
-        ppl, speed, seconds, norm, clipped = train_epoch(backend, model, optimizer, batches, tcfg.clip,
-                                                         tcfg.iter == "random")
+        ppl, speed, seconds, norm, clipped = train_epoch(
+            backend, model, optimizer, batches, tcfg.clip, tcfg.iter == "random"
+        )
         if not math.isfinite(ppl):
             raise TrainingDiverged(epoch, ppl)
-        val = None if val_corpus is None else \
-            evaluate(backend, model, val_corpus, tcfg.batch_size, tcfg.num_steps)
+        val = None if val_corpus is None else evaluate(backend, model, val_corpus, tcfg.batch_size, tcfg.num_steps)
         stats = EpochStats(epoch, ppl, speed, seconds, val, _finite(norm), clipped)
         history.append(stats)
         if on_epoch is not None:

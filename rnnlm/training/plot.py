@@ -32,6 +32,7 @@ def _inline_figure(**kwargs):
             buffer = io.BytesIO()
             self.savefig(buffer, format="png")
             return buffer.getvalue()
+
     return InlineFigure(**kwargs)
 
 
@@ -39,6 +40,7 @@ def history_figure(history, title):
     """A matplotlib Figure of perplexity per epoch (a notebook shows it inline)."""
     require_matplotlib()
     from rnnlm.training.figure_style import readable
+
     epochs = [h.epoch for h in history]
     fig = _inline_figure(figsize=(6, 4), dpi=100)
     ax = fig.subplots()
@@ -63,9 +65,27 @@ def plot_history(path, history, title):
 
 
 # settings a run's metrics JSON holds, in the order a label names them
-_LABEL_KEYS = ("backend", "model", "num_hiddens", "num_layers", "bidirectional", "activation", "lr", "clip",
-               "batch_size", "num_steps", "epochs", "max_tokens", "iter", "seed", "dtype", "workers",
-               "val_fraction", "corpus", "text")
+_LABEL_KEYS = (
+    "backend",
+    "model",
+    "num_hiddens",
+    "num_layers",
+    "bidirectional",
+    "activation",
+    "lr",
+    "clip",
+    "batch_size",
+    "num_steps",
+    "epochs",
+    "max_tokens",
+    "iter",
+    "seed",
+    "dtype",
+    "workers",
+    "val_fraction",
+    "corpus",
+    "text",
+)
 
 
 MAX_METRICS_BYTES = 64 << 20  # a 100,000-epoch history is about 20 MB
@@ -90,8 +110,13 @@ def read_metrics(path):
     if not isinstance(history, list) or not history:
         raise UsageError(f"'{path}' is not a training metrics file (no 'history' list)")
     for i, h in enumerate(history):
-        ok = isinstance(h, dict) and isinstance(h.get("epoch"), int) and not isinstance(h.get("epoch"), bool) \
-            and 1 <= h["epoch"] <= 1 << 31 and _is_number(h.get("perplexity"))
+        ok = (
+            isinstance(h, dict)
+            and isinstance(h.get("epoch"), int)
+            and not isinstance(h.get("epoch"), bool)
+            and 1 <= h["epoch"] <= 1 << 31
+            and _is_number(h.get("perplexity"))
+        )
         val = h.get("val_perplexity") if isinstance(h, dict) else None
         if not ok or not (val is None or _is_number(val)):
             raise UsageError(f"'{path}': history[{i}] needs an integer 'epoch' and a numeric 'perplexity'")
@@ -101,7 +126,7 @@ def read_metrics(path):
 def _plain(value):
     """A setting as label text: printable (a lone surrogate escaped), short."""
     text = str(value).encode("utf-8", "backslashreplace").decode("utf-8")
-    return text if len(text) <= MAX_LABEL_CHARS else text[:MAX_LABEL_CHARS - 3] + "..."
+    return text if len(text) <= MAX_LABEL_CHARS else text[: MAX_LABEL_CHARS - 3] + "..."
 
 
 def labels_by_difference(docs, names):
@@ -121,12 +146,13 @@ def plot_runs(path, paths):
     docs = [read_metrics(p) for p in paths]
     require_matplotlib()
     from rnnlm.training.figure_style import readable
+
     fig = _inline_figure(figsize=(7, 4.5), dpi=100)
     ax = fig.subplots()
     for doc, label in zip(docs, labels_by_difference(docs, paths)):
         h = doc["history"]
         train = _finite((e["epoch"], e["perplexity"]) for e in h)
-        line, = ax.plot(*(zip(*train) if train else ([], [])), label=label)
+        (line,) = ax.plot(*(zip(*train) if train else ([], [])), label=label)
         vals = _finite((e["epoch"], e.get("val_perplexity")) for e in h)
         if vals:
             ax.plot(*zip(*vals), "--", color=line.get_color())

@@ -22,6 +22,7 @@ def notebook_bar(total_epochs, first_epoch):
     """tqdm.auto's widget bar, or None (plain lines) where the kernel lacks ipywidgets."""
     try:
         from tqdm.auto import tqdm
+
         return tqdm(total=total_epochs, initial=first_epoch - 1, unit="epoch")
     except ImportError:
         return None
@@ -37,8 +38,8 @@ class Progress:
         self.stream = stream = sys.stderr if stream is None else stream
         if not quiet and stream.isatty():
             from tqdm import tqdm
-            self.bar = tqdm(total=total_epochs, initial=first_epoch - 1, unit="epoch", file=stream,
-                            dynamic_ncols=True)
+
+            self.bar = tqdm(total=total_epochs, initial=first_epoch - 1, unit="epoch", file=stream, dynamic_ncols=True)
         self.widget = False
         if self.bar is None and not quiet and in_notebook():
             self.bar = notebook_bar(total_epochs, first_epoch)
@@ -50,9 +51,10 @@ class Progress:
         line = None
         if stats.epoch % LOG_EVERY == 0:
             val = "" if stats.val_perplexity is None else f", val perplexity {stats.val_perplexity:.2f}"
-            line = (f"epoch {stats.epoch}: perplexity {stats.perplexity:.1f}{val}, "
-                    f"{stats.tokens_per_sec:.1f} tokens/sec"
-                    + (f", {self.sample()!r}" if self.sample else ""))
+            line = (
+                f"epoch {stats.epoch}: perplexity {stats.perplexity:.1f}{val}, "
+                f"{stats.tokens_per_sec:.1f} tokens/sec" + (f", {self.sample()!r}" if self.sample else "")
+            )
         if self.bar is not None:
             postfix = {"ppl": f"{stats.perplexity:.2f}", "tok/s": f"{stats.tokens_per_sec:.0f}"}
             if stats.val_perplexity is not None:

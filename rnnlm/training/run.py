@@ -34,8 +34,12 @@ from rnnlm.model.weights import init_weights
 def check_outputs(run_opts, corpus=None):
     """Every output path of a training run: writable, none of them the corpus or another
     output, no finished checkpoint replaced unasked; and matplotlib when a plot is asked for."""
-    outputs = ((run_opts.save, "--save"), (run_opts.save_best, "--save-best"), (run_opts.plot, "--plot"),
-               (run_opts.metrics_json, "--metrics-json"))
+    outputs = (
+        (run_opts.save, "--save"),
+        (run_opts.save_best, "--save-best"),
+        (run_opts.plot, "--plot"),
+        (run_opts.metrics_json, "--metrics-json"),
+    )
     check_distinct([(corpus, "the corpus")], outputs)
     for path, what in outputs:
         if path:
@@ -56,8 +60,7 @@ def refuse_existing_checkpoint(path, what):
         held = f"a checkpoint at epoch {read_meta(path).get('epoch', '?')}"
     except UsageError:
         held = "a file"
-    raise UsageError(f"{what} '{path}' already holds {held}; continue it with --resume, or "
-                     "replace it with --overwrite")
+    raise UsageError(f"{what} '{path}' already holds {held}; continue it with --resume, or replace it with --overwrite")
 
 
 def thread_choice(mcfg, tcfg, run_opts, resumed=None, environ=None):
@@ -71,6 +74,7 @@ def thread_choice(mcfg, tcfg, run_opts, resumed=None, environ=None):
 @dataclass
 class Resumed:
     """A saved run to continue: its configs replace the caller's (all but epochs)."""
+
     mcfg: ModelConfig
     tcfg: TrainConfig
     dcfg: DataConfig
@@ -79,8 +83,9 @@ class Resumed:
 
 
 class TrainingRun:
-    def __init__(self, backend, device, mcfg, tcfg, dcfg, run_opts, vocab, corpus, val_corpus=None,
-                 resumed=None, counts=None):
+    def __init__(
+        self, backend, device, mcfg, tcfg, dcfg, run_opts, vocab, corpus, val_corpus=None, resumed=None, counts=None
+    ):
         """`corpus`, `val_corpus`: token ids (see rnnlm.data.dataset); `resumed`: the saved run to
         continue (whose configs the others already are), or None; `counts`: the run's thread
         choice (rnnlm.threads.Choice; None: `thread_choice` makes it here)."""
@@ -108,15 +113,18 @@ class TrainingRun:
         """Take up the saved history and batch-order state; returns the saved weights."""
         meta = resumed.meta
         if meta["vocab"] != self.vocab.idx_to_token:
-            raise UsageError(f"checkpoint '{self.save_path}' was trained on text with another vocabulary "
-                             "(has its corpus changed?)")
+            raise UsageError(
+                f"checkpoint '{self.save_path}' was trained on text with another vocabulary (has its corpus changed?)"
+            )
         self.history = [EpochStats(**h) for h in meta["history"]]
         self.rng.bit_generator.state = meta["rng_state"]
         self.seconds_before = meta.get("train_seconds", 0.0)
         # resume "auto" restarts blindly: a finished run just reports again
         if len(self.history) >= self.tcfg.epochs and self.opts.resume != "auto":
-            raise UsageError(f"checkpoint '{self.save_path}' is already at epoch {len(self.history)}; "
-                             "ask for more --epochs to continue")
+            raise UsageError(
+                f"checkpoint '{self.save_path}' is already at epoch {len(self.history)}; "
+                "ask for more --epochs to continue"
+            )
         return resumed.weights
 
     def _set_threads(self, choice):
@@ -126,8 +134,10 @@ class TrainingRun:
         actual = self.backend.num_threads()
         note = choice.note
         if actual != choice.count and choice.source != "default":  # a request it could not follow
-            note = (f"note: {self.backend.NAME} loaded with {threads.plural(actual)} before this run "
-                    f"chose {choice.count} ({choice.source}); it computes with {actual}")
+            note = (
+                f"note: {self.backend.NAME} loaded with {threads.plural(actual)} before this run "
+                f"chose {choice.count} ({choice.source}); it computes with {actual}"
+            )
         if note and self.group.is_main:
             print(note, file=sys.stderr, flush=True)
         return actual
@@ -136,17 +146,26 @@ class TrainingRun:
 
     def _snapshot(self):
         """What a checkpoint of this moment holds (taken between epochs only)."""
-        return {"weights": self.backend.get_weights(self.model),
-                "extra": {"train": dataclasses.asdict(self.tcfg), "rng_state": self.rng.bit_generator.state,
-                          "history": [dataclasses.asdict(h) for h in self.history],
-                          "epoch": len(self.history), "val_fraction": self.dcfg.val_fraction,
-                          "corpus": self.corpus_path, "text": self.dcfg.text,
-                          "backend": self.backend.NAME, "threads": self.threads,
-                          "train_seconds": self._seconds()}}
+        return {
+            "weights": self.backend.get_weights(self.model),
+            "extra": {
+                "train": dataclasses.asdict(self.tcfg),
+                "rng_state": self.rng.bit_generator.state,
+                "history": [dataclasses.asdict(h) for h in self.history],
+                "epoch": len(self.history),
+                "val_fraction": self.dcfg.val_fraction,
+                "corpus": self.corpus_path,
+                "text": self.dcfg.text,
+                "backend": self.backend.NAME,
+                "threads": self.threads,
+                "train_seconds": self._seconds(),
+            },
+        }
 
     def _write(self, snapshot):
-        save_checkpoint(self.save_path, self.mcfg, self.vocab, snapshot["weights"], self.tcfg.dtype,
-                        extra=snapshot["extra"])
+        save_checkpoint(
+            self.save_path, self.mcfg, self.vocab, snapshot["weights"], self.tcfg.dtype, extra=snapshot["extra"]
+        )
 
     def _seconds(self):
         return self.seconds_before + (time.perf_counter() - self.start)
@@ -166,8 +185,14 @@ class TrainingRun:
         earlier = [h.val_perplexity for h in self.history[:-1] if h.val_perplexity is not None]
         if not earlier or stats.val_perplexity < min(earlier):
             snapshot = self._snapshot()
-            save_checkpoint(self.opts.save_best, self.mcfg, self.vocab, snapshot["weights"], self.tcfg.dtype,
-                            extra=snapshot["extra"])
+            save_checkpoint(
+                self.opts.save_best,
+                self.mcfg,
+                self.vocab,
+                snapshot["weights"],
+                self.tcfg.dtype,
+                extra=snapshot["extra"],
+            )
 
     def held_epochs(self):
         """The epochs a stopped run keeps: its checkpoint's when saving (a stop between an
@@ -183,13 +208,23 @@ class TrainingRun:
         exception propagates for the CLI to report.
         """
         self.start = time.perf_counter()
-        self.progress = Progress(self.tcfg.epochs, len(self.history) + 1,
-                                 self.opts.quiet or not self.group.is_main, sample)
+        self.progress = Progress(
+            self.tcfg.epochs, len(self.history) + 1, self.opts.quiet or not self.group.is_main, sample
+        )
         if self.save_path:
             self.last_good = self._snapshot()
         try:
-            train(self.backend, self.model, self.corpus, self.tcfg, rng=self.rng, history=self.history,
-                  on_epoch=self._after_epoch, val_corpus=self.val_corpus, group=self.group)
+            train(
+                self.backend,
+                self.model,
+                self.corpus,
+                self.tcfg,
+                rng=self.rng,
+                history=self.history,
+                on_epoch=self._after_epoch,
+                val_corpus=self.val_corpus,
+                group=self.group,
+            )
         except (KeyboardInterrupt, TrainingDiverged):
             if self.last_good is not None and self.last_good["extra"]["epoch"] > 0:
                 self._write(self.last_good)
@@ -201,6 +236,14 @@ class TrainingRun:
             self.backend.finish_distributed(self.model)
         if self.save_path:
             self._write(self.last_good)
-        return train_metrics(self.backend.NAME, self.backend.device_name(self.device), self.mcfg,
-                             self.tcfg, self.history, self._seconds(), self.group.world_size, self.dcfg,
-                             self.corpus_path)
+        return train_metrics(
+            self.backend.NAME,
+            self.backend.device_name(self.device),
+            self.mcfg,
+            self.tcfg,
+            self.history,
+            self._seconds(),
+            self.group.world_size,
+            self.dcfg,
+            self.corpus_path,
+        )

@@ -16,8 +16,7 @@ def requested_backends(inference=False):
     names = [n.strip() for n in raw.split(",") if n.strip()] or known
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise pytest.UsageError(f"RNNLM_TEST_BACKENDS names unknown backend(s) {unknown}; "
-                                f"choose from {known}")
+        raise pytest.UsageError(f"RNNLM_TEST_BACKENDS names unknown backend(s) {unknown}; choose from {known}")
     return [n for n in names if inference or n in BACKENDS]
 
 

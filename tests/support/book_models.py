@@ -12,12 +12,13 @@ def sequential_batches(corpus, batch_size, num_steps):
     """The book's seq_data_iter_sequential with offset 0."""
     num_tokens = ((len(corpus) - 1) // batch_size) * batch_size
     Xs = np.asarray(corpus[:num_tokens]).reshape(batch_size, -1)
-    Ys = np.asarray(corpus[1:num_tokens + 1]).reshape(batch_size, -1)
+    Ys = np.asarray(corpus[1 : num_tokens + 1]).reshape(batch_size, -1)
     for i in range(0, num_steps * (Xs.shape[1] // num_steps), num_steps):
-        yield Xs[:, i:i + num_steps], Ys[:, i:i + num_steps]
+        yield Xs[:, i : i + num_steps], Ys[:, i : i + num_steps]
 
 
 # ---- PyTorch -------------------------------------------------------------------------------
+
 
 def torch_model(cell, vocab_size, num_hiddens, num_layers=1, bidirectional=False, nonlinearity="tanh"):
     import torch
@@ -52,7 +53,8 @@ def torch_model(cell, vocab_size, num_hiddens, num_layers=1, bidirectional=False
     torch.set_num_threads(1)  # tiny models; see test_interop.one_thread
     extra = {"nonlinearity": nonlinearity} if cell == "rnn" else {}
     layer = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}[cell](
-        vocab_size, num_hiddens, num_layers, bidirectional=bidirectional, **extra)
+        vocab_size, num_hiddens, num_layers, bidirectional=bidirectional, **extra
+    )
     return RNNModel(layer, vocab_size)
 
 
@@ -104,9 +106,11 @@ def torch_predict(prefix, num_preds, net, vocab):
 
 # ---- MXNet (Gluon, classic mx.nd) -----------------------------------------------------------
 
+
 def mxnet_model(cell, vocab_size, num_hiddens, num_layers=1, bidirectional=False, activation=None):
     """The book's Gluon model. `activation=None` keeps rnn.RNN's own default (relu)."""
     from rnnlm.backends import mxnet_runtime
+
     mxnet_runtime.load()  # np.bool for MXNet 1.9.1, before mxnet is imported
     import mxnet as mx
     from mxnet import nd
@@ -134,12 +138,14 @@ def mxnet_model(cell, vocab_size, num_hiddens, num_layers=1, bidirectional=False
 
     extra = {"activation": activation} if cell == "rnn" and activation else {}
     layer = {"rnn": rnn.RNN, "gru": rnn.GRU, "lstm": rnn.LSTM}[cell](
-        num_hiddens, num_layers=num_layers, bidirectional=bidirectional, **extra)
+        num_hiddens, num_layers=num_layers, bidirectional=bidirectional, **extra
+    )
     return RNNModel(layer, vocab_size)
 
 
 def mxnet_train(net, corpus, steps=8, batch_size=8, num_steps=10, lr=1.0):
     from rnnlm.backends import mxnet_runtime
+
     mxnet_runtime.load()  # np.bool for MXNet 1.9.1, before mxnet is imported
     from mxnet import autograd, gluon, init, nd
 
@@ -157,6 +163,7 @@ def mxnet_train(net, corpus, steps=8, batch_size=8, num_steps=10, lr=1.0):
 
 def mxnet_perplexity(net, corpus, batch_size, num_steps):
     from rnnlm.backends import mxnet_runtime
+
     mxnet_runtime.load()  # np.bool for MXNet 1.9.1, before mxnet is imported
     from mxnet import gluon, nd
 
@@ -173,6 +180,7 @@ def mxnet_perplexity(net, corpus, batch_size, num_steps):
 def mxnet_predict(prefix, num_preds, net, vocab):
     """The book's predict_ch8."""
     from rnnlm.backends import mxnet_runtime
+
     mxnet_runtime.load()  # np.bool for MXNet 1.9.1, before mxnet is imported
     from mxnet import nd
 
@@ -189,6 +197,7 @@ def mxnet_predict(prefix, num_preds, net, vocab):
 
 
 # ---- the book's train_ch8 (sequential iterator: state carried, detached per minibatch) -------
+
 
 def random_offset_batches(corpus, batch_size, num_steps, rng):
     """The book's seq_data_iter_sequential: a random offset, then sequential minibatches."""
@@ -219,7 +228,7 @@ def torch_train_ch8(net, corpus, lr, num_epochs, batch_size=32, num_steps=35, se
             updater.zero_grad()
             l.backward()
             params = [p for p in net.parameters() if p.requires_grad]  # the book's grad_clipping
-            norm = torch.sqrt(sum(torch.sum(p.grad ** 2) for p in params))
+            norm = torch.sqrt(sum(torch.sum(p.grad**2) for p in params))
             if norm > 1:
                 for p in params:
                     p.grad[:] *= 1 / norm
@@ -234,6 +243,7 @@ def mxnet_train_ch8(net, corpus, lr, num_epochs, batch_size=32, num_steps=35, se
     import math
 
     from rnnlm.backends import mxnet_runtime
+
     mxnet_runtime.load()  # np.bool for MXNet 1.9.1, before mxnet is imported
 
     from mxnet import autograd, gluon, init, nd
@@ -254,7 +264,7 @@ def mxnet_train_ch8(net, corpus, lr, num_epochs, batch_size=32, num_steps=35, se
                 l = loss(y_hat, y).mean()  # noqa: E741
             l.backward()
             params = [p.data() for p in net.collect_params().values()]  # the book's grad_clipping
-            norm = math.sqrt(sum((p.grad ** 2).sum().asscalar() for p in params))
+            norm = math.sqrt(sum((p.grad**2).sum().asscalar() for p in params))
             if norm > 1:
                 for p in params:
                     p.grad[:] *= 1 / norm

@@ -41,8 +41,11 @@ def is_worker(pid):
         return True
     if any(e.startswith("JAX_PROCESS_ID=") for e in env):
         return _is_python_rnnlm(pid)
-    return any(e.startswith("RANK=") for e in env) and not any(e.startswith("DMLC_ROLE=") for e in env) \
+    return (
+        any(e.startswith("RANK=") for e in env)
+        and not any(e.startswith("DMLC_ROLE=") for e in env)
         and _is_python_rnnlm(pid)
+    )
 
 
 def _is_python_rnnlm(pid):

@@ -23,8 +23,14 @@ HANG_GUARD_SECONDS = 3600
 
 def run_cli(*args, env=None, cwd=None, timeout=HANG_GUARD_SECONDS):
     """Run `python -m rnnlm` as a user would; returns the CompletedProcess."""
-    return subprocess.run([sys.executable, "-m", "rnnlm", *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, cwd=cwd, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "rnnlm", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+        timeout=timeout,
+    )
 
 
 def assert_one_line_error(proc, *fragments):
@@ -47,7 +53,7 @@ def tiny_checkpoint(path, seed=0, hiddens=16, text="the time machine by h g well
 
 # ---- the book's files, read back through the command line in process --------------------
 
-BOOK_TOKENS, BOOK_BATCH, BOOK_STEPS = 2000, 8, 10     # the slice the book-file tests train on
+BOOK_TOKENS, BOOK_BATCH, BOOK_STEPS = 2000, 8, 10  # the slice the book-file tests train on
 EVAL_ARGS = ["--max-tokens", str(BOOK_TOKENS), "--batch-size", str(BOOK_BATCH), "--num-steps", str(BOOK_STEPS)]
 PREFIX, NUM_CHARS = "time traveller", 30
 
@@ -55,6 +61,7 @@ PREFIX, NUM_CHARS = "time traveller", 30
 def cli(capsys, *argv):
     """Run the CLI in process; returns (exit status, stdout, stderr)."""
     from rnnlm.cli.main import main
+
     code = main([str(a) for a in argv])
     out, err = capsys.readouterr()
     return code, out, err
@@ -63,15 +70,13 @@ def cli(capsys, *argv):
 def rnnlm_eval(capsys, tmp_path, ck, backend):
     """`rnnlm eval` of checkpoint `ck` on `backend` over the book-file slice: its perplexity."""
     metrics = tmp_path / f"eval-{backend}.json"
-    code, _, err = cli(capsys, "eval", "--checkpoint", ck, "--backend", backend, *EVAL_ARGS,
-                       "--metrics-json", metrics)
+    code, _, err = cli(capsys, "eval", "--checkpoint", ck, "--backend", backend, *EVAL_ARGS, "--metrics-json", metrics)
     assert code == 0, err
     return json.loads(metrics.read_text())["perplexity"]
 
 
 def rnnlm_predict(capsys, ck, backend):
     """`rnnlm predict PREFIX` of checkpoint `ck` on `backend`: the greedy line."""
-    code, out, err = cli(capsys, "predict", PREFIX, "--checkpoint", ck, "--backend", backend,
-                         "--num-chars", NUM_CHARS)
+    code, out, err = cli(capsys, "predict", PREFIX, "--checkpoint", ck, "--backend", backend, "--num-chars", NUM_CHARS)
     assert code == 0, err
     return out.rstrip("\n")

@@ -49,11 +49,13 @@ def npz_cases(workdir):
     for i in range(200, len(deflated) - 200, 97):
         deflated[i] ^= 0x55
     yield "corrupt-deflate", bytes(deflated)
-    for name, header in (("shape-true-256", ("<f4", False, (True, 256))),
-                         ("itemsize-U2000000000", ("<U2000000000", False, (3,))),
-                         ("40-dims", ("<f4", False, (1,) * 40)),
-                         # found by the grammar fuzz: NumPy's int64 product of the shape overflowed
-                         ("shape-2**100-times-0", ("<f4", False, (2 ** 100, 0)))):
+    for name, header in (
+        ("shape-true-256", ("<f4", False, (True, 256))),
+        ("itemsize-U2000000000", ("<U2000000000", False, (3,))),
+        ("40-dims", ("<f4", False, (1,) * 40)),
+        # found by the grammar fuzz: NumPy's int64 product of the shape overflowed
+        ("shape-2**100-times-0", ("<f4", False, (2**100, 0))),
+    ):
         yield name, _zip({**base, "rnn.weight_ih_l0.npy": grammars.npy_header(*header) + b"\0" * 64})
 
 
@@ -64,11 +66,20 @@ def pt_cases(workdir):
         buffer = io.BytesIO()
         torch.save(state, buffer)
         return buffer.getvalue()
+
     yield "stride0-100000x100000", saved({"rnn.weight_ih_l0": torch.zeros(1).expand(100_000, 100_000)})
     yield "meta-device", saved({"rnn.weight_ih_l0": torch.empty(4, 4, device="meta")})
     yield "9-dims", saved({"rnn.weight_ih_l0": torch.zeros([1] * 9)})
-    yield "layer-99999999", saved({"rnn.weight_ih_l99999999": torch.zeros(2, 2),
-                                   "rnn.weight_hh_l0": torch.zeros(2, 2), "linear.weight": torch.zeros(3, 2)})
+    yield (
+        "layer-99999999",
+        saved(
+            {
+                "rnn.weight_ih_l99999999": torch.zeros(2, 2),
+                "rnn.weight_hh_l0": torch.zeros(2, 2),
+                "linear.weight": torch.zeros(3, 2),
+            }
+        ),
+    )
     data = bytearray(saved({"rnn.weight_hh_l0": torch.ones(8, 8), "linear.weight": torch.ones(3, 8)}))
     at = data.find(b"\x00\x00\x80\x3f" * 8)  # inside the tensor bytes: ones as float32
     data[at + 5] ^= 0x10
@@ -77,13 +88,22 @@ def pt_cases(workdir):
 
 def params_cases(workdir):
     from rnnlm.backends import mxnet_native
-    yield "layer-99999999", mxnet_native.params_bytes({
-        "rnn._unfused.99999999.i2h_weight": np.zeros((2, 2), np.float32),
-        "rnn._unfused.0.h2h_weight": np.zeros((2, 2), np.float32), "dense.weight": np.zeros((3, 2), np.float32)})
+
+    yield (
+        "layer-99999999",
+        mxnet_native.params_bytes(
+            {
+                "rnn._unfused.99999999.i2h_weight": np.zeros((2, 2), np.float32),
+                "rnn._unfused.0.h2h_weight": np.zeros((2, 2), np.float32),
+                "dense.weight": np.zeros((3, 2), np.float32),
+            }
+        ),
+    )
 
 
 def onnx_cases(workdir):
     from onnx import ModelProto, numpy_helper
+
     for name in ("duplicate-initializer", "plumbing-changed", "op-type-not-utf8"):
         model = ModelProto()
         model.ParseFromString(_read(workdir, "base.onnx"))
@@ -98,7 +118,7 @@ def onnx_cases(workdir):
             model.graph.node[0].op_type = "Transpos\u00e9"
             data = model.SerializeToString()
             at = data.find("Transpos\u00e9".encode())
-            yield name, data[:at + 8] + b"\xff\xfe" + data[at + 10:]
+            yield name, data[: at + 8] + b"\xff\xfe" + data[at + 10 :]
             continue
         yield name, model.SerializeToString()
 
@@ -113,9 +133,10 @@ def resume_cases(workdir):
         buffer = io.BytesIO()
         np.savez(buffer, __meta__=np.array(json.dumps(doc)), **arrays)
         return buffer.getvalue()
+
     yield "lr-1e308", with_meta(lambda m: m["train"].update(lr=1e308))
-    yield "rng-uinteger-2**100", with_meta(lambda m: m["rng_state"].update(uinteger=2 ** 100))
-    yield "rng-has_uint32-2**100", with_meta(lambda m: m["rng_state"].update(has_uint32=2 ** 100))
+    yield "rng-uinteger-2**100", with_meta(lambda m: m["rng_state"].update(uinteger=2**100))
+    yield "rng-has_uint32-2**100", with_meta(lambda m: m["rng_state"].update(has_uint32=2**100))
     yield "nan-in-history", with_meta(lambda m: m["history"][0].update(perplexity=float("nan")))
 
 
@@ -136,6 +157,7 @@ def study_cases(workdir):
 
     def run(doc):
         return "overfit", json.dumps({"config": grammars.STUDY_CONFIG, "result": doc}, allow_nan=True).encode()
+
     yield "missing-key", run({k: v for k, v in result.items() if k != "history"})
     yield "retyped", run({**result, "vocab_size": "28"})
     for name, value in (("nan", float("nan")), ("negative", -1.0), ("string", "low"), ("one", 1.0)):

@@ -43,15 +43,15 @@ def mutate(data, rng):
         pos = where()
         value = BIG_INTS[int(rng.integers(len(BIG_INTS)))]
         width = int(rng.choice([4, 8]))
-        data[pos:pos + width] = (value % (1 << (8 * width))).to_bytes(width, "little")
+        data[pos : pos + width] = (value % (1 << (8 * width))).to_bytes(width, "little")
     elif kind == 3:
-        del data[int(rng.integers(len(data))):]
+        del data[int(rng.integers(len(data))) :]
     elif kind == 4:
         start = where()
-        data[start:start] = data[start:start + int(rng.integers(1, 256))]
+        data[start:start] = data[start : start + int(rng.integers(1, 256))]
     else:
         start = where()
-        data[start:start + int(rng.integers(1, 64))] = b""
+        data[start : start + int(rng.integers(1, 64))] = b""
     return bytes(data)
 
 
@@ -65,9 +65,11 @@ def reader_for(kind, workdir):
         def read(path):
             fmt, weights, _, scheme = read_native(path, "auto")
             infer_config(weights, scheme, path, load_format(fmt).DEFAULT_ACTIVATION)
+
         return read
     if kind in ("npz", "onnx"):
         from rnnlm.checkpoints.file import load_checkpoint
+
         return load_checkpoint
     if kind == "container":
         from rnnlm.cli.main import main
@@ -76,10 +78,13 @@ def reader_for(kind, workdir):
             code = main(["decompress", path, "-o", os.path.join(workdir, "out.txt")])
             if code != 0:
                 from rnnlm.errors import UsageError
+
                 raise UsageError("exit status 2")  # main printed exactly one line, checked below
+
         return read
     if kind in ("corpus", "corpus-raw"):
         from rnnlm.data.corpus import load_corpus
+
         text = "raw" if kind == "corpus-raw" else "book"
         return lambda path: load_corpus(path, 0, text=text)
     raise SystemExit(f"unknown reader {kind}")
@@ -94,6 +99,7 @@ def limit_memory():
 def run_case(read, path):
     """'ok', 'usage error', or what went wrong."""
     from rnnlm.errors import UsageError
+
     err = io.StringIO()
     signal.alarm(SECONDS_PER_CASE)
     try:
@@ -106,7 +112,7 @@ def run_case(read, path):
         outcome = "hang"
     except MemoryError:
         outcome = "memory"
-    except Exception as exc:  # noqa: BLE001  (exactly what the suite exists to find)
+    except Exception as exc:
         outcome = f"traceback {type(exc).__name__}: {str(exc)[:120]}"
     finally:
         signal.alarm(0)
@@ -119,6 +125,7 @@ def run_case(read, path):
 def main(kind, seed_file, cases, seed, workdir):
     def on_alarm(signum, frame):
         raise CaseTimedOut()
+
     signal.signal(signal.SIGALRM, on_alarm)
     read = reader_for(kind, workdir)
     with open(seed_file, "rb") as f:

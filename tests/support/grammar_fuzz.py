@@ -21,14 +21,26 @@ from tests.support.fuzz_readers import CaseTimedOut, limit_memory
 
 SECONDS_PER_CASE = 20
 FINE = ("accepted", "refused", "run again")  # "run again": a stored study run refused with a note
-TINY = ["--num-hiddens", "4", "--max-tokens", "600", "--batch-size", "4", "--num-steps", "5", "--quiet",
-        "--backend", "torch"]
+TINY = [
+    "--num-hiddens",
+    "4",
+    "--max-tokens",
+    "600",
+    "--batch-size",
+    "4",
+    "--num-steps",
+    "5",
+    "--quiet",
+    "--backend",
+    "torch",
+]
 
 
 def _cli(argv):
     """Run the command line; a refusal (exit 2) is a UsageError, as a library reader's is."""
     from rnnlm.cli.main import main
     from rnnlm.errors import UsageError
+
     code = main([str(a) for a in argv])
     if code == 2:
         raise UsageError("exit status 2")  # main printed its one line, counted below
@@ -41,13 +53,21 @@ class Reader:
 
     def __init__(self, kind, workdir):
         self.kind, self.workdir = kind, workdir
-        self.suffix = {"npz": ".npz", "resume": ".npz", "onnx": ".onnx", "pt": ".pt", "params": ".params",
-                       "metrics": ".json", "study": ".json"}[kind]
+        self.suffix = {
+            "npz": ".npz",
+            "resume": ".npz",
+            "onnx": ".onnx",
+            "pt": ".pt",
+            "params": ".params",
+            "metrics": ".json",
+            "study": ".json",
+        }[kind]
         getattr(self, f"_setup_{kind}", lambda: None)()
 
     def _base_checkpoint(self):
         from rnnlm.checkpoints.file import load_checkpoint
         from tests.support.commands import tiny_checkpoint
+
         path = tiny_checkpoint(os.path.join(self.workdir, "base.npz"), hiddens=4)
         _, _, arrays, meta = load_checkpoint(path)
         return path, arrays, meta
@@ -65,6 +85,7 @@ class Reader:
 
     def _setup_resume(self):
         from hypothesis import strategies as st
+
         base = os.path.join(self.workdir, "run.npz")
         _cli(["train", "--epochs", "1", *TINY, "--save", base])
         arrays = dict(np.load(base, allow_pickle=False))
@@ -76,10 +97,12 @@ class Reader:
             buffer = io.BytesIO()
             np.savez(buffer, __meta__=np.array(grammars.json_text(edited)), **arrays)
             return buffer.getvalue()
+
         self.strategy = resumable()
 
     def _setup_pt(self):
         import torch  # noqa: F401  (before the memory limit)
+
         self.strategy = grammars.pt_file()
 
     def _setup_params(self):
@@ -87,6 +110,7 @@ class Reader:
 
     def _setup_metrics(self):
         import matplotlib.figure  # noqa: F401  (before the memory limit)
+
         self.strategy = grammars.metrics_file()
 
     def _setup_study(self):
@@ -100,6 +124,7 @@ class Reader:
         path = os.path.join(self.workdir, f"case{self.suffix}")
         if self.kind == "study":
             from rnnlm.study.store import RunStore
+
             store = RunStore(self.workdir, study)
             os.makedirs(store.folder, exist_ok=True)
             path = store.path(grammars.STUDY_CONFIG)
@@ -111,13 +136,16 @@ class Reader:
             from rnnlm.backend import load_format
             from rnnlm.interop.convert import read_native
             from rnnlm.model.names import infer_config
+
             fmt, weights, _, scheme = read_native(path, "auto")
             infer_config(weights, scheme, path, load_format(fmt).DEFAULT_ACTIVATION)
         elif self.kind in ("npz", "onnx"):
             from rnnlm.checkpoints.file import load_checkpoint
+
             load_checkpoint(path)
         elif self.kind == "resume":
             from rnnlm.checkpoints.file import read_meta
+
             epoch = read_meta(path).get("epoch")
             epochs = epoch + 1 if isinstance(epoch, int) and not isinstance(epoch, bool) and 0 < epoch < 5 else 2
             _cli(["train", "--epochs", epochs, "--quiet", "--save", path, "--resume"])
@@ -128,6 +156,7 @@ class Reader:
 def run_case(reader, data):
     """'accepted', 'refused', or what went wrong (a traceback, a hang, memory, noise)."""
     from rnnlm.errors import UsageError
+
     err = io.StringIO()
     signal.alarm(SECONDS_PER_CASE)
     try:
@@ -139,7 +168,7 @@ def run_case(reader, data):
         outcome = "hang"
     except MemoryError:
         outcome = "memory"
-    except Exception as exc:  # noqa: BLE001  (exactly what the suite exists to find)
+    except Exception as exc:
         outcome = f"traceback {type(exc).__name__}: {str(exc)[:160]}"
     finally:
         signal.alarm(0)
@@ -154,6 +183,7 @@ def run_case(reader, data):
 def main(kind, examples, workdir):
     def on_alarm(signum, frame):
         raise CaseTimedOut()
+
     signal.signal(signal.SIGALRM, on_alarm)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     reader = Reader(kind, workdir)
@@ -176,15 +206,32 @@ def main(kind, examples, workdir):
     for name, data in corpus_files:
         record(corpus, data, run_case(reader, data), f"corpus {name}")
 
-    @settings(max_examples=examples, derandomize=True, database=None, deadline=None, print_blob=False,
-              phases=[Phase.generate], suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=examples,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        print_blob=False,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     @given(reader.strategy)
     def fuzz(data):
         record(counts, data, run_case(reader, data), "hypothesis")
 
     fuzz()
-    print(json.dumps({"reader": kind, "cases": sum(counts.values()), "counts": counts,
-                      "corpus_cases": sum(corpus.values()), "corpus": corpus, "bad": bad[:10]}))
+    print(
+        json.dumps(
+            {
+                "reader": kind,
+                "cases": sum(counts.values()),
+                "counts": counts,
+                "corpus_cases": sum(corpus.values()),
+                "corpus": corpus,
+                "bad": bad[:10],
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -15,22 +15,40 @@ from hypothesis import strategies as st
 
 # ---- values ---------------------------------------------------------------------------------
 
-BIG_INTS = [0, 1, -1, 2, 3, 7, 255, 1023, 1024, 2 ** 31 - 1, 2 ** 31, 2 ** 32, 2 ** 63 - 1, 2 ** 64, 2 ** 100,
-            2 ** 128, 10 ** 30]
+BIG_INTS = [0, 1, -1, 2, 3, 7, 255, 1023, 1024, 2**31 - 1, 2**31, 2**32, 2**63 - 1, 2**64, 2**100, 2**128, 10**30]
 FLOATS = [0.0, -0.0, 1.0, 0.5, -1.5, 1e-300, 1e308, 3.4e38, math.inf, -math.inf, math.nan, 12.5]
-STRINGS = ["", "a", "<unk>", "\ud800", "$\\foo{$", "$x^$", "\x00", "é一", "x" * 1000, "../../etc/passwd",
-           "inf", "nan", "float32", "rnn", "lstm"]
+STRINGS = [
+    "",
+    "a",
+    "<unk>",
+    "\ud800",
+    "$\\foo{$",
+    "$x^$",
+    "\x00",
+    "é一",
+    "x" * 1000,
+    "../../etc/passwd",
+    "inf",
+    "nan",
+    "float32",
+    "rnn",
+    "lstm",
+]
 
 ints = st.one_of(st.sampled_from(BIG_INTS), st.integers(-5, 40))
 floats = st.one_of(st.sampled_from(FLOATS), st.floats(allow_nan=True, allow_infinity=True))
 strings = st.one_of(st.sampled_from(STRINGS), st.text(max_size=20))
 # protobuf strings (ONNX names, metadata) cannot hold a lone surrogate: the writer refuses it
-proto_strings = st.one_of(st.sampled_from([s for s in STRINGS if s != "\ud800"]),
-                          st.text(st.characters(blacklist_categories=("Cs",)), max_size=20))
+proto_strings = st.one_of(
+    st.sampled_from([s for s in STRINGS if s != "\ud800"]),
+    st.text(st.characters(blacklist_categories=("Cs",)), max_size=20),
+)
 scalars = st.one_of(st.none(), st.booleans(), ints, floats, strings)
-json_values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
-                                                            st.dictionaries(strings, inner, max_size=4)),
-                           max_leaves=12)
+json_values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(strings, inner, max_size=4)),
+    max_leaves=12,
+)
 
 
 def deep(depth, opener="[", closer="]"):
@@ -38,6 +56,7 @@ def deep(depth, opener="[", closer="]"):
 
 
 # ---- edits of a valid JSON document ---------------------------------------------------------
+
 
 def _paths(doc, prefix=()):
     yield prefix
@@ -82,10 +101,10 @@ def damaged(draw, data):
         for _ in range(draw(st.integers(1, 4))):
             data[draw(st.integers(0, len(data) - 1))] ^= 1 << draw(st.integers(0, 7))
     elif kind == "cut" and data:
-        del data[draw(st.integers(0, len(data) - 1)):]
+        del data[draw(st.integers(0, len(data) - 1)) :]
     elif kind == "repeat" and data:
         at = draw(st.integers(0, len(data) - 1))
-        data[at:at] = data[at:at + draw(st.integers(1, 64))]
+        data[at:at] = data[at : at + draw(st.integers(1, 64))]
     return bytes(data)
 
 
@@ -114,13 +133,29 @@ def json_file(draw, doc):
 
 # ---- .npz -------------------------------------------------------------------------------------
 
-DESCRS = ["<f4", "<f8", ">f4", "<f2", "|b1", "<i8", "<U5", "<U2000000000", "|O", "<c8", "|V8", "<f4garbage",
-          "[('a', '<f4')]"]
+DESCRS = [
+    "<f4",
+    "<f8",
+    ">f4",
+    "<f2",
+    "|b1",
+    "<i8",
+    "<U5",
+    "<U2000000000",
+    "|O",
+    "<c8",
+    "|V8",
+    "<f4garbage",
+    "[('a', '<f4')]",
+]
 
 
 def npy_header(descr, fortran, shape, version=(1, 0)):
     text = "{'descr': %s, 'fortran_order': %r, 'shape': %r, }" % (
-        descr if descr.startswith("[") else repr(descr), fortran, shape)
+        descr if descr.startswith("[") else repr(descr),
+        fortran,
+        shape,
+    )
     header = text.encode("latin1")
     size_format = "<H" if version == (1, 0) else "<I"
     pre = 10 if version == (1, 0) else 12
@@ -148,7 +183,7 @@ def npy_member(draw, array):
     elif kind == "version":
         version = draw(st.sampled_from([(2, 0), (3, 0), (0, 9), (9, 9)]))
     else:
-        payload = payload[:draw(st.integers(0, len(payload)))] + draw(st.binary(max_size=16))
+        payload = payload[: draw(st.integers(0, len(payload)))] + draw(st.binary(max_size=16))
     return npy_header(descr, fortran, shape, version) + payload
 
 
@@ -172,8 +207,9 @@ def npz_file(draw, arrays, meta):
         if draw(st.integers(0, 9)):
             members[name + ".npy"] = draw(npy_member(a))
     for _ in range(draw(st.integers(0, 2))):
-        members[draw(st.sampled_from(["x.npy", "../up.npy", "a/b.npy", "plain.txt", "rnn.weight_ih_l9.npy"]))] = \
-            draw(npy_member(np.zeros(draw(st.integers(0, 4)), np.float32)))
+        members[draw(st.sampled_from(["x.npy", "../up.npy", "a/b.npy", "plain.txt", "rnn.weight_ih_l9.npy"]))] = draw(
+            npy_member(np.zeros(draw(st.integers(0, 4)), np.float32))
+        )
     method = draw(st.sampled_from(METHODS))
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as z:
@@ -192,7 +228,7 @@ def npz_file(draw, arrays, meta):
 
 # ---- names that encode layers ------------------------------------------------------------------
 
-LAYERS = st.one_of(st.integers(0, 2), st.sampled_from([1023, 1024, 99_999_999, 10 ** 30]))
+LAYERS = st.one_of(st.integers(0, 2), st.sampled_from([1023, 1024, 99_999_999, 10**30]))
 
 
 @st.composite
@@ -235,22 +271,28 @@ def params_file(draw):
     drawn, its data as long as they claim (or not), then the names and their count."""
     if draw(st.integers(0, 4)) == 0:  # a valid book .params, to be accepted
         from rnnlm.backends.mxnet_native import params_bytes
+
         hidden, vocab = draw(st.integers(1, 4)), draw(st.integers(2, 5))
-        shapes = {"rnn._unfused.0.i2h_weight": (hidden, vocab), "rnn._unfused.0.h2h_weight": (hidden, hidden),
-                  "rnn._unfused.0.i2h_bias": (hidden,), "rnn._unfused.0.h2h_bias": (hidden,),
-                  "dense.weight": (vocab, hidden), "dense.bias": (vocab,)}
+        shapes = {
+            "rnn._unfused.0.i2h_weight": (hidden, vocab),
+            "rnn._unfused.0.h2h_weight": (hidden, hidden),
+            "rnn._unfused.0.i2h_bias": (hidden,),
+            "rnn._unfused.0.h2h_bias": (hidden,),
+            "dense.weight": (vocab, hidden),
+            "dense.bias": (vocab,),
+        }
         return params_bytes({n: np.zeros(shape, np.float32) for n, shape in shapes.items()})
     count = draw(st.integers(0, 5))
     parts = [struct.pack("<QQ", draw(st.sampled_from([0x112, 0x112, 0x112, 0x113])), 0)]
     claimed = draw(st.one_of(st.just(count), ints))
-    parts.append(struct.pack("<Q", claimed % 2 ** 64))
+    parts.append(struct.pack("<Q", claimed % 2**64))
     for _ in range(count):
         magic = draw(st.sampled_from([0xF993FAC9, 0xF993FACA, 0xF993FAC9, 0x12345678]))
         stype = draw(st.sampled_from([0, 0, 0, 1, 2, -1, 7]))
         shape = draw(st.lists(st.integers(0, 6), min_size=1, max_size=3))
         if draw(st.integers(0, 7)) == 0:
-            shape[0] = draw(st.sampled_from([2 ** 31 - 1, 2 ** 40, 2 ** 62]))
-        ndim = draw(st.one_of(st.just(len(shape)), st.sampled_from([0, 33, 2 ** 31 - 1, -1])))
+            shape[0] = draw(st.sampled_from([2**31 - 1, 2**40, 2**62]))
+        ndim = draw(st.one_of(st.just(len(shape)), st.sampled_from([0, 33, 2**31 - 1, -1])))
         flag = draw(st.one_of(st.sampled_from(list(MX_DTYPES)), st.integers(-2, 14)))
         parts.append(struct.pack("<Iii", magic, stype, ndim))
         parts.append(struct.pack(f"<{len(shape)}q", *shape))
@@ -260,27 +302,34 @@ def params_file(draw):
         size = draw(st.sampled_from([size, size, max(size - 1, 0), size + 8]))
         parts.append(np.arange(size, dtype=np.uint8).tobytes())
     names = [draw(mxnet_name()) for _ in range(draw(st.one_of(st.just(count), st.integers(0, 6))))]
-    parts.append(struct.pack("<Q", draw(st.one_of(st.just(len(names)), ints)) % 2 ** 64))
+    parts.append(struct.pack("<Q", draw(st.one_of(st.just(len(names)), ints)) % 2**64))
     for name in names:
         raw = name.encode("utf-8", "surrogatepass")
-        parts.append(struct.pack("<Q", draw(st.one_of(st.just(len(raw)), ints)) % 2 ** 64) + raw)
+        parts.append(struct.pack("<Q", draw(st.one_of(st.just(len(raw)), ints)) % 2**64) + raw)
     return draw(damaged(b"".join(parts)))
 
 
 # ---- .pt ----------------------------------------------------------------------------------------
+
 
 @st.composite
 def pt_file(draw):
     """torch.save of a dict: names from the naming grammar; tensors of drawn dtype, shape and
     view (stride-0 expansions, overlapping strides, offsets, the meta device); non-tensors."""
     import torch
+
     dtypes = [torch.float32, torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.int64, torch.bool]
     state = {}
     if draw(st.integers(0, 4)) == 0:  # a valid book state_dict, to be accepted
         hidden, vocab = draw(st.integers(1, 4)), draw(st.integers(2, 5))
-        state = {"rnn.weight_ih_l0": torch.zeros(hidden, vocab), "rnn.weight_hh_l0": torch.zeros(hidden, hidden),
-                 "rnn.bias_ih_l0": torch.zeros(hidden), "rnn.bias_hh_l0": torch.zeros(hidden),
-                 "linear.weight": torch.zeros(vocab, hidden), "linear.bias": torch.zeros(vocab)}
+        state = {
+            "rnn.weight_ih_l0": torch.zeros(hidden, vocab),
+            "rnn.weight_hh_l0": torch.zeros(hidden, hidden),
+            "rnn.bias_ih_l0": torch.zeros(hidden),
+            "rnn.bias_hh_l0": torch.zeros(hidden),
+            "linear.weight": torch.zeros(vocab, hidden),
+            "linear.bias": torch.zeros(vocab),
+        }
     for _ in range(draw(st.integers(0, 6)) if not state else draw(st.integers(0, 1))):
         shape = draw(st.lists(st.integers(0, 5), max_size=draw(st.sampled_from([2, 2, 6]))))
         dtype = draw(st.sampled_from(dtypes))
@@ -291,7 +340,7 @@ def pt_file(draw):
         elif view == "strided":
             value = torch.zeros(2000, dtype=dtype).as_strided((1000, 1000), (draw(st.integers(0, 1)), 1))
         elif view == "offset":
-            value = torch.zeros(20, dtype=dtype)[draw(st.integers(0, 19)):]
+            value = torch.zeros(20, dtype=dtype)[draw(st.integers(0, 19)) :]
         elif view == "transpose" and base.dim() >= 2:
             value = base.transpose(0, 1)
         elif view == "meta":
@@ -308,26 +357,28 @@ def pt_file(draw):
 
 # ---- ONNX ---------------------------------------------------------------------------------------
 
+
 @st.composite
 def onnx_file(draw, model_bytes):
     """An exported graph with its initializers, metadata and nodes edited: a name twice, a
     plumbing value changed, a dtype changed, metadata JSON from the grammar, external data."""
     from onnx import ModelProto, TensorProto, numpy_helper
+
     model = ModelProto()
     model.ParseFromString(model_bytes)
     inits = model.graph.initializer
     for _ in range(draw(st.integers(0, 3))):
         t = inits[draw(st.integers(0, len(inits) - 1))]
         a = numpy_helper.to_array(t)
-        how = draw(st.sampled_from(["duplicate", "value", "dtype", "unknown", "remove", "external", "props",
-                                    "node"]))
+        how = draw(st.sampled_from(["duplicate", "value", "dtype", "unknown", "remove", "external", "props", "node"]))
         if how == "duplicate":
             inits.append(numpy_helper.from_array(a + 1 if a.dtype.kind == "f" else a, t.name))
         elif how == "value":
             t.CopyFrom(numpy_helper.from_array(a * 2 + 1, t.name))
         elif how == "dtype":
-            t.CopyFrom(numpy_helper.from_array(a.astype(draw(st.sampled_from([np.float64, np.int32, np.float16]))),
-                                               t.name))
+            t.CopyFrom(
+                numpy_helper.from_array(a.astype(draw(st.sampled_from([np.float64, np.int32, np.float16]))), t.name)
+            )
         elif how == "unknown":
             inits.append(numpy_helper.from_array(np.zeros(draw(st.integers(0, 4)), np.float32), draw(proto_strings)))
         elif how == "remove" and len(inits) > 1:
@@ -336,8 +387,13 @@ def onnx_file(draw, model_bytes):
             t.data_location = TensorProto.EXTERNAL
         elif how == "props":
             prop = model.metadata_props[draw(st.integers(0, len(model.metadata_props) - 1))]
-            prop.value = draw(st.one_of(st.just(json_text(draw(json_values))), proto_strings,
-                                        st.just(deep(draw(st.sampled_from([65, 100_000]))))))
+            prop.value = draw(
+                st.one_of(
+                    st.just(json_text(draw(json_values))),
+                    proto_strings,
+                    st.just(deep(draw(st.sampled_from([65, 100_000])))),
+                )
+            )
         elif model.graph.node:
             node = model.graph.node[draw(st.integers(0, len(model.graph.node) - 1))]
             node.op_type = draw(st.sampled_from(["Identity", "Loop", "Custom", node.op_type]))
@@ -346,21 +402,66 @@ def onnx_file(draw, model_bytes):
 
 # ---- study runs and metrics ---------------------------------------------------------------------
 
-EPOCH = {"epoch": 1, "perplexity": 12.5, "tokens_per_sec": 1000.0, "seconds": 0.5, "val_perplexity": 13.0,
-         "grad_norm": 0.7, "clipped_fraction": 0.0}
-LM_RESULT = {"history": [EPOCH], "vocab_size": 28, "stopped": None, "diverged": None, "train_tokens": 1000,
-             "unigram_perplexity": 18.0, "tokens_per_sec": 1000.0, "wall_seconds": 2.0}
+EPOCH = {
+    "epoch": 1,
+    "perplexity": 12.5,
+    "tokens_per_sec": 1000.0,
+    "seconds": 0.5,
+    "val_perplexity": 13.0,
+    "grad_norm": 0.7,
+    "clipped_fraction": 0.0,
+}
+LM_RESULT = {
+    "history": [EPOCH],
+    "vocab_size": 28,
+    "stopped": None,
+    "diverged": None,
+    "train_tokens": 1000,
+    "unigram_perplexity": 18.0,
+    "tokens_per_sec": 1000.0,
+    "wall_seconds": 2.0,
+}
 RESULTS = {
-    "overfit": LM_RESULT, "depth": LM_RESULT,
-    "scratch": {"history": [{k: v for k, v in EPOCH.items() if k not in ("seconds", "val_perplexity")}],
-                "vocab_size": 28, "diverged": None, "perplexity": 12.5, "tokens_per_sec": 10.0},
-    "autoregressive": {"train_loss": [0.1], "final_train_mse": 0.1, "onestep_test_mse": 0.1, "multistep_mse": 0.9,
-                       "onestep": [0.1, -0.2], "multistep": [0.3], "noise_variance": 0.04,
-                       "kstep": {"1": {"mse": 0.1, "test_mse": 0.2, "pred": [0.5]}}},
-    "compress": {"sizes": [{"chars": 10, "bytes": 10, "rnnlm": 8, "rnnlm_ideal_bits": 60.5, "rnnlm_seconds": 0.1,
-                            "bzip2": 40, "bzip2_seconds": 0.01, "xz": 60, "xz_seconds": 0.01}],
-                 "model_weights_bytes": 100, "model_xz_bytes": 90, "checkpoint_bytes": 120, "train_seconds": 1.0,
-                 "val_perplexity": None, "perplexity": 9.0},
+    "overfit": LM_RESULT,
+    "depth": LM_RESULT,
+    "scratch": {
+        "history": [{k: v for k, v in EPOCH.items() if k not in ("seconds", "val_perplexity")}],
+        "vocab_size": 28,
+        "diverged": None,
+        "perplexity": 12.5,
+        "tokens_per_sec": 10.0,
+    },
+    "autoregressive": {
+        "train_loss": [0.1],
+        "final_train_mse": 0.1,
+        "onestep_test_mse": 0.1,
+        "multistep_mse": 0.9,
+        "onestep": [0.1, -0.2],
+        "multistep": [0.3],
+        "noise_variance": 0.04,
+        "kstep": {"1": {"mse": 0.1, "test_mse": 0.2, "pred": [0.5]}},
+    },
+    "compress": {
+        "sizes": [
+            {
+                "chars": 10,
+                "bytes": 10,
+                "rnnlm": 8,
+                "rnnlm_ideal_bits": 60.5,
+                "rnnlm_seconds": 0.1,
+                "bzip2": 40,
+                "bzip2_seconds": 0.01,
+                "xz": 60,
+                "xz_seconds": 0.01,
+            }
+        ],
+        "model_weights_bytes": 100,
+        "model_xz_bytes": 90,
+        "checkpoint_bytes": 120,
+        "train_seconds": 1.0,
+        "val_perplexity": None,
+        "perplexity": 9.0,
+    },
 }
 STUDY_CONFIG = {"backend": "torch", "seed": 0}
 
@@ -373,9 +474,18 @@ def study_run(draw):
     return name, draw(json_file(doc))
 
 
-METRICS = {"backend": "torch", "model": "rnn", "num_hiddens": 8, "lr": 1.0, "epochs": 2, "corpus": None,
-           "history": [{"epoch": 1, "perplexity": 20.0, "val_perplexity": None},
-                       {"epoch": 2, "perplexity": 15.0, "val_perplexity": 16.0}]}
+METRICS = {
+    "backend": "torch",
+    "model": "rnn",
+    "num_hiddens": 8,
+    "lr": 1.0,
+    "epochs": 2,
+    "corpus": None,
+    "history": [
+        {"epoch": 1, "perplexity": 20.0, "val_perplexity": None},
+        {"epoch": 2, "perplexity": 15.0, "val_perplexity": 16.0},
+    ],
+}
 
 
 @st.composite

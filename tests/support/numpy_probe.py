@@ -26,19 +26,30 @@ def main(out):
     for kind in ("sequential", "random"):
         batches = list(make_batches(np.asarray(corpus), 4, 7, kind, np.random.default_rng(5)))
         arrays[f"batches/{kind}"] = np.stack([np.stack([X, Y]) for X, Y in batches])
-    run = rnnlm.train(backend="torch", device="cpu", epochs=6, num_hiddens=24, batch_size=8,
-                      num_steps=10, max_tokens=3000, dtype="float64", val_fraction=0.2,
-                      seed=1, threads=1, quiet=True)
+    run = rnnlm.train(
+        backend="torch",
+        device="cpu",
+        epochs=6,
+        num_hiddens=24,
+        batch_size=8,
+        num_steps=10,
+        max_tokens=3000,
+        dtype="float64",
+        val_fraction=0.2,
+        seed=1,
+        threads=1,
+        quiet=True,
+    )
     for name, w in run.model.weights().items():
         arrays[f"trained/{name}"] = w
     arrays["perplexities"] = np.array([[s.perplexity, s.val_perplexity] for s in run.history])
     run.model.save(out + ".checkpoint.npz")
     with np.load(out + ".checkpoint.npz", allow_pickle=False) as ck:
         meta = json.loads(str(ck["__meta__"]))
-    arrays["eval"] = np.array(rnnlm.load(out + ".checkpoint.npz", backend="torch",
-                                         device="cpu").evaluate(max_tokens=3000))
-    np.savez(out, numpy_version=np.array(np.__version__), meta=np.array(json.dumps(meta, sort_keys=True)),
-             **arrays)
+    arrays["eval"] = np.array(
+        rnnlm.load(out + ".checkpoint.npz", backend="torch", device="cpu").evaluate(max_tokens=3000)
+    )
+    np.savez(out, numpy_version=np.array(np.__version__), meta=np.array(json.dumps(meta, sort_keys=True)), **arrays)
 
 
 if __name__ == "__main__":

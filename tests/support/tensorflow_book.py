@@ -2,8 +2,8 @@
 (`TF_USE_LEGACY_KERAS=1` with tf-keras: the book's `SimpleRNN(time_major=True)` needs it, and
 the switch is read when tensorflow is imported, so it cannot be set in the test process).
 
-    python -m tests.tensorflow_book train CELL HIDDEN EPOCHS OUT.weights.h5   (cwd: d2l's cache)
-    python -m tests.tensorflow_book load CELL HIDDEN IN.weights.h5
+    python -m tests.support.tensorflow_book train CELL HIDDEN EPOCHS OUT.weights.h5   (cwd: d2l's cache)
+    python -m tests.support.tensorflow_book load CELL HIDDEN IN.weights.h5
 
 Each prints one JSON line: the vocabulary, `predict_ch8`'s text and the perplexity of the
 corpus slice (sequential batches from offset 0, state carried, as rnnlm eval computes it).
@@ -43,15 +43,16 @@ def book():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     _stand_ins()
     import tensorflow as tf
+
     tf.config.threading.set_intra_op_parallelism_threads(1)
     from d2l import tensorflow as d2l
+
     return tf, d2l
 
 
 def make_net(tf, d2l, cell, hidden, vocab_size):
     layer = {"rnn": tf.keras.layers.SimpleRNN, "gru": tf.keras.layers.GRU, "lstm": tf.keras.layers.LSTM}[cell]
-    net = d2l.RNNModel(layer(hidden, time_major=True, return_sequences=True, return_state=True),
-                       vocab_size=vocab_size)
+    net = d2l.RNNModel(layer(hidden, time_major=True, return_sequences=True, return_state=True), vocab_size=vocab_size)
     net(tf.zeros((1, 1), tf.int32), net.begin_state(batch_size=1, dtype=tf.float32))  # builds the variables
     return net
 
@@ -59,6 +60,7 @@ def make_net(tf, d2l, cell, hidden, vocab_size):
 def perplexity(tf, net, corpus):
     import numpy as np
     from tests.book_models import sequential_batches
+
     loss = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     state, total, n = None, 0.0, 0
     for X, Y in sequential_batches(corpus, BOOK_BATCH, BOOK_STEPS):
@@ -71,8 +73,15 @@ def perplexity(tf, net, corpus):
 
 
 def report(tf, d2l, net, vocab, corpus):
-    print(json.dumps({"vocab": vocab.idx_to_token, "ppl": perplexity(tf, net, corpus),
-                      "text": d2l.predict_ch8(PREFIX, NUM_CHARS, net, vocab)}))
+    print(
+        json.dumps(
+            {
+                "vocab": vocab.idx_to_token,
+                "ppl": perplexity(tf, net, corpus),
+                "text": d2l.predict_ch8(PREFIX, NUM_CHARS, net, vocab),
+            }
+        )
+    )
 
 
 def main(argv):
