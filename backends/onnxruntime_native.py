@@ -70,7 +70,8 @@ def build_model(cfg, weights, vocab=None):
         helper.make_node("Transpose", ["tokens"], ["tokens_tn"], perm=[1, 0]),
         helper.make_node("Gather", ["one_hot_table", "tokens_tn"], ["x0"], axis=0),
     ]
-    x, finals = "x0", {s: [] for s in state_names(cfg)}  # type: Tuple[str, Dict[str, List[str]]]
+    x = "x0"
+    finals: dict[str, list[str]] = {s: [] for s in state_names(cfg)}
     for layer in range(cfg.num_layers):
         W, R, B = [], [], []
         for _, _, (w_ih, w_hh, b_ih, b_hh) in rnn_weight_names(cfg)[layer * D : (layer + 1) * D]:
