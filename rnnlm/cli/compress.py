@@ -31,8 +31,10 @@ def add_parser(sub):
     p.add_argument("--num-hiddens", type=integer, default=online.num_hiddens, help="--online model")
     p.add_argument("--seed", type=int, default=online.seed, help="--online initial weights")
     p.add_argument("--mix", choices=config.MIX_CHOICES, default=config.CompressConfig.mix,
-                   help="both: the RNN mixed with an order-0..6 context model (default); rnn: the "
-                        "RNN alone; context: the context model alone (with --online)")
+                   help="both: the RNN mixed with an order-0..6 context model; auto (default): "
+                        f"that, or for texts up to {config.AUTO_MAX_CHARS} characters online the "
+                        "context model alone if smaller; rnn: the RNN alone; context: the context "
+                        "model alone (with --online)")
     p.add_argument("--backend", help="one of: " + ", ".join(BACKENDS))
     p.add_argument("--threads", type=integer, metavar="N",
                    help=f"threads the framework computes with (default {CODING_THREADS}); the file "
@@ -69,7 +71,7 @@ def _report(verb, path, coded):
         print(note, file=sys.stderr)
     print(f"{verb} '{path}': {coded.n_bytes} bytes, {n} chars <-> {coded.file_bytes} bytes (header "
           f"{coded.header_bytes}): {bpc:.3f} bits/char, ideal {ideal:.3f} bits/char; {speed:.1f} kB/s "
-          f"({s['backend']}, {mode}, {s['segments']} segments)")
+          f"({s.get('backend', 'no framework')}, {mode}, {s['segments']} segments)")
 
 
 def cmd_compress(args):
