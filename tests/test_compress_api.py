@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import rnnlm
-from rnnlm.backend import BACKENDS
+from rnnlm.backend import BACKENDS, SPECS
 from rnnlm.compression import container
 from rnnlm.compression.config import MIX_CHOICES, CompressConfig, OnlineConfig
 from rnnlm.config import CELLS, ConfigError
@@ -22,7 +22,7 @@ from rnnlm.threads import MAX_THREADS
 from tests.support.backends import load_or_skip
 from tests.support.commands import assert_one_line_error, run_cli, tiny_checkpoint
 
-SMALL = dict(model="gru", num_hiddens=16)  # an --online model that codes a few hundred chars in a second
+SMALL = dict(model="gru", num_hiddens=16, mix="both")  # an --online RNN that codes a few hundred chars a second
 DATA = {
     "bytes, not UTF-8": b"the time \xff\xfe traveller \xc3( \xed\xa0\x80 end\r\n",
     "str": "The Time-Traveller, 1895: ¿qué? «Ünïcödé» 🕰 𝔗𝔦𝔪𝔢\n",
@@ -86,7 +86,7 @@ def test_a_str_that_would_not_come_back_the_same_is_refused(text, fragment):
         (dict(segments=(1 << 16) + 1), "--segments must be at most 65536"),
         (dict(threads=0), f"--threads must be from 1 to {MAX_THREADS}"),
         (dict(threads=MAX_THREADS + 1), f"--threads must be from 1 to {MAX_THREADS}"),
-        (dict(mix="all"), "--mix must be one of both, rnn, context"),
+        (dict(mix="all"), "--mix must be one of auto, both, rnn, context"),
         (dict(model="transformer"), "--model must be one of rnn, gru, lstm"),
         (dict(num_hiddens=2048), "--num-hiddens must be at most 1024 for --online"),
         (dict(backend="tensorflow2"), "unknown backend 'tensorflow2'"),
@@ -133,7 +133,7 @@ def _compress_in_a_fresh_process(name, threads, src, out):
         "from rnnlm.backend import SPECS\n"
         "from rnnlm.compression import container\n"
         f"rc = main(['compress', {str(src)!r}, '-o', {str(out)!r}, '--online', '--model', 'gru', "
-        f"'--num-hiddens', '8', '--backend', {name!r}, '--threads', {str(threads)!r}, '--quiet'])\n"
+        f"'--num-hiddens', '8', '--mix', 'both', '--backend', {name!r}, '--threads', {str(threads)!r}, '--quiet'])\n"
         "assert rc == 0, rc\n"
         f"module = sys.modules['rnnlm.backends.' + SPECS[{name!r}].impl]\n"
         f"print(container.unpack(open({str(out)!r}, 'rb').read(), 'x')[3]['threads'], module.num_threads())\n"
@@ -265,3 +265,99 @@ def test_a_crc_of_the_header_still_guards_the_claimed_length(tmp_path):
     forged = data[:21] + (3).to_bytes(8, "little") + data[29:]
     with pytest.raises(UsageError, match="checksum mismatch"):
         container.unpack(forged, "x")
+
+
+# ---- short texts: the better mix, chosen and recorded; a header that costs little ----------
+
+
+def test_auto_keeps_the_smaller_of_the_mix_and_the_context_model_alone():
+    pytest.importorskip("torch")
+    from rnnlm.compression.config import AUTO_ALONE_CHARS, AUTO_ROW_CHARS
+    from rnnlm.data.corpus import read_raw_text
+
+    text = read_raw_text()[: AUTO_ALONE_CHARS + 800].encode()
+    rows = len(text) // AUTO_ROW_CHARS  # the context model alone: rows this long or longer
+    sizes = {
+        "both": len(rnnlm.compress(text, backend="torch", mix="both", model="gru", num_hiddens=16)),
+        "context": len(rnnlm.compress(text, mix="context", segments=rows)),
+    }
+    blob = rnnlm.compress(text, backend="torch", model="gru", num_hiddens=16)  # mix="auto", the default
+    assert len(blob) == min(sizes.values())
+    settings = container.unpack(blob, "x")[3]
+    assert settings["mix"]["rnn"] is (sizes["both"] < sizes["context"])
+    assert settings["segments"] == (32 if settings["mix"]["rnn"] else rows)
+    assert rnnlm.decompress(blob) == text
+
+
+def test_auto_codes_a_short_text_with_the_context_model_alone_and_loads_no_framework(tmp_path):
+    src, out = tmp_path / "in.txt", tmp_path / "in.rz"
+    src.write_bytes(b"Redistribution and use in source and binary forms, with or without modification. " * 20)
+    code = (
+        "import sys\nfrom rnnlm.cli.main import main\n"
+        f"assert main(['compress', {str(src)!r}, '-o', {str(out)!r}, '--online', '--quiet']) == 0\n"
+        f"assert main(['decompress', {str(out)!r}, '-o', {str(tmp_path / 'back')!r}, '--quiet']) == 0\n"
+        f"print(sorted(m for m in {sorted({m for s in SPECS.values() for m in s.needs})!r} if m in sys.modules))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == "[]"  # no framework imported: a short start-up
+    assert (tmp_path / "back").read_bytes() == src.read_bytes()
+    settings = container.unpack(out.read_bytes(), "x")[3]
+    assert settings["mix"]["rnn"] is False and settings["segments"] == 1
+
+
+def test_the_context_model_alone_records_no_framework_and_a_small_header():
+    data = b"Permission is hereby granted, free of charge, to any person obtaining a copy. " * 20
+    blob = rnnlm.compress(data, mix="context")
+    settings = container.unpack(blob, "x")[3]
+    assert not {"backend", "framework", "threads", "platform"} & set(settings)
+    assert settings["vocab"] == "".join(sorted(set(data.decode())))  # code point order: cheap to write
+    assert container.header_size(settings) < 75  # version 3 wrote 150-190 bytes for short texts
+    assert rnnlm.decompress(blob, backend="jax") == data  # no backend runs, so any may be named
+
+
+def test_a_version_3_file_is_still_read(checkpoint):
+    pytest.importorskip("torch")
+    data = b"the time traveller, 1895 " * 6
+    for kwargs, ck in ((dict(checkpoint=checkpoint), checkpoint), (SMALL, None)):
+        crc, n_bytes, n_chars, settings, words = container.unpack(rnnlm.compress(data, backend="torch", **kwargs), "x")
+        old = container.pack(crc, n_bytes, n_chars, settings, words, version=3)
+        assert old[8] == 3 and container.unpack(old, "x")[3] == settings
+        assert rnnlm.decompress(old, ck) == data
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {},
+        {"mode": "online"},
+        {"online": {}},
+        {"mix": {"rnn": False, "x": [1]}},
+        {"checks": [1, 2], "vocab": '\n "\\ab'},
+        container.SETTINGS_DEFAULTS,
+    ],
+)
+def test_version_4_settings_come_back_as_they_were_written(settings):
+    assert container.unpack(container.pack(0, 1, 1, settings, [1]), "x")[3] == settings
+
+
+def test_version_4_defaults_are_todays_settings():
+    from dataclasses import asdict
+    from rnnlm.compression.mixed import MixSettings
+
+    assert container.SETTINGS_DEFAULTS["mix"] == MixSettings().to_dict()
+    assert container.SETTINGS_DEFAULTS["online"] == asdict(OnlineConfig())
+
+
+def test_the_corpus_benchmark_reads_the_folder_it_is_given_and_skips_what_is_missing(tmp_path):
+    from benchmarks.bench_compress import PUBLISHED, corpus_files
+
+    files, notes = corpus_files("calgary", None)
+    assert files == {} and "needs --corpus-dir" in notes[0]
+    (tmp_path / "book1").write_bytes(b"the time traveller")
+    (tmp_path / "enwik8").write_bytes(b"x" * 10)
+    files, notes = corpus_files("calgary", str(tmp_path))
+    assert files == {"book1": b"the time traveller"} and "book2 not in" in notes[0]
+    assert PUBLISHED["book1"]["cmix v19 (published)"] == 1.816
+    files, _ = corpus_files("enwik8-head", str(tmp_path))
+    assert list(files.values()) == [b"x" * 10]

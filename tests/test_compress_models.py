@@ -191,7 +191,7 @@ def test_each_lever_switched_changes_the_bits(lever):
 def test_a_version_2_container_is_refused_in_one_line():
     data = bytearray(container.pack(0, 3, 3, {"mode": "online"}, [1]))
     data[8] = 2
-    with pytest.raises(UsageError, match="format version 2; this rnnlm reads version 3"):
+    with pytest.raises(UsageError, match="format version 2; this rnnlm reads versions 3 and 4"):
         container.unpack(bytes(data), "old.rz")
 
 
@@ -204,9 +204,10 @@ def test_settings_of_the_first_mixed_format_are_refused():
 
 
 def test_the_settings_header_is_deflated_against_its_dictionary(tmp_path):
-    """The usual settings cost well under half of what plain zlib makes of them, and the
-    stream names its preset dictionary (zlib's FDICT flag and the dictionary's Adler-32), so a
-    decoder with another dictionary stops instead of misreading."""
+    """The usual settings cost well under a quarter of what plain zlib makes of them (version 4
+    writes only what differs from its defaults), and the stream names its preset dictionary
+    (zlib's FDICT flag and the dictionary's Adler-32), so a decoder with another dictionary
+    stops instead of misreading; version 3's, still read, names its own."""
     import json
     import struct
     import zlib
@@ -216,11 +217,13 @@ def test_the_settings_header_is_deflated_against_its_dictionary(tmp_path):
     source.write_text("the time traveller smiled. " * 8)
     assert main(["compress", str(source), "-o", str(coded), "--online", "--quiet", "--num-hiddens", "8"]) in (0, None)
     data = coded.read_bytes()
-    settings = container.unpack(data, "t.rz")[3]
+    crc, n_bytes, n_chars, settings, words = container.unpack(data, "t.rz")
     raw = json.dumps(settings, separators=(",", ":"), sort_keys=True).encode()
-    assert container.header_size(settings) - 37 < len(zlib.compress(raw, 9)) / 2
-    stream = data[37 : 37 + struct.unpack_from("<I", data, 29)[0]]
-    assert stream[1] & 0x20  # FDICT
-    assert struct.unpack(">I", stream[2:6])[0] == zlib.adler32(container.SETTINGS_DICTIONARY)
-    with pytest.raises(zlib.error):
-        zlib.decompressobj().decompress(stream)  # without the dictionary: unreadable
+    assert container.header_size(settings) - 37 < len(zlib.compress(raw, 9)) / 4
+    old = container.pack(crc, n_bytes, n_chars, settings, words, version=3)
+    for blob, dictionary in ((data, container.SETTINGS_DICTIONARY_4), (old, container.SETTINGS_DICTIONARY)):
+        stream = blob[37 : 37 + struct.unpack_from("<I", blob, 29)[0]]
+        assert stream[1] & 0x20  # FDICT
+        assert struct.unpack(">I", stream[2:6])[0] == zlib.adler32(dictionary)
+        with pytest.raises(zlib.error):
+            zlib.decompressobj().decompress(stream)  # without the dictionary: unreadable

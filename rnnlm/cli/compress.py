@@ -40,8 +40,10 @@ def add_parser(sub):
         "--mix",
         choices=config.MIX_CHOICES,
         default=config.CompressConfig.mix,
-        help="both: the RNN mixed with an order-0..6 context model (default); rnn: the "
-        "RNN alone; context: the context model alone (with --online)",
+        help="both: the RNN mixed with an order-0..6 context model; auto (default): "
+        f"that, or for texts up to {config.AUTO_MAX_CHARS} characters online the "
+        "context model alone if smaller; rnn: the RNN alone; context: the context "
+        "model alone (with --online)",
     )
     p.add_argument("--backend", help="one of: " + ", ".join(BACKENDS))
     p.add_argument(
@@ -85,7 +87,7 @@ def _report(verb, path, coded):
     print(
         f"{verb} '{path}': {coded.n_bytes} bytes, {n} chars <-> {coded.file_bytes} bytes (header "
         f"{coded.header_bytes}): {bpc:.3f} bits/char, ideal {ideal:.3f} bits/char; {speed:.1f} kB/s "
-        f"({s['backend']}, {mode}, {s['segments']} segments)"
+        f"({s.get('backend', 'no framework')}, {mode}, {s['segments']} segments)"
     )
 
 

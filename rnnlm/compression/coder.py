@@ -37,10 +37,13 @@ def char_ids(text, vocab):
     return np.fromiter((table.get(c, 0) for c in text), dtype=np.int64, count=len(text))
 
 
-def online_vocab(text):
+def online_vocab(text, by_code_point=False):
     """The vocabulary of `--online`: the file's characters, commonest first, as `Vocab` orders
-    them, at most ONLINE_MAX_VOCAB of them (the rest escape)."""
+    them, at most ONLINE_MAX_VOCAB of them (the rest escape); `by_code_point`: the same ones in
+    code point order (cheaper in the header; the order matters only to a model)."""
     tokens = Vocab(list(text)).idx_to_token[:ONLINE_MAX_VOCAB]
+    if by_code_point:
+        tokens = tokens[:1] + sorted(tokens[1:])
     return Vocab.from_tokens_list(tokens)
 
 

@@ -11,7 +11,15 @@ from rnnlm.config import CELLS, ConfigError, ModelConfig, _choice, _non_negative
 from rnnlm.threads import MAX_THREADS, coding_choice
 
 MODES = ("checkpoint", "online")
-MIX_CHOICES = ("both", "rnn", "context")  # the RNN mixed with the context model; alone; the context model alone
+# the RNN mixed with the context model; the better of that and the context model alone (for short
+# texts, where a young RNN costs more than it brings; the file records which); the RNN alone;
+# the context model alone
+MIX_CHOICES = ("auto", "both", "rnn", "context")
+AUTO_MAX_CHARS = 1 << 16  # auto codes texts up to this long both ways and keeps the smaller
+AUTO_ROW_CHARS = 4096  # ... the context model alone in rows of at least this many characters
+# (on four 3-12 kB texts 32 rows cost 0.06 bits/char more than 4)
+AUTO_ALONE_CHARS = 8192  # ... and below this, the context model alone only: on every text under
+# 16 kB tried it beat the mix, and no framework need load (start-up)
 OPTIMIZERS = ("adam", "sgd")
 DEFAULT_SEGMENTS = 32  # rows of the batch the text is cut into, in both modes
 MAX_SEGMENTS = 1 << 16
@@ -88,7 +96,7 @@ class CompressConfig:
     mode: str = "online"
     segments: int = DEFAULT_SEGMENTS
     threads: Optional[int] = None
-    mix: str = "both"
+    mix: str = "auto"
     online: OnlineConfig = field(default_factory=OnlineConfig)
     backend: Optional[str] = None
 

@@ -18,7 +18,7 @@ from rnnlm.errors import UsageError
 class FileSettings:
     mode: str
     segments: int
-    backend: str
+    backend: Optional[str]  # None: the context model alone, no framework
     online: Optional[OnlineConfig]  # with its vocabulary, in online mode
     vocab: Optional[Vocab]
     mix: Optional[mixed.MixSettings]  # None: the RNN alone
@@ -29,24 +29,34 @@ class FileSettings:
 def read_settings(settings, n_chars, name):
     """The FileSettings of the settings dict of a file of `n_chars` characters."""
     mode, segments = settings.get("mode"), settings.get("segments")
-    if (
-        mode not in MODES
-        or type(segments) is not int
-        or not 0 < segments <= MAX_SEGMENTS
-        or not isinstance(settings.get("backend"), str)
-    ):
+    if mode not in MODES or type(segments) is not int or not 0 < segments <= MAX_SEGMENTS:
         raise UsageError(f"'{name}' is corrupt (bad settings)")
-    online, vocab = _online(settings, name) if mode == "online" else (None, None)
+    mix = _mix(settings, name)
+    alone = mix is not None and not mix.rnn  # the context model alone needs no backend
+    if not isinstance(settings.get("backend"), str) and not (alone and "backend" not in settings):
+        raise UsageError(f"'{name}' is corrupt (bad settings)")
+    if alone:
+        vocab = _vocab(settings, name)
+        online = None
+    else:
+        online, vocab = _online(settings, name) if mode == "online" else (None, None)
     return FileSettings(
         mode,
         segments,
-        settings["backend"],
+        settings.get("backend"),
         online,
         vocab,
-        _mix(settings, name),
+        mix,
         _checks(settings, layout(n_chars, segments)[1], name),
         settings,
     )
+
+
+def _vocab(settings, name):
+    tokens = settings.get("vocab")
+    if not isinstance(tokens, str) or len(tokens) >= ONLINE_MAX_VOCAB or len(set(tokens)) != len(tokens):
+        raise UsageError(f"'{name}' is corrupt (bad vocabulary)")
+    return Vocab.from_tokens_list([Vocab.UNK] + list(tokens))
 
 
 def _online(settings, name):
@@ -55,10 +65,7 @@ def _online(settings, name):
         if not isinstance(raw, dict) or set(raw) != {f.name for f in fields(OnlineConfig)}:
             raise ValueError
         ocfg = OnlineConfig(**raw)
-        tokens = settings["vocab"]
-        if not isinstance(tokens, str) or len(tokens) >= ONLINE_MAX_VOCAB:
-            raise ValueError
-        vocab = Vocab.from_tokens_list([Vocab.UNK] + list(tokens))
+        vocab = _vocab(settings, name)
         ocfg.model_config(len(vocab))
     except ConfigError as exc:
         raise UsageError(f"'{name}' has --online settings out of range: {exc}") from None

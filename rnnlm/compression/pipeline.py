@@ -11,15 +11,15 @@ both call these; what the report line says comes back with the bytes (`Coded`).
 
 import time
 import zlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Callable, Dict, Optional, Tuple
 
 from rnnlm.checkpoints.file import load_checkpoint
 from rnnlm.compression import container, mixed
 from rnnlm.compression.checksums import CHECK_EVERY, ColumnChecks, Diverged, diverged_message
 from rnnlm.compression.coder import decode, encode, online_vocab
-from rnnlm.compression.config import CompressConfig
-from rnnlm.compression.environment import coding_backend, decoding_backend, environment, platform_tag
+from rnnlm.compression.config import AUTO_ALONE_CHARS, AUTO_MAX_CHARS, AUTO_ROW_CHARS, CompressConfig
+from rnnlm.compression.environment import CODING_REVISION, coding_backend, decoding_backend, environment, platform_tag
 from rnnlm.compression.file_settings import read_settings
 from rnnlm.compression.predictor import checkpoint_factory, online_factory
 from rnnlm.compression.progress_bar import CodingProgress
@@ -59,20 +59,25 @@ def compress(
         raise UsageError("checkpoint mode codes with a trained model: give a checkpoint (or code --online)")
     if config.mode == "online" and checkpoint is not None:
         raise UsageError("--online codes without a checkpoint: give one or the other")
+    if config.mix == "auto":
+        return _better_mix(data, config, checkpoint, quiet, wrap)
     text = data.decode("utf-8", "surrogateescape")
-    backend, threads, note = coding_backend(config.backend, config.thread_count)
-    settings: Dict[str, Any] = {
-        "mode": config.mode,
-        "segments": config.segments,
-        **environment(backend, threads),
-        "platform": platform_tag(),
-    }
-    if config.mode == "online":
+    settings: Dict[str, Any] = {"mode": config.mode, "segments": config.segments, "revision": CODING_REVISION}
+    note = None
+    if config.mix == "context":  # no framework runs: nothing of one to record or match
+        vocab = online_vocab(text, by_code_point=True)
+        settings["vocab"] = "".join(vocab.idx_to_token[1:])
+        factory: Any = lambda rows: None  # noqa: E731
+    elif config.mode == "online":
+        backend, threads, note = coding_backend(config.backend, config.thread_count)
+        settings.update(**environment(backend, threads), platform=platform_tag())
         vocab = online_vocab(text)
         mcfg = config.online.model_config(len(vocab))
         factory = online_factory(backend, mcfg, config.online, threads)
         settings.update(online=asdict(config.online), vocab="".join(vocab.idx_to_token[1:]))
     else:
+        backend, threads, note = coding_backend(config.backend, config.thread_count)
+        settings.update(**environment(backend, threads), platform=platform_tag())
         mcfg, vocab, weights, meta = load_checkpoint(checkpoint)
         settings["fingerprint"] = container.fingerprint(weights, meta)
         factory = checkpoint_factory(backend, mcfg, weights, threads)
@@ -105,6 +110,24 @@ def compress(
     )
 
 
+def _better_mix(data, config, checkpoint, quiet, wrap):
+    """`mix="auto"`: the RNN mixed with the context model; for a text up to AUTO_MAX_CHARS
+    online, also the context model alone in rows of AUTO_ROW_CHARS or more (a row's first
+    characters have no context, and a short text has few characters per row), and the smaller
+    file of the two (the file records which mix and how many rows; the time is both codings').
+    Below AUTO_ALONE_CHARS, the context model alone only, and no framework loads."""
+    n_chars = len(data.decode("utf-8", "surrogateescape"))
+    if config.mode != "online" or n_chars > AUTO_MAX_CHARS:
+        return compress(data, replace(config, mix="both"), checkpoint, quiet, wrap)
+    rows = max(1, min(config.segments, n_chars // AUTO_ROW_CHARS))
+    alone = compress(data, replace(config, mix="context", segments=rows), checkpoint, quiet, wrap)
+    if n_chars < AUTO_ALONE_CHARS:
+        return alone
+    both = compress(data, replace(config, mix="both"), checkpoint, quiet, wrap)
+    best = min((alone, both), key=lambda coded: len(coded.data))
+    return replace(best, seconds=both.seconds + alone.seconds)
+
+
 def decompress(
     blob: bytes, name: str = "data", checkpoint: Optional[str] = None, backend: Optional[str] = None, quiet: bool = True
 ) -> Coded:
@@ -117,11 +140,21 @@ def decompress(
         raise UsageError(f"'{name}' was coded --online and needs no checkpoint; drop --checkpoint")
     if file.mode == "checkpoint" and not checkpoint:
         raise UsageError(f"'{name}' was coded with a checkpoint; give it with --checkpoint")
-    module, threads = decoding_backend(settings, name, backend)
-    if file.online is not None:
+    if file.mix is not None and not file.mix.rnn:  # the context model alone: no framework runs
+        vocab, factory = file.vocab, (lambda rows: None)
+        if settings.get("revision") != CODING_REVISION:
+            raise UsageError(
+                f"'{name}' was coded with rnnlm coding revision {settings.get('revision')}, "
+                f"this machine has {CODING_REVISION}: decoding needs the same"
+            )
+        if backend and file.backend and backend != file.backend:
+            raise UsageError(f"'{name}' was coded with backend {file.backend}; decode it with --backend {file.backend}")
+    elif file.online is not None:
+        module, threads = decoding_backend(settings, name, backend)
         vocab = file.vocab
         factory = online_factory(module, file.online.model_config(len(vocab)), file.online, threads)
     else:
+        module, threads = decoding_backend(settings, name, backend)
         mcfg, vocab, weights, meta = load_checkpoint(checkpoint)
         if container.fingerprint(weights, meta) != settings.get("fingerprint"):
             raise UsageError(f"'{name}' was coded with another checkpoint than '{checkpoint}' (fingerprints differ)")
@@ -129,7 +162,7 @@ def decompress(
     if file.mix is not None:
         factory = mixed.mixing_factory(factory, len(vocab), file.mix)
     notes: Tuple[str, ...] = ()
-    if settings.get("platform") != platform_tag():
+    if "platform" in settings and settings["platform"] != platform_tag():
         notes = (
             f"warning: '{name}' was coded on {settings.get('platform')}; another CPU may "
             "round differently (the CRC check will tell)",
