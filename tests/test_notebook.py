@@ -42,6 +42,8 @@ def test_quickstart_notebook_runs_with_a_bar_and_an_inline_plot(tmp_path, monkey
         import ipywidgets  # noqa: F401
         assert any("application/vnd.jupyter.widget-view+json" in out.get("data", {})
                    for out in train.outputs), "no notebook progress bar"
+        assert "epoch 10:" not in text_of(train) and "epoch 10:" not in "".join(  # the bar alone
+            out.get("text", "") for out in train.outputs), text_of(train)
     except ImportError:  # tqdm.auto without widgets: plain lines, never a terminal bar's escapes
         assert "\r" not in text_of(train)
     assert any("image/png" in out.get("data", {}) for out in plot.outputs), "the plot is not inline"
