@@ -68,7 +68,9 @@ import sys, nbclient, nbformat
 nb = nbformat.read(sys.argv[1], as_version=4)
 nb.cells = [c for c in nb.cells if sys.argv[3] in c.metadata.get("tags", [])]
 nb.cells.append(nbformat.v4.new_code_cell("import rnnlm; print(rnnlm.__file__)"))
-nbclient.NotebookClient(nb, timeout=1800, kernel_name="python3", resources={"metadata": {"path": sys.argv[2]}}).execute()
+client = nbclient.NotebookClient(nb, timeout=1800, kernel_name="python3",
+                                 resources={"metadata": {"path": sys.argv[2]}})
+client.execute()
 print("".join(o.get("text", "") for o in nb.cells[-1].outputs))
 """
 
