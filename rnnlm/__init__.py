@@ -34,6 +34,7 @@ def _clone_backends():
     module = _util.module_from_spec(spec)
     _sys.modules["rnnlm.backends"] = module
     spec.loader.exec_module(module)
+    globals()["backends"] = module  # as the import system binds a submodule it loads to its package
 
 
 _clone_backends()

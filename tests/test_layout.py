@@ -2,6 +2,8 @@
 `backends/` package cannot shadow them, editable or installed."""
 
 import os
+import shutil
+import site
 import subprocess
 import sys
 import zipfile
@@ -9,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.commands import TINY_ARGS, run_cli
+from tests.support.commands import HANG_GUARD_SECONDS, TINY_ARGS, run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -108,3 +110,30 @@ def test_installed_copy_ignores_a_foreign_backends_folder(backend, foreign_folde
         env={**os.environ, **env},
     )
     assert located.stdout.strip().startswith(str(target))
+
+
+def test_a_plain_clone_runs_without_installing(tmp_path, any_backend):
+    """`python -m rnnlm` in a checkout that no installation knows (`-S`: no site-packages .pth
+    files, so no editable mapping either; the frameworks come from PYTHONPATH)."""
+    for part in ("rnnlm", "backends"):
+        shutil.copytree(ROOT / part, tmp_path / part, ignore=shutil.ignore_patterns("__pycache__"))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(site.getsitepackages())}
+    proc = subprocess.run(
+        [sys.executable, "-S", "-m", "rnnlm", "train", "--backend", any_backend, *TINY_ARGS],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD_SECONDS,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.startswith("perplexity ")
+    where = subprocess.run(
+        [sys.executable, "-S", "-c", "import rnnlm.backends.registry as r; print(r.__file__)"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert where.stdout.strip() == str(tmp_path / "backends" / "registry.py"), where.stderr
