@@ -24,6 +24,17 @@ from rnnlm.data.vocab import Vocab
 
 FORMAT = "rnnlm-checkpoint"
 VERSION = 1
+# what np.load raises on a damaged or hostile .npz (it parses old .npy headers with tokenize)
+NPZ_READ_ERRORS = (
+    ValueError,
+    OSError,
+    EOFError,
+    zipfile.BadZipFile,
+    KeyError,
+    NotImplementedError,
+    SyntaxError,
+    tokenize.TokenError,
+)
 META_KEY = "__meta__"
 
 
@@ -64,16 +75,7 @@ def load_checkpoint(path):
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files}
-    except (
-        ValueError,
-        OSError,
-        EOFError,
-        zipfile.BadZipFile,
-        KeyError,
-        NotImplementedError,
-        SyntaxError,
-        tokenize.TokenError,
-    ) as exc:  # (NumPy parses old headers with tokenize)
+    except NPZ_READ_ERRORS as exc:
         reason = (
             "it holds object arrays, which rnnlm never unpickles"
             if "allow_pickle" in str(exc)
@@ -129,16 +131,7 @@ def read_meta(path):
     try:
         with np.load(path, allow_pickle=False) as data:
             entry = data[META_KEY] if META_KEY in data.files else None
-    except (
-        ValueError,
-        OSError,
-        EOFError,
-        zipfile.BadZipFile,
-        KeyError,
-        NotImplementedError,
-        SyntaxError,
-        tokenize.TokenError,
-    ) as exc:  # (NumPy parses old headers with tokenize)
+    except NPZ_READ_ERRORS as exc:
         raise UsageError(f"checkpoint '{path}' cannot be read: {str(exc)[:160]}") from None
     return _read_meta(path, entry)
 
