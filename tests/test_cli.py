@@ -150,7 +150,7 @@ def test_predict_unknown_characters_warn_and_map_to_unk(backend, checkpoints, ca
         (["train", "--clip", "-1"], ["--clip"]),
         (["train", "--lr", "nan"], ["--lr"]),
         (["train", "--model", "transformer"], ["--model", "transformer"]),
-        (["train", "--backend", "tensorflow"], ["unknown backend 'tensorflow'"]),
+        (["train", "--backend", "caffe"], ["unknown backend 'caffe'"]),
         (["train", "--corpus", "/nonexistent/file.txt"], ["does not exist"]),
         (["train", "--batch-size", "1000"], ["too short for one minibatch"]),
         (["predict", "", "--checkpoint", "x.npz"], ["prefix is empty"]),

@@ -140,7 +140,9 @@ def test_killing_a_worker_ends_the_group(backend, tmp_path):
     )
     wait_until(ckpt.exists, launcher, "the group's first checkpoint", poll=0.05)  # the group is training
     kids = children(launcher.pid)
-    marker = {"torch": "RANK=1", "jax": "JAX_PROCESS_ID=1"}.get(backend.NAME, "DMLC_ROLE=worker")
+    marker = {"torch": "RANK=1", "jax": "JAX_PROCESS_ID=1", "tensorflow": '"index": 1}'}.get(
+        backend.NAME, "DMLC_ROLE=worker"
+    )
     victims = [k for k in kids if marker in environ_of(k)]
     assert ckpt.exists() and victims, (kids, launcher.poll())
     start = time.time()

@@ -12,6 +12,9 @@ import sys
 import numpy as np
 import pytest
 
+from rnnlm.backend import IMPORT_FORMATS
+from rnnlm.interop.convert import format_titles
+
 from rnnlm.checkpoints.file import load_checkpoint, save_checkpoint
 from rnnlm.config import ModelConfig
 from rnnlm.data.corpus import load_corpus, load_lines, tokenize
@@ -20,6 +23,7 @@ from rnnlm.model.weights import init_weights
 from tests.support import book_models as book
 from tests.support.backends import load_or_skip
 from tests.support.commands import assert_one_line_error, run_cli
+
 from tests.support.commands import (
     BOOK_BATCH,
     BOOK_STEPS,
@@ -31,6 +35,7 @@ from tests.support.commands import (
     rnnlm_predict,
 )
 
+NOT_A_BOOK_FILE = f"not a {format_titles(IMPORT_FORMATS)} file"  # every format `rnnlm import` reads
 CELLS = ["rnn", "gru", "lstm"]
 LAYOUTS = [(1, False), (2, True)]  # (layers, bidirectional)
 HIDDEN = 16
@@ -378,7 +383,7 @@ class Payload:
 
 def test_refuses_what_is_not_a_book_checkpoint(tmp_path, capsys):
     (tmp_path / "text.pt").write_text("hello world\n")
-    import_fails(tmp_path, capsys, tmp_path / "text.pt", "not a PyTorch state_dict or MXNet .params file")
+    import_fails(tmp_path, capsys, tmp_path / "text.pt", NOT_A_BOOK_FILE)
     import_fails(tmp_path, capsys, tmp_path / "missing.pt", "does not exist")
     marker = str(tmp_path / "was-unpickled")
     (tmp_path / "plain.pkl").write_bytes(pickle.dumps(Payload(marker)))
@@ -468,7 +473,7 @@ def test_import_errors_as_a_user_sees_them(tmp_path):
     (tmp_path / "x.pt").write_text("not a model")
     assert_one_line_error(
         run_cli("import", str(tmp_path / "x.pt"), "--out", str(tmp_path / "a.npz")),
-        "not a PyTorch state_dict or MXNet .params file",
+        NOT_A_BOOK_FILE,
     )
     assert not (tmp_path / "a.npz").exists()
     assert_one_line_error(

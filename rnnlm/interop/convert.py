@@ -26,7 +26,8 @@ from rnnlm.model.weights import canonical_shapes
 _PICKLE = b"\x80"  # a pickle's PROTO opcode
 
 
-def _titles(names):
+def format_titles(names):
+    """'PyTorch state_dict or MXNet .params ...': the formats `names` as an error names them."""
     return " or ".join(load_format(n).TITLE for n in names)
 
 
@@ -53,13 +54,13 @@ def detect_format(path):
             raise UsageError(f"'{path}' is a truncated or damaged zip archive") from None
         if f"{META_KEY}.npy" in names:
             raise UsageError(f"'{path}' is already an rnnlm checkpoint; use it as --checkpoint")
-        raise UsageError(f"'{path}' is a zip archive but not a {_titles(IMPORT_FORMATS)} file")
+        raise UsageError(f"'{path}' is a zip archive but not a {format_titles(IMPORT_FORMATS)} file")
     if head[:1] == _PICKLE:
         raise UsageError(
-            f"'{path}' is a Python pickle, not a {_titles(IMPORT_FORMATS)} file; "
+            f"'{path}' is a Python pickle, not a {format_titles(IMPORT_FORMATS)} file; "
             "rnnlm never unpickles arbitrary objects"
         )
-    raise UsageError(f"'{path}' is not a {_titles(IMPORT_FORMATS)} file (unrecognised content)")
+    raise UsageError(f"'{path}' is not a {format_titles(IMPORT_FORMATS)} file (unrecognised content)")
 
 
 # ---- import -------------------------------------------------------------------------------
