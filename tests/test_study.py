@@ -91,10 +91,11 @@ def test_killed_halfway_and_rerun_completes_with_the_same_numbers_as_jobs_2(tmp_
 
 def test_a_damaged_stored_run_is_run_again(tmp_path):
     from rnnlm.study.store import RunStore
-    store = RunStore(str(tmp_path), "x")
+    from tests.test_study_store import RESULT  # a result the overfit study's schema accepts
+    store = RunStore(str(tmp_path), "overfit")
     config = {"backend": "torch", "a": 1}
-    store.save(config, {"value": 1.5})
-    assert store.load(config) == {"value": 1.5}
+    store.save(config, RESULT)
+    assert store.load(config) == RESULT
     assert store.load({"backend": "torch", "a": 2}) is None
     with open(store.path(config), "r+b") as f:
         f.truncate(10)
