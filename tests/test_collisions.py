@@ -74,15 +74,16 @@ def test_train_refuses_its_corpus_and_shared_outputs_before_any_work(capsys, tmp
     assert digest(corpus) == before and not x.exists()
 
 
-def test_save_onto_another_runs_checkpoint_needs_resume_or_overwrite(capsys, tmp_path):
+def test_save_onto_another_runs_checkpoint_needs_resume_or_overwrite(capsys, tmp_path, any_backend):
     ck = tmp_path / "m2.npz"
-    assert main_ok(capsys, "train", *TINY_ARGS, "--save", ck)
+    tiny = [*TINY_ARGS, "--backend", any_backend]
+    assert main_ok(capsys, "train", *tiny, "--save", ck)
     before = digest(ck)
-    line = one_error(capsys, "train", *TINY_ARGS, "--save", ck)
+    line = one_error(capsys, "train", *tiny, "--save", ck)
     assert "already holds a checkpoint at epoch 1" in line and "--overwrite" in line
     assert digest(ck) == before
-    assert main_ok(capsys, "train", *TINY_ARGS, "--save", ck, "--overwrite")
-    assert main_ok(capsys, "train", *TINY_ARGS[:1], "2", *TINY_ARGS[2:], "--save", ck, "--resume")
+    assert main_ok(capsys, "train", *tiny, "--save", ck, "--overwrite")
+    assert main_ok(capsys, "train", *tiny[:1], "2", *tiny[2:], "--save", ck, "--resume")
 
 
 def test_overwrite_is_a_run_option_with_its_default_in_the_config():

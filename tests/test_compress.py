@@ -9,9 +9,12 @@ import pytest
 from rnnlm.compression import container
 from rnnlm.cli.main import main
 from tests.support.commands import tiny_checkpoint
+from tests.support.extras import needs_coder
 from rnnlm.config import ModelConfig
 from rnnlm.data.corpus import preprocess_lines, read_raw_text
 from rnnlm.model.weights import init_weights
+
+pytestmark = needs_coder
 
 ONLINE = ["--online", "--model", "gru", "--num-hiddens", "16", "--mix", "both"]  # the RNN runs (auto may not)
 TEXTS = {
@@ -273,19 +276,3 @@ def test_whole_book_round_trip(backend, mode, tmp_path):
     ck = tiny_checkpoint(tmp_path / "ck.npz", hiddens=32)
     extra = ["--segments", "64"] if mode == "online" else []
     round_trip(tmp_path, data, backend, mode, ck, extra)
-
-
-def test_missing_constriction_names_the_extra(tmp_path):
-    import subprocess
-    import sys
-
-    src = tmp_path / "a.txt"
-    src.write_text("hello", encoding="utf-8")
-    code = (
-        "import sys; sys.modules['constriction'] = None\n"
-        "from rnnlm.cli.main import main\n"
-        f"sys.exit(main(['compress', {str(src)!r}, '-o', {str(tmp_path / 'a.rz')!r}, '--online']))\n"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-1000:]
-    assert proc.stderr.strip().splitlines()[-1].startswith("error: compress and decompress need constriction")

@@ -21,6 +21,7 @@ from rnnlm.errors import UsageError
 from rnnlm.threads import MAX_THREADS
 from tests.support.backends import load_or_skip
 from tests.support.commands import assert_one_line_error, run_cli, tiny_checkpoint
+from tests.support.extras import needs_coder
 
 SMALL = dict(model="gru", num_hiddens=16, mix="both")  # an --online RNN that codes a few hundred chars a second
 DATA = {
@@ -289,6 +290,7 @@ def test_auto_keeps_the_smaller_of_the_mix_and_the_context_model_alone():
     assert rnnlm.decompress(blob) == text
 
 
+@needs_coder
 def test_auto_codes_a_short_text_with_the_context_model_alone_and_loads_no_framework(tmp_path):
     src, out = tmp_path / "in.txt", tmp_path / "in.rz"
     src.write_bytes(b"Redistribution and use in source and binary forms, with or without modification. " * 20)
@@ -306,6 +308,7 @@ def test_auto_codes_a_short_text_with_the_context_model_alone_and_loads_no_frame
     assert settings["mix"]["rnn"] is False and settings["segments"] == 1
 
 
+@needs_coder
 def test_the_context_model_alone_records_no_framework_and_a_small_header():
     data = b"Permission is hereby granted, free of charge, to any person obtaining a copy. " * 20
     blob = rnnlm.compress(data, mix="context")

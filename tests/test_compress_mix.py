@@ -16,6 +16,9 @@ from rnnlm.compression.mixer import Mixer, quantize_model_probs
 from rnnlm.data.corpus import read_raw_text
 
 from tests.test_compress import TEXTS, expect_error
+from tests.support.extras import needs_coder
+
+pytestmark = needs_coder
 
 TINY_ONLINE = ["--online", "--model", "gru", "--num-hiddens", "8"]
 BINARY = bytes(range(256)) * 2 + b"\x00\x00\xff"

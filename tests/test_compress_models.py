@@ -15,6 +15,7 @@ from rnnlm.compression.match_model import PROB_BITS, MatchConfig, MatchModel
 from rnnlm.compression.mixed import MixedModel, MixSettings, simulate
 from rnnlm.compression.sse import ONE, SSE
 from rnnlm.data.corpus import read_raw_text
+from tests.support.extras import needs_coder
 
 
 def top_probability(p, symbol):
@@ -203,6 +204,7 @@ def test_settings_of_the_first_mixed_format_are_refused():
     assert MixSettings.from_dict(MixSettings().to_dict()) == MixSettings()
 
 
+@needs_coder
 def test_the_settings_header_is_deflated_against_its_dictionary(tmp_path):
     """The usual settings cost well under a quarter of what plain zlib makes of them (version 4
     writes only what differs from its defaults), and the stream names its preset dictionary

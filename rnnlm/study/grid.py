@@ -118,11 +118,11 @@ def run_study(name, backends=None, quick=False, jobs=1, out="studies", quiet=Fal
     if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
         raise UsageError(f"--jobs must be a positive integer, got {jobs!r}")
     check_out_dir(out)  # the paths first: they need no framework to judge
+    store = RunStore(out, name)
     backends = check_backends(backends if backends is not None else default_backends())
     module.check(backends)
     os.makedirs(out, exist_ok=True)
     configs = module.points(backends, quick)
-    store = RunStore(out, name)
     for path in report_paths(name, out).values():  # a read-only report must cost seconds, not the study
         check_writable(path, "report")
     results = [store.load(c) for c in configs]
