@@ -19,7 +19,7 @@ import random
 import sys
 import types
 
-from tests.helpers import BOOK_BATCH, BOOK_STEPS, BOOK_TOKENS, NUM_CHARS, PREFIX
+from tests.support.commands import BOOK_BATCH, BOOK_STEPS, BOOK_TOKENS, NUM_CHARS, PREFIX
 
 
 class _StandIn(types.ModuleType):
@@ -59,7 +59,7 @@ def make_net(tf, d2l, cell, hidden, vocab_size):
 
 def perplexity(tf, net, corpus):
     import numpy as np
-    from tests.book_models import sequential_batches
+    from tests.support.book_models import sequential_batches
 
     loss = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     state, total, n = None, 0.0, 0
