@@ -71,6 +71,7 @@ def test_round_trip(backend, mode, name, checkpoint, tmp_path, capsys):
     assert len(out) == 2 and "bits/char, ideal" in out[0] and "bits/char, ideal" in out[1]
 
 
+@pytest.mark.slow  # the fast tier stays within minutes; CI runs the slow tier too
 @pytest.mark.parametrize("mode", ["checkpoint", "online"])
 def test_short_last_segment_and_one_segment(backend, mode, checkpoint, tmp_path):
     data = b"the time machine by h g wells " * 7 + b"tail"

@@ -145,6 +145,7 @@ def _compress_in_a_fresh_process(name, threads, src, out):
     return recorded, computed
 
 
+@pytest.mark.slow  # the fast tier stays within minutes; CI runs the slow tier too
 @pytest.mark.parametrize("name", BACKENDS)
 def test_the_file_records_the_count_the_backend_computes_with(name, tmp_path):
     """Asked for 3 threads, MXNet computes with the count it loaded with and JAX with XLA's
@@ -271,6 +272,7 @@ def test_a_crc_of_the_header_still_guards_the_claimed_length(tmp_path):
 # ---- short texts: the better mix, chosen and recorded; a header that costs little ----------
 
 
+@pytest.mark.slow  # the fast tier stays within minutes; CI runs the slow tier too
 def test_auto_keeps_the_smaller_of_the_mix_and_the_context_model_alone():
     pytest.importorskip("torch")
     from rnnlm.compression.config import AUTO_ALONE_CHARS, AUTO_ROW_CHARS

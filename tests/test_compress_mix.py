@@ -174,6 +174,7 @@ def test_context_mix_needs_online(tmp_path, capsys):
 # ---- a decoder that diverges ---------------------------------------------------------------
 
 
+@pytest.mark.slow  # the fast tier stays within minutes; CI runs the slow tier too
 def test_a_diverging_decoder_stops_at_the_first_checksum(tmp_path, capsys):
     """The mixer's learning rate altered in the file (CRC fixed up): the decoder computes other
     probabilities, and the first checksum, after CHECK_EVERY characters, stops it."""
