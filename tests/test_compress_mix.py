@@ -140,13 +140,16 @@ def test_checkpoint_mix_round_trip(backend, name, tmp_path):
 
 @pytest.mark.slow
 def test_the_mix_codes_the_book_better_than_either_part(tmp_path, capsys):
-    """On 12,000 characters of the book (one segment, a tiny GRU): the mix beats the RNN alone
-    and the context model alone."""
+    """On 12,000 characters of the book (four segments, a tiny GRU): the mix's code beats the
+    RNN's alone and the context model's alone. The payloads are compared, not the files: the
+    header of a file that names no framework (the context model alone) is the smaller, which is
+    what --mix auto weighs for a short text."""
     data = read_raw_text()[:12000].encode()
     bits = {}
     for mix in ("both", "rnn", "context"):
         packed = round_trip(tmp_path, data, ["--backend", "torch", *TINY_ONLINE, "--mix", mix, "--segments", "4"])
-        bits[mix] = 8 * len(packed.read_bytes()) / len(data)
+        words = container.unpack(packed.read_bytes(), str(packed))[-1]
+        bits[mix] = 32 * len(words) / len(data)
     assert bits["both"] < bits["context"] < bits["rnn"], bits
 
 
