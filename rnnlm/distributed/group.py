@@ -19,6 +19,10 @@ from dataclasses import dataclass
 from rnnlm.errors import UsageError
 
 SUPERVISED = "RNNLM_LAUNCHED"  # set by `rnnlm launch` for its workers: it names a failure itself
+# set by `rnnlm launch` for each worker it starts (not for helpers such as ps-lite's servers)
+# to its index, 0 to N-1: one name for a worker, whatever variables its engine speaks
+# (RANK, DMLC_ROLE, JAX_PROCESS_ID, TF_CONFIG); tools and tests find a group's workers by it
+GROUP_WORKER = "RNNLM_GROUP_WORKER"
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ import time
 from rnnlm.backend import load_engine, requested_name, select_backend
 from rnnlm.checkpoints.file import read_meta
 from rnnlm.data.dataset import load_training_data
-from rnnlm.distributed.group import SUPERVISED, check_divisible
+from rnnlm.distributed.group import GROUP_WORKER, SUPERVISED, check_divisible
 from rnnlm.threads import available_cores
 from rnnlm.training.run import check_outputs
 from rnnlm.errors import EXIT, GroupFailed, Stopped, UsageError
@@ -70,11 +70,17 @@ def _base_env(workers):
     return env
 
 
+def _environments(specs, base):
+    """Each process's environment: the launcher's, its engine's, and a worker's index."""
+    index = iter(range(len(specs)))
+    return [{**base, **s.env, **({GROUP_WORKER: str(next(index))} if s.worker else {})} for s in specs]
+
+
 def start_group(engine, train_argv, workers, servers):
     """Spawn the engine's processes; returns (workers, helpers) as [(label, Popen)]."""
     base = _base_env(workers)
     specs = engine.group_processes(train_argv, workers, servers, free_port())
-    started = [(spec, _spawn(spec.argv, {**base, **spec.env})) for spec in specs]
+    started = [(spec, _spawn(spec.argv, env)) for spec, env in zip(specs, _environments(specs, base))]
     return ([(s.label, p) for s, p in started if s.worker], [(s.label, p) for s, p in started if not s.worker])
 
 

@@ -9,6 +9,7 @@ import time
 import numpy as np
 
 from rnnlm.checkpoints.file import META_KEY
+from rnnlm.distributed.group import GROUP_WORKER
 
 
 def descendants(pid):
@@ -35,25 +36,20 @@ def environ_of(pid):
 
 
 def is_worker(pid):
-    """A training process of any engine (torch ranks, ps-lite workers, jax processes)."""
+    """A training process: one `rnnlm launch` started as a worker (any engine), or a rank
+    torchrun's own agent started (the torchrun tests)."""
     env = environ_of(pid)
-    if "DMLC_ROLE=worker" in env:
+    if any(e.startswith(f"{GROUP_WORKER}=") for e in env):
         return True
-    if any(e.startswith("JAX_PROCESS_ID=") for e in env):
-        return _is_python_rnnlm(pid)
-    return (
-        any(e.startswith("RANK=") for e in env)
-        and not any(e.startswith("DMLC_ROLE=") for e in env)
-        and _is_python_rnnlm(pid)
-    )
+    return any(e.startswith("TORCHELASTIC_RUN_ID=") for e in env) and any(e.startswith("RANK=") for e in env)
 
 
-def _is_python_rnnlm(pid):
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return b"rnnlm" in f.read()
-    except OSError:
-        return False
+def worker_index(pid):
+    """The index `rnnlm launch` gave the worker `pid`, or None."""
+    for e in environ_of(pid):
+        if e.startswith(f"{GROUP_WORKER}="):
+            return int(e.split("=", 1)[1])
+    return None
 
 
 def workers_of(pids):

@@ -22,12 +22,14 @@ HANG_GUARD_SECONDS = 3600
 
 
 def run_cli(*args, env=None, cwd=None, timeout=HANG_GUARD_SECONDS):
-    """Run `python -m rnnlm` as a user would; returns the CompletedProcess."""
+    """Run `python -m rnnlm` as a user would; returns the CompletedProcess. `env` is added
+    to this process's environment; a name it maps to None is left out."""
+    merged = {**os.environ, **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "rnnlm", *args],
         capture_output=True,
         text=True,
-        env={**os.environ, **(env or {})},
+        env={k: v for k, v in merged.items() if v is not None},
         cwd=cwd,
         timeout=timeout,
     )
