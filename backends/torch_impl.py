@@ -114,7 +114,9 @@ class RNNModel(nn.Module):
         for layer, suffix, names in rnn_weight_names(cfg):
             w_ih, w_hh, b_ih, b_hh = (getattr(self.rnn, n.split(".", 1)[1]) for n in names)
             if layer == 0:
-                xw = F.embedding(X, w_ih.t()) + (b_ih + b_hh)  # = one_hot(X) @ w_ih.T + biases
+                # one_hot(X) @ w_ih.T + biases, as a gather from a (V, H) table holding the
+                # biases already: the same sums, done once per character instead of per token
+                xw = F.embedding(X, (w_ih.t() + (b_ih + b_hh)).contiguous())  # rows gathered whole
             else:
                 xw = F.linear(layer_in, w_ih, b_ih + b_hh)
             reverse = suffix == "_reverse"
@@ -174,7 +176,7 @@ def grad_clipping(model, theta):
     `if norm > theta: grad *= theta / norm`.
     """
     grads = [p.grad for p in model.parameters() if p.grad is not None]
-    norm = torch.sqrt(torch.stack([torch.sum(g * g) for g in grads]).sum())
+    norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))  # two fused operations
     scale = torch.clamp(theta / norm, max=1.0)
     torch._foreach_mul_(grads, scale)
     return norm
@@ -265,7 +267,7 @@ def train_step(model, optimizer, state, X, Y, clip):
     """Forward, backward, clip, SGD step. Returns (new state, summed loss, gradient norm
     before clipping), the last two on the device."""
     loss, state = _mean_loss(model, state, X, Y)
-    optimizer.zero_grad(set_to_none=False)
+    optimizer.zero_grad(set_to_none=True)  # backward then writes each gradient, not adds it to zeros
     loss.backward()
     norm = grad_clipping(model, clip)
     optimizer.step()

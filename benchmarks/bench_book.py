@@ -1,12 +1,15 @@
 """rnnlm against the book's own package (d2l 0.17.6), each run the way its user runs it.
 
     python benchmarks/bench_book.py [--epochs 60] [--repeats 3] [--frameworks torch,mxnet]
+                                    [--busy 0,1]
 
 One round per framework: a fresh process trains the book's concise RNN with d2l's own code
 (`load_data_time_machine(32, 35)`, `RNNModel`, `train_epoch_ch8`, lr 1, the framework's
 default threads: nothing set), then a fresh process runs `rnnlm train --backend B` with its
 defaults on the same data (the book's first 10,000 tokens, batch 32, 35 steps, 256 hidden;
-for MXNet the book's ReLU). Rounds alternate, so a drift in the machine touches both alike.
+for MXNet the book's ReLU). Each pair runs on an idle machine and beside one busy core
+(`--busy 0,1`: how many one-core busy loops run beside it, as bench_load.py's). Rounds
+alternate, so a drift in the machine touches both alike.
 The figure is tokens/s over epochs 2..N (d2l's own per-epoch speed; rnnlm's metrics), the
 median of the rounds. The TF tab runs under Keras 2 (`TF_USE_LEGACY_KERAS=1` with tf-keras), as
 its `time_major` needs. d2l 0.17.6 has no JAX chapter: bench_train.py compares JAX with a
@@ -141,6 +144,9 @@ def run_book(framework, epochs, work):
     return history
 
 
+RNNLM_ENV: dict = {}  # --rnnlm-env: a setting tried against the book (the default: none)
+
+
 def run_rnnlm(framework, epochs, work):
     metrics = os.path.join(work, "rnnlm.json")
     subprocess.run(
@@ -159,11 +165,24 @@ def run_rnnlm(framework, epochs, work):
             *RNNLM_ARGS[framework],
         ],
         check=True,
-        env=plain_environment(),
+        env={**plain_environment(), **RNNLM_ENV},
         stdout=subprocess.DEVNULL,
     )
     with open(metrics) as f:
         return json.load(f)["history"]
+
+
+def beside(busy, run, *args):
+    """run(*args) with `busy` one-core busy loops beside it."""
+    from benchmarks.bench_load import BUSY_LOOP
+
+    loops = [subprocess.Popen([sys.executable, "-c", BUSY_LOOP]) for _ in range(busy)]
+    try:
+        return run(*args)
+    finally:
+        for p in loops:
+            p.kill()
+            p.wait()
 
 
 def main():
@@ -171,8 +190,13 @@ def main():
     parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--frameworks", default="torch,mxnet")
+    parser.add_argument("--busy", default="0,1", help="busy loops beside each run, one figure each (0: idle)")
+    parser.add_argument(
+        "--rnnlm-env", action="append", default=[], metavar="VAR=VALUE", help="a setting for rnnlm's runs only"
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    RNNLM_ENV.update(item.split("=", 1) for item in args.rnnlm_env)
     if args.worker:
         return book_worker(args.worker, args.epochs)
     from benchmarks.machine import cpu_name
@@ -181,36 +205,52 @@ def main():
 
     print(
         f"# {cpu_name()}, {available_cores()} cores; {args.epochs} epochs a run, tokens/s of epochs 2..N, "
-        f"median of {args.repeats} alternating rounds",
+        f"median of {args.repeats} alternating rounds" + (f"; rnnlm with {RNNLM_ENV}" if RNNLM_ENV else ""),
         flush=True,
     )
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         work = corpus_cache(tmp)
+        busy_counts = [int(b) for b in args.busy.split(",")]
         for framework in args.frameworks.split(","):
-            speeds = {"d2l": [], "rnnlm": []}
+            speeds = {(b, name): [] for b in busy_counts for name in ("d2l", "rnnlm")}
             last = {}
             for _ in range(args.repeats):
-                for name, run in (("d2l", run_book), ("rnnlm", run_rnnlm)):
-                    history = run(framework, args.epochs, work)
-                    speeds[name].append(mean_speed(history))
-                    last[name] = history[-1]["perplexity"]
-            row = {
-                "framework": framework,
-                "epochs": args.epochs,
-                "final_perplexity": last,
-                **{name: {"median": statistics.median(v), "all": [round(x) for x in v]} for name, v in speeds.items()},
-            }
-            row["speedup"] = row["rnnlm"]["median"] / row["d2l"]["median"]
-            rows.append(row)
-            print(json.dumps(row), flush=True)
+                for busy in busy_counts:
+                    for name, run in (("d2l", run_book), ("rnnlm", run_rnnlm)):
+                        history = beside(busy, run, framework, args.epochs, work)
+                        speeds[busy, name].append(mean_speed(history))
+                        last[name] = history[-1]["perplexity"]
+            for busy in busy_counts:
+                row = {
+                    "framework": framework,
+                    "busy": busy,
+                    "epochs": args.epochs,
+                    "final_perplexity": last,
+                    **{
+                        name: {"median": statistics.median(v), "all": [round(x) for x in v]}
+                        for (b, name), v in speeds.items()
+                        if b == busy
+                    },
+                }
+                row["speedup"] = row["rnnlm"]["median"] / row["d2l"]["median"]
+                rows.append(row)
+                print(json.dumps(row), flush=True)
     print(
         "\n"
         + table(
-            ["framework", "d2l 0.17.6 tokens/s", "rnnlm tokens/s", "rnnlm / d2l", "final perplexity d2l / rnnlm"],
+            [
+                "framework",
+                "beside",
+                "d2l 0.17.6 tokens/s",
+                "rnnlm tokens/s",
+                "rnnlm / d2l",
+                "final perplexity d2l / rnnlm",
+            ],
             [
                 [
                     r["framework"],
+                    f"{r['busy']} busy core(s)" if r["busy"] else "idle",
                     f"{r['d2l']['median']:,.0f}",
                     f"{r['rnnlm']['median']:,.0f}",
                     f"{r['speedup']:.2f}x",

@@ -33,15 +33,16 @@ def env_threads(environ=None):
 
 
 def default_threads(cores, step_work):
-    """The count a run takes when nothing asks for one: every core but one (the core left
-    keeps the run at one thread's speed beside another busy program: two threads that meet
-    at every small product wait for the one sharing a core), one for a model too small to
-    split, and no more than one thread per SMALL_STEP / 4 of work (an unmeasured cap: a
-    2-core machine cannot tell where more threads stop paying). `step_work`: multiply-adds
-    of one time step of a minibatch (see `step_work`)."""
+    """The count a run takes when nothing asks for one: every core, one for a model too
+    small to split, and no more than one thread per SMALL_STEP / 4 of work (an unmeasured
+    cap: a 2-core machine cannot tell where more threads stop paying). Every core, not every
+    core but one: with passive waiting (rnnlm's OpenMP policy) the second thread of a 2-core
+    machine puts torch and MXNet ahead of the book's loops idle, and they stay ahead beside one
+    and two busy cores (docs/results/2026-12-02-threads-against-the-book.md). `step_work`:
+    multiply-adds of one time step of a minibatch (see `step_work`)."""
     if step_work < SMALL_STEP:
         return 1
-    return max(1, min(cores - 1, step_work // (SMALL_STEP // 4)))
+    return max(1, min(cores, step_work // (SMALL_STEP // 4)))
 
 
 def step_work(batch_size, num_hiddens, vocab_size, gates=1):

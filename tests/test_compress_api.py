@@ -317,7 +317,9 @@ def test_the_context_model_alone_records_no_framework_and_a_small_header():
     settings = container.unpack(blob, "x")[3]
     assert not {"backend", "framework", "threads", "platform"} & set(settings)
     assert settings["vocab"] == "".join(sorted(set(data.decode())))  # code point order: cheap to write
-    assert container.header_size(settings) < 75  # version 3 wrote 150-190 bytes for short texts
+    # version 3 wrote 150-190 bytes for short texts; 67 at coding revision 3, which the
+    # format's frozen defaults hold, and 10 more for a later revision, written out
+    assert container.header_size(settings) < 80
     assert rnnlm.decompress(blob, backend="jax") == data  # no backend runs, so any may be named
 
 

@@ -38,10 +38,10 @@ def test_a_resume_asked_for_another_count_keeps_the_recorded_one_and_says_so():
 
 def test_default_depends_on_cores_and_model_size_only():
     assert threads.default_threads(1, BOOK_WORK) == 1
-    assert threads.default_threads(2, BOOK_WORK) == 1  # the other core for whatever else runs
-    assert threads.default_threads(4, BOOK_WORK) == 3
+    assert threads.default_threads(2, BOOK_WORK) == 2  # passive waits: the second core pays, idle or not
+    assert threads.default_threads(4, BOOK_WORK) == 4
     assert threads.default_threads(64, BOOK_WORK) == 4  # the book's model: a few threads at most
-    assert threads.default_threads(64, 100 * BOOK_WORK) == 63
+    assert threads.default_threads(64, 100 * BOOK_WORK) == 64
     assert threads.default_threads(8, threads.step_work(32, 16, 28)) == 1  # too small to split
 
 
