@@ -39,6 +39,7 @@ def checkpoint(tmp_path_factory):
 
 @pytest.mark.parametrize("mode", ["checkpoint", "online"])
 @pytest.mark.parametrize("name", list(DATA))
+@needs_coder
 def test_compress_and_decompress_round_trip_exactly(backend, mode, name, checkpoint):
     data = DATA[name]
     args = {"checkpoint": checkpoint} if mode == "checkpoint" else SMALL
@@ -53,6 +54,7 @@ def test_compress_and_decompress_round_trip_exactly(backend, mode, name, checkpo
     assert settings["mode"] == mode and settings["backend"] == backend.NAME
 
 
+@needs_coder
 def test_a_config_codes_as_its_settings_do(checkpoint):
     pytest.importorskip("torch")
     text = "the time machine by h g wells " * 5
@@ -165,6 +167,7 @@ def test_the_file_records_the_count_the_backend_computes_with(name, tmp_path):
     assert (tmp_path / "back.txt").read_bytes() == src.read_bytes()
 
 
+@needs_coder
 def test_a_decoder_that_cannot_compute_with_the_files_count_refuses(backend):
     """In this process MXNet is loaded already (its count fixed) and JAX's pool is the cores':
     a file naming another count is refused before decoding, in one line saying why."""
@@ -194,6 +197,7 @@ def test_a_decoder_that_cannot_compute_with_the_files_count_refuses(backend):
 # ---- what a payload may claim (issue 28) ---------------------------------------------------
 
 
+@needs_coder
 def test_a_file_claiming_more_characters_than_its_payload_holds_is_refused_at_once(tmp_path):
     pytest.importorskip("torch")
     blob = rnnlm.compress(b"the time traveller " * 100, backend="torch", **SMALL)
@@ -211,6 +215,7 @@ def test_a_file_claiming_more_characters_than_its_payload_holds_is_refused_at_on
     assert time.perf_counter() - start < 60
 
 
+@needs_coder
 def test_a_payload_below_the_floor_is_padded_and_still_decodes():
     pytest.importorskip("torch")
     data = b"a" * 20000  # the context model codes it in far less than 1/32 bit a character
@@ -220,6 +225,7 @@ def test_a_payload_below_the_floor_is_padded_and_still_decodes():
     assert rnnlm.decompress(blob) == data
 
 
+@needs_coder
 def test_a_file_whose_checksums_are_missing_is_refused(tmp_path, capsys):
     pytest.importorskip("torch")
     data = b"the time traveller, " * 220  # 4400 chars, one segment: 2 checksums
@@ -239,6 +245,7 @@ class PanicException(BaseException):
     "error",
     [AssertionError("decoder"), MemoryError(), IndexError(3), PanicException("attempt to subtract with overflow")],
 )
+@needs_coder
 def test_every_failure_of_the_entropy_coder_is_one_line(error, monkeypatch, tmp_path, capsys):
     pytest.importorskip("torch")
     from rnnlm.cli.main import main
@@ -323,6 +330,7 @@ def test_the_context_model_alone_records_no_framework_and_a_small_header():
     assert rnnlm.decompress(blob, backend="jax") == data  # no backend runs, so any may be named
 
 
+@needs_coder
 def test_a_version_3_file_is_still_read(checkpoint):
     pytest.importorskip("torch")
     data = b"the time traveller, 1895 " * 6

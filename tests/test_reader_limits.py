@@ -17,6 +17,7 @@ from rnnlm.errors import UsageError
 from rnnlm.io import outputs
 from tests.support.commands import TINY_ARGS, tiny_checkpoint
 from tests.test_hostile_files import one_error
+from tests.support.extras import needs_onnx
 
 
 @pytest.fixture
@@ -178,6 +179,7 @@ def _onnx_file(tmp_path, capsys):
     return path
 
 
+@needs_onnx
 def test_a_duplicate_onnx_initializer_is_refused(capsys, tmp_path):
     import onnx
     from onnx import numpy_helper
@@ -190,6 +192,7 @@ def test_a_duplicate_onnx_initializer_is_refused(capsys, tmp_path):
     assert "more than once" in one_error(capsys, "eval", "--checkpoint", path)
 
 
+@needs_onnx
 def test_a_changed_plumbing_initializer_is_refused(capsys, tmp_path):
     import onnx
     from onnx import numpy_helper

@@ -13,10 +13,12 @@ from rnnlm.cli.main import main
 from rnnlm.errors import TrainingDiverged
 from tests.support.commands import assert_one_line_error, run_cli
 from tests.support.waiting import wait_until
+from tests.support.extras import needs_plot
 
 SMALL = ["--epochs", "2", "--num-hiddens", "16", "--max-tokens", "3000", "--quiet"]
 
 
+@needs_plot
 def test_validation_split_plot_and_metrics(backend, tmp_path, capsys):
     png, metrics = tmp_path / "curve.png", tmp_path / "m.json"
     assert (

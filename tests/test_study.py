@@ -17,6 +17,7 @@ from rnnlm.study import autoregressive, scratch
 from rnnlm.study.grid import STUDIES
 from tests.support.backends import load_or_skip
 from tests.support.waiting import wait_until
+from tests.support.extras import needs_plot
 
 TIMINGS = ("tokens_per_sec", "seconds", "wall_seconds", "train_seconds", "rnnlm_seconds", "bzip2_seconds", "xz_seconds")
 
@@ -141,6 +142,7 @@ def test_bad_settings_are_one_error_line_before_any_run(argv, message, capsys, t
     assert os.listdir(tmp_path) == []  # nothing was run or written
 
 
+@needs_plot
 def test_python_api_returns_the_runs(tmp_path):
     load_or_skip("torch")
     import rnnlm

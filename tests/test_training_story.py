@@ -14,6 +14,7 @@ from rnnlm.cli.main import main
 from rnnlm.training.divergence import DIVERGE_FACTOR, diverged_at
 from rnnlm.training.plot import labels_by_difference
 from tests.support.backends import load_or_skip
+from tests.support.extras import needs_plot
 
 SMALL = [
     "--epochs",
@@ -74,6 +75,7 @@ def test_save_best_needs_a_validation_split(tmp_path, capsys):
     assert "--val-fraction" in capsys.readouterr().err
 
 
+@needs_plot
 def test_plot_overlays_runs_labelled_by_what_differs(tmp_path, capsys):
     load_or_skip("torch")
     paths = []

@@ -12,3 +12,5 @@ def needs(module, extra):
 
 
 needs_coder = needs("constriction", "compress")  # rnnlm compress's range coder
+needs_plot = needs("matplotlib", "plot")  # --plot and `rnnlm plot`
+needs_onnx = needs("onnx", "onnx")  # building ONNX graphs to read back
