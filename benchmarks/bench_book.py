@@ -172,19 +172,6 @@ def run_rnnlm(framework, epochs, work):
         return json.load(f)["history"]
 
 
-def beside(busy, run, *args):
-    """run(*args) with `busy` one-core busy loops beside it."""
-    from benchmarks.bench_load import BUSY_LOOP
-
-    loops = [subprocess.Popen([sys.executable, "-c", BUSY_LOOP]) for _ in range(busy)]
-    try:
-        return run(*args)
-    finally:
-        for p in loops:
-            p.kill()
-            p.wait()
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=60)
@@ -199,6 +186,7 @@ def main():
     RNNLM_ENV.update(item.split("=", 1) for item in args.rnnlm_env)
     if args.worker:
         return book_worker(args.worker, args.epochs)
+    from benchmarks.bench_load import busy_loops
     from benchmarks.machine import cpu_name
     from rnnlm.study.common import table
     from rnnlm.threads import available_cores
@@ -218,7 +206,8 @@ def main():
             for _ in range(args.repeats):
                 for busy in busy_counts:
                     for name, run in (("d2l", run_book), ("rnnlm", run_rnnlm)):
-                        history = beside(busy, run, framework, args.epochs, work)
+                        with busy_loops(busy):
+                            history = run(framework, args.epochs, work)
                         speeds[busy, name].append(mean_speed(history))
                         last[name] = history[-1]["perplexity"]
             for busy in busy_counts:

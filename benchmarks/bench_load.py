@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -30,6 +31,18 @@ from benchmarks.machine import cpu_name
 from rnnlm.threads import available_cores
 
 BUSY_LOOP = "while True: pass"
+
+
+@contextmanager
+def busy_loops(count):
+    """`count` one-core busy loops running for the duration of the block."""
+    loops = [subprocess.Popen([sys.executable, "-c", BUSY_LOOP]) for _ in range(count)]
+    try:
+        yield
+    finally:
+        for p in loops:
+            p.kill()
+            p.wait()
 
 
 LEVERS = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "MXNET_OMP_MAX_THREADS", "XLA_FLAGS")
@@ -98,17 +111,12 @@ def main():
     for backend in args.backends.split(","):
         settings = conditions(backend, cores)
         for load in ("idle", "busy"):
-            busy = subprocess.Popen([sys.executable, "-c", BUSY_LOOP]) if load == "busy" else None
-            try:
-                time.sleep(0.5 if busy else 0)
+            with busy_loops(1 if load == "busy" else 0):
+                time.sleep(0.5 if load == "busy" else 0)
                 samples = {name: [] for name in settings}
                 for _ in range(args.repeats):
                     for name, variables in settings.items():
                         samples[name].append(run_once(backend, args.epochs, variables))
-            finally:
-                if busy:
-                    busy.kill()
-                    busy.wait()
             for name, values in samples.items():
                 results[(backend, load, name)] = statistics.median(values)
                 print(
