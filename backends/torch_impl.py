@@ -184,9 +184,54 @@ def grad_clipping(model, theta):
 
 def make_optimizer(model, lr, kind="sgd"):
     """SGD (the book's) or Adam (what `rnnlm compress --online` learns with)."""
-    if kind == "adam":
-        return torch.optim.Adam(model.parameters(), lr=lr)
-    return torch.optim.SGD(model.parameters(), lr=lr)
+    if kind not in ("sgd", "adam"):
+        raise ValueError(f"unknown optimizer {kind!r}")
+    return (_Adam if kind == "adam" else _SGD)(list(model.parameters()), lr)
+
+
+class _SGD:
+    """torch.optim.SGD's CPU step (no momentum, no weight decay), the same operation on each
+    parameter, without torch.optim: its first optimizer imports torch._dynamo (2 s a process,
+    most of `compress`'s start-up). tests/test_backend_contract.py checks the bits match."""
+
+    def __init__(self, params, lr):
+        self.params, self.lr = params, lr
+
+    def zero_grad(self, set_to_none=True):
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self):
+        for p in self.params:
+            if p.grad is not None:
+                p.add_(p.grad, alpha=-self.lr)
+
+
+class _Adam(_SGD):
+    """torch.optim.Adam's single-tensor CPU step (betas 0.9, 0.999, eps 1e-8), operation for
+    operation, for the same reason."""
+
+    betas, eps = (0.9, 0.999), 1e-8
+
+    def __init__(self, params, lr):
+        super().__init__(params, lr)
+        self.steps = 0
+        self.exp_avg = [torch.zeros_like(p, memory_format=torch.preserve_format) for p in params]
+        self.exp_avg_sq = [torch.zeros_like(p, memory_format=torch.preserve_format) for p in params]
+
+    @torch.no_grad()
+    def step(self):
+        (beta1, beta2), self.steps = self.betas, self.steps + 1
+        step_size = self.lr / (1 - beta1**self.steps)
+        bias_correction2_sqrt = (1 - beta2**self.steps) ** 0.5
+        for p, m, v in zip(self.params, self.exp_avg, self.exp_avg_sq):
+            if p.grad is None:
+                continue
+            m.lerp_(p.grad, 1 - beta1)
+            v.mul_(beta2).addcmul_(p.grad, p.grad, value=1 - beta2)
+            denom = (v.sqrt() / bias_correction2_sqrt).add_(self.eps)
+            p.addcdiv_(m, denom, value=-step_size)
 
 
 def framework_version():
@@ -281,12 +326,38 @@ def eval_step(model, state, X, Y):
 
 
 def forward(model, X, state):
+    cfg = model.cfg
     with torch.no_grad():
+        if X.shape[1] == 1 and cfg.cell in _CELL_STEPS and not cfg.bidirectional and model.group is None:
+            return _cell_step(model, X, state)
         y_hat, state = model(_tensor(model, X), state)
     return y_hat.cpu().numpy(), state
 
 
 _CELL_STEPS = {"gru": torch.gru_cell, "lstm": torch.lstm_cell}
+
+
+def _cell_step(model, X, state):
+    """One step of a unidirectional GRU or LSTM (what the coder runs every character) through
+    torch's cell functions on the model's own weights: nn.GRU's and nn.LSTM's math, without
+    the module's per-call overhead (a third of the step at batch 32)."""
+    cfg = model.cfg
+    step: Any = _CELL_STEPS[cfg.cell]
+    layers = [[getattr(model.rnn, n.split(".", 1)[1]) for n in names] for _, _, names in rnn_weight_names(cfg)]
+    x = torch.as_tensor(np.asarray(X)[:, 0], dtype=torch.long, device=model.device)
+    inp = F.one_hot(x, cfg.vocab_size).to(_DTYPES[model.dtype_name])
+    lstm = cfg.cell == "lstm"
+    hs = list((state[0] if lstm else state).unbind(0))
+    cs = list(state[1].unbind(0)) if lstm else None
+    for layer, weights in enumerate(layers):
+        if cs is None:
+            hs[layer] = inp = step(inp, hs[layer], *weights)
+        else:
+            hs[layer], cs[layer] = step(inp, (hs[layer], cs[layer]), *weights)
+            inp = hs[layer]
+    logits = F.linear(inp, model.linear.weight, model.linear.bias)
+    h = torch.stack(hs)
+    return logits.cpu().numpy(), ((h, torch.stack(cs)) if cs is not None else h)
 
 
 def greedy_continue(model, state, last, num_chars):

@@ -79,11 +79,17 @@ def plural(n):
     return f"{n} thread" if n == 1 else f"{n} threads"
 
 
-# compress's own default: coding runs one small forward a character, where a second thread
-# still pays; the file records the count and its decoder computes with the same
+# compress's own defaults; the file records the count and its decoder computes with the same.
+# With a checkpoint, coding runs one small forward a character, where a second thread still
+# pays; --online trains on a worker thread beside the coder, which has the other core (on the
+# book, 2-core EPYC: 4.0 kB/s each way at 1 thread, 3.6 and 3.3 at 2; benchmarks/bench_online.py)
 CODING_THREADS = 2
+ONLINE_CODING_THREADS = 1
 
 
-def coding_choice(requested=0):
-    """compress's thread count: `requested` (--threads) when above 0, else CODING_THREADS."""
-    return Choice(requested, "--threads") if requested else Choice(CODING_THREADS, "default")
+def coding_choice(requested=0, online=False):
+    """compress's thread count: `requested` (--threads) when above 0, else CODING_THREADS, or
+    ONLINE_CODING_THREADS `online`."""
+    if requested:
+        return Choice(requested, "--threads")
+    return Choice(ONLINE_CODING_THREADS if online else CODING_THREADS, "default")

@@ -93,3 +93,30 @@ def test_grad_clipping_returns_the_norm_before_and_clips_to_theta(backend, scale
     step = np.sqrt(sum(((before[k] - after[k]) ** 2).sum() for k in before))
     # lr 1: the step is the gradient, scaled down to theta only when its norm exceeds theta
     assert step == pytest.approx(norm * min(scale, 1.0), rel=1e-9)
+
+
+@pytest.mark.parametrize("kind", ["sgd", "adam"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_torch_optimizers_step_as_torch_optim_does(kind, dtype):
+    """The PyTorch backend steps SGD and Adam itself (torch.optim's first optimizer imports
+    torch._dynamo: seconds of start-up), with the same bits as torch.optim's CPU steps."""
+    from tests.support.backends import load_or_skip
+
+    b = load_or_skip("torch")
+    import torch
+
+    cfg = ModelConfig(vocab_size=30, num_hiddens=16, cell="gru")
+    models = [b.RNNModel(cfg, b.resolve_device("cpu"), dtype) for _ in range(2)]
+    for m in models:
+        b.set_weights(m, init_weights(cfg, 0, dtype))
+    theirs = (torch.optim.Adam if kind == "adam" else torch.optim.SGD)(models[1].parameters(), lr=0.01)
+    optimizers = (b.make_optimizer(models[0], 0.01, kind), theirs)
+    rng = np.random.default_rng(0)
+    for _ in range(12):
+        X, Y = rng.integers(0, 30, (4, 8)), rng.integers(0, 30, (4, 8))
+        for m, opt in zip(models, optimizers):
+            b.train_step(m, opt, b.begin_state(m, 4), X, Y, 1.0)
+    ours, reference = (b.get_weights(m) for m in models)
+    assert ours.keys() == reference.keys()
+    assert all(np.array_equal(ours[k], reference[k]) for k in ours)
+    assert not all(np.array_equal(ours[k], init_weights(cfg, 0, dtype)[k]) for k in ours)  # it learned

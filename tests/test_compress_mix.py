@@ -24,9 +24,12 @@ TINY_ONLINE = ["--online", "--model", "gru", "--num-hiddens", "8"]
 BINARY = bytes(range(256)) * 2 + b"\x00\x00\xff"
 
 
-def run_levels(ids, rows=1, config=ContextConfig()):
+def run_levels(ids, rows=1, config=ContextConfig(), int_keys=True):
     """Feed `ids` (rows, n) through a context model; the levels predicted at every step."""
     model = ContextModel(int(ids.max()) + 1, rows, config)
+    model.int_keys = model.int_keys and int_keys
+    if not model.int_keys:
+        model.index = {b"": 0}
     out, prev = [], np.zeros(rows, dtype=np.int64)
     for t in range(ids.shape[1]):
         levels, _, _ = model.predict(prev)
@@ -47,6 +50,42 @@ def test_fixed_point_tables_track_the_real_functions():
     np.testing.assert_allclose(got, 2.0 ** (-y / (1 << fixed_point.FRAC_BITS)), rtol=1e-3, atol=2e-7)
     log_table, exp_table = fixed_point.tables()
     assert (np.diff(log_table) >= 0).all() and (np.diff(exp_table) <= 0).all()
+
+
+def test_the_shipped_tables_are_the_computed_ones(tmp_path, monkeypatch):
+    """The tables file beside the module is what `decimal` computes; a damaged one is not used."""
+    shipped, computed = fixed_point.tables(), fixed_point.computed_tables()
+    assert all(np.array_equal(a, b) and a.dtype == np.int64 for a, b in zip(shipped, computed))
+    damaged = tmp_path / "t.npz"
+    np.savez(damaged, log=computed[0] + 1, exp=computed[1])
+    monkeypatch.setattr(fixed_point, "TABLES_FILE", str(damaged))
+    fixed_point.tables.cache_clear()
+    try:
+        assert all(np.array_equal(a, b) for a, b in zip(fixed_point.tables(), computed))
+    finally:
+        fixed_point.tables.cache_clear()
+
+
+def test_log2_is_frexps_bucket_read_from_the_bits():
+    """log2_fixed reads exponent and mantissa bucket from the float64's bits: the same integers
+    as frexp's m and e, on every positive integer below 2**53."""
+    rng = np.random.default_rng(0)
+    x = np.concatenate([np.arange(1, 1 << 16), rng.integers(1, 1 << 53, 1 << 16), 2 ** np.arange(53)])
+    m, e = np.frexp(x.astype(np.float64))
+    bucket = (m * (1 << (fixed_point.FRAC_BITS + 1))).astype(np.int64) - (1 << fixed_point.FRAC_BITS)
+    expected = (e.astype(np.int64) - 1 << fixed_point.FRAC_BITS) + fixed_point.tables()[0][bucket]
+    np.testing.assert_array_equal(fixed_point.log2_fixed(x), expected)
+
+
+def test_integer_contexts_are_the_bytes_contexts():
+    """Contexts as integers (where they fit in 62 bits) find the same slots as the symbols'
+    bytes (what a model too large for them still uses): the same levels at every step."""
+    text = read_raw_text()[:4000]
+    ids = compress.char_ids(text, compress.online_vocab(text)).reshape(4, 1000)
+    fast, exact = (run_levels(ids, rows=4, int_keys=k) for k in (True, False))
+    assert len(fast) == len(exact) and all(np.array_equal(a, b) for a, b in zip(fast, exact))
+    big = ContextModel(1024, 2, ContextConfig(max_order=16))
+    assert not big.int_keys and big.index == {b"": 0}  # 1025**17 is past 2**62: bytes
 
 
 def test_levels_are_distributions_out_of_the_coders_total():
@@ -211,5 +250,7 @@ def test_malformed_mix_settings_are_refused(field, value, tmp_path, capsys):
     assert main(["compress", str(src), "-o", str(packed), "--quiet", "--online", "--mix", "context"]) == 0
     crc, n_bytes, n_chars, settings, words = container.unpack(packed.read_bytes(), "x")
     settings[field] = value
-    packed.write_bytes(container.pack(crc, n_bytes, n_chars, settings, words))
+    # version 5 spells checksums as 16-bit integers: the ones it cannot spell, in version 4
+    version = 4 if field == "checks" else container.VERSION
+    packed.write_bytes(container.pack(crc, n_bytes, n_chars, settings, words, version=version))
     expect_error(capsys, ["decompress", str(packed), "-o", str(tmp_path / "out")], "corrupt")

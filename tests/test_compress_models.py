@@ -192,7 +192,7 @@ def test_each_lever_switched_changes_the_bits(lever):
 def test_a_version_2_container_is_refused_in_one_line():
     data = bytearray(container.pack(0, 3, 3, {"mode": "online"}, [1]))
     data[8] = 2
-    with pytest.raises(UsageError, match="format version 2; this rnnlm reads versions 3 and 4"):
+    with pytest.raises(UsageError, match="format version 2; this rnnlm reads versions 3, 4 and 5"):
         container.unpack(bytes(data), "old.rz")
 
 
@@ -206,10 +206,10 @@ def test_settings_of_the_first_mixed_format_are_refused():
 
 @needs_coder
 def test_the_settings_header_is_deflated_against_its_dictionary(tmp_path):
-    """The usual settings cost well under a quarter of what plain zlib makes of them (version 4
-    writes only what differs from its defaults), and the stream names its preset dictionary
-    (zlib's FDICT flag and the dictionary's Adler-32), so a decoder with another dictionary
-    stops instead of misreading; version 3's, still read, names its own."""
+    """The usual settings cost well under a quarter of what plain zlib makes of them (version 5
+    writes only what differs from its preset, raw deflate against version 4's dictionary, so a
+    decoder without it cannot read them); version 4's and 3's streams, still read, name their
+    preset dictionaries (zlib's FDICT flag and the dictionary's Adler-32)."""
     import json
     import struct
     import zlib
@@ -217,13 +217,20 @@ def test_the_settings_header_is_deflated_against_its_dictionary(tmp_path):
 
     source, coded = tmp_path / "t.txt", tmp_path / "t.rz"
     source.write_text("the time traveller smiled. " * 8)
-    assert main(["compress", str(source), "-o", str(coded), "--online", "--quiet", "--num-hiddens", "8"]) in (0, None)
+    argv = ["compress", str(source), "-o", str(coded), "--online", "--quiet", "--num-hiddens", "8", "--mix", "both"]
+    assert main(argv) in (0, None)
     data = coded.read_bytes()
     crc, n_bytes, n_chars, settings, words = container.unpack(data, "t.rz")
     raw = json.dumps(settings, separators=(",", ":"), sort_keys=True).encode()
-    assert container.header_size(settings) - 37 < len(zlib.compress(raw, 9)) / 4
-    old = container.pack(crc, n_bytes, n_chars, settings, words, version=3)
-    for blob, dictionary in ((data, container.SETTINGS_DICTIONARY_4), (old, container.SETTINGS_DICTIONARY)):
+    assert container.header_size(settings, n_bytes, n_chars) < len(zlib.compress(raw, 9)) / 4
+    _, block = container.settings_block(settings)
+    rest = block[len(container.fields.put_vocab(settings["vocab"]) + container.fields.put_checks(settings["checks"])) :]
+    unpacker = zlib.decompressobj(-15, zdict=container.SETTINGS_DICTIONARY_4)
+    assert json.loads(unpacker.decompress(rest))["online"] == {"num_hiddens": 8}
+    with pytest.raises(zlib.error):
+        zlib.decompressobj(-15).decompress(rest)  # without the dictionary: unreadable
+    for version, dictionary in ((4, container.SETTINGS_DICTIONARY_4), (3, container.SETTINGS_DICTIONARY)):
+        blob = container.pack(crc, n_bytes, n_chars, settings, words, version=version)
         stream = blob[37 : 37 + struct.unpack_from("<I", blob, 29)[0]]
         assert stream[1] & 0x20  # FDICT
         assert struct.unpack(">I", stream[2:6])[0] == zlib.adler32(dictionary)

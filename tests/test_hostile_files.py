@@ -23,6 +23,7 @@ from rnnlm.cli.main import main
 from rnnlm.errors import UsageError
 from rnnlm.io.limits import MAX_JSON_DEPTH
 from rnnlm.data.vocab import Vocab
+from tests.support.backends import load_or_skip
 
 
 def one_error(capsys, *argv):
@@ -87,11 +88,9 @@ def test_a_params_file_is_read_without_mxnet():
 
 
 def test_params_bytes_are_what_mxnet_writes(tmp_path):
-    pytest.importorskip("mxnet")
-    try:
-        import mxnet as mx
-    except ImportError as exc:
-        pytest.skip(f"mxnet: {exc}")
+    load_or_skip("mxnet")  # the backend imports MXNet as it must be imported (NumPy's alias first)
+    import mxnet as mx
+
     named = {
         "a.w": np.random.default_rng(0).random((3, 4), dtype=np.float32),
         "b": np.random.default_rng(1).random(5),
@@ -240,10 +239,50 @@ def good_settings():
 
 
 def test_the_containers_checksum_covers_its_header(tmp_path, capsys):
-    data = bytearray(container.pack(0, 3, 3, good_settings(), [1, 2, 3]))
+    data = bytearray(container.pack(0, 3, 3, good_settings(), [1, 2, 3], version=4))
     data[13:21] = struct.pack("<Q", 100 * 10**9)  # the probe's 100 GB claim
     (tmp_path / "x.rz").write_bytes(bytes(data))
     assert "checksum mismatch" in one_error(capsys, "decompress", tmp_path / "x.rz", "-o", tmp_path / "out")
+    data = bytearray(container.pack(0, 3, 3, good_settings(), [1, 2, 3]))
+    assert data[8] == 5 and data[14] == 3  # version 5: flags at 13, the length in characters at 14
+    data[14] = 2
+    (tmp_path / "x.rz").write_bytes(bytes(data))
+    assert "checksum mismatch" in one_error(capsys, "decompress", tmp_path / "x.rz", "-o", tmp_path / "out")
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        b"\x05\0\0\0\0",  # no flags: cut short
+        b"\x05\0\0\0\0\x08",  # a flag that does not exist
+        b"\x05\0\0\0\0\x07",  # a preset that does not exist
+        b"\x05\0\0\0\0\x01\x80",  # a length cut short
+        b"\x05\0\0\0\0\x01\x80\x00\x00\x00",  # a length spelled overlong
+        b"\x05\0\0\0\0\x01" + b"\xff" * 9 + b"\x01",  # a length of more than 9 bytes
+        b"\x05\0\0\0\0\x01\x03\xff\xff\x03",  # settings longer than the file
+    ],
+)
+def test_a_version_5_header_that_does_not_add_up_is_one_line(header, tmp_path, capsys):
+    (tmp_path / "x.rz").write_bytes(container.MAGIC + header)
+    assert "truncated or corrupt" in one_error(capsys, "decompress", tmp_path / "x.rz", "-o", tmp_path / "out")
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        b"\x03",  # an unknown vocabulary kind
+        b"\x01\x61\x00\x00",  # a bitmap of no bytes
+        b"\x01\x61\x01\x00\x00",  # a bitmap that does not start at its lowest code point
+        b"\x01" + bytes([0x80, 0x80, 0x44]) + b"\x01\x01\x00",  # a bitmap past the last code point
+        b"\x02\x05ab",  # text cut short
+        b"\x02\x02\xff\xfe\x00",  # text that is not UTF-8
+        b"\x00\x05\x01\x00",  # checksums cut short
+        b"\x00\x00garbage",  # settings that are not deflated
+    ],
+)
+def test_a_version_5_settings_block_that_does_not_read_is_one_line(block, tmp_path, capsys):
+    (tmp_path / "x.rz").write_bytes(container.assemble(0, 3, 3, (0, block), bytes(4)))
+    assert "unreadable settings" in one_error(capsys, "decompress", tmp_path / "x.rz", "-o", tmp_path / "out")
 
 
 def test_a_version_1_container_is_refused_in_one_line(tmp_path, capsys):
@@ -264,16 +303,22 @@ def test_claimed_lengths_beyond_the_limit_are_refused_before_allocating(tmp_path
 def test_a_settings_bomb_and_deep_settings_are_one_line(tmp_path, capsys):
     data = container.pack(0, 1, 1, good_settings(), [1])
     bomb = zlib.compress(b"[" * (64 << 20), 9)
-    header = container._FIXED.pack(container.MAGIC, container.VERSION, 0, 1, 1, len(bomb), 0)[: container._CHECKED]
+    header = container._FIXED.pack(container.MAGIC, 4, 0, 1, 1, len(bomb), 0)[: container._CHECKED]
     body = bomb + data[-4:]
     (tmp_path / "bomb.rz").write_bytes(header + struct.pack("<I", container._crc(header, body)) + body)
     assert "unreadable settings" in one_error(capsys, "decompress", tmp_path / "bomb.rz", "-o", tmp_path / "o")
     deep = json.dumps(good_settings())[:-1] + ', "x": ' + "[" * 5000 + "]" * 5000 + "}"
     packed = zlib.compress(deep.encode())
-    header = container._FIXED.pack(container.MAGIC, container.VERSION, 0, 1, 1, len(packed), 0)[: container._CHECKED]
+    header = container._FIXED.pack(container.MAGIC, 4, 0, 1, 1, len(packed), 0)[: container._CHECKED]
     body = packed + data[-4:]
     (tmp_path / "deep.rz").write_bytes(header + struct.pack("<I", container._crc(header, body)) + body)
     assert "deeper than" in one_error(capsys, "decompress", tmp_path / "deep.rz", "-o", tmp_path / "o")
+    # version 5: the same, raw deflate after an empty vocabulary and no checksums
+    raw_bomb = zlib.compress(b"[" * (64 << 20), 9)[2:-4]  # zlib's header and Adler-32 off: raw deflate
+    for stream, fragment in ((raw_bomb, "unreadable settings"), (packed[2:-4], "deeper than")):
+        forged = container.assemble(0, 1, 1, (0, b"\x00\x00" + stream), bytes(4))
+        (tmp_path / "x5.rz").write_bytes(forged)
+        assert fragment in one_error(capsys, "decompress", tmp_path / "x5.rz", "-o", tmp_path / "o")
 
 
 @pytest.mark.parametrize(

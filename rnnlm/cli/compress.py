@@ -12,7 +12,7 @@ from rnnlm.config import CELLS
 from rnnlm.errors import UsageError
 from rnnlm.io.limits import read_bounded
 from rnnlm.io.outputs import check_writable, write_bytes
-from rnnlm.threads import CODING_THREADS
+from rnnlm.threads import CODING_THREADS, ONLINE_CODING_THREADS
 
 
 def add_parser(sub):
@@ -50,8 +50,9 @@ def add_parser(sub):
         "--threads",
         type=integer,
         metavar="N",
-        help=f"threads the framework computes with (default {CODING_THREADS}); the file "
-        "records the count it computed with and its decoder uses the same",
+        help=f"threads the framework computes with (default {CODING_THREADS} with a checkpoint, "
+        f"{ONLINE_CODING_THREADS} --online, which trains on a second thread); the file records "
+        "the count it computed with and its decoder uses the same",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=cmd_compress)

@@ -15,8 +15,9 @@ character outside the model's vocabulary is coded as `<unk>`, then by `entropy.F
 
 With a checkpoint the model is fixed. `--online` starts from the seeded initial weights and
 learns while coding: after every `chunk` steps, one training step (Adam, clipped) on the
-R x chunk characters just coded, from the state the chunk began with; the decoder, having
-decoded the same characters, takes the same step. What the decoder must match to compute the
+R x chunk characters just coded, from the state the chunk began with (by default on a worker
+thread, a chunk late: `rnnlm.compression.predictor`); the decoder, having decoded the same
+characters, takes the same step. What the decoder must match to compute the
 same floats (backend, framework and NumPy versions, dtype, thread count, model and learning
 settings) travels in the file's settings and is checked before decoding.
 """
@@ -62,6 +63,13 @@ def _shifted(grid):
     return inputs
 
 
+def close(predictor):
+    """Let a predictor stop what it runs beside the coder (an --online learner's thread)."""
+    stop = getattr(predictor, "close", None)
+    if stop is not None:
+        stop()
+
+
 def encode(text, vocab, predictor_factory, segments, checks=None, progress=None):
     """(uint32 words, ideal bits) of `text`; `checks` (a ColumnChecks) records checksums,
     `progress(chars done, ideal bits)` is called after each column."""
@@ -78,17 +86,20 @@ def encode(text, vocab, predictor_factory, segments, checks=None, progress=None)
     escapes = (grid == 0) & real.reshape(rows, length)
     inputs, last_len = _shifted(grid), n - (rows - 1) * length
     predictor = predictor_factory(rows)
-    for t in range(length):
-        p = predictor.probs(inputs[:, t])
-        active = rows if t < last_len else rows - 1
-        coder.encode(grid[:active, t], p[:active])
-        for r in np.flatnonzero(escapes[:active, t]):
-            coder.escape(ord(text[r * length + t]))
-        predictor.after_step(t, inputs, grid)
-        if checks is not None:
-            checks.after_column(t, grid[:active, t])
-        if progress is not None:
-            progress(min(n, (t + 1) * rows), coder.total_ideal_bits())
+    try:
+        for t in range(length):
+            p = predictor.probs(inputs[:, t])
+            active = rows if t < last_len else rows - 1
+            coder.encode(grid[:active, t], p[:active])
+            for r in np.flatnonzero(escapes[:active, t]):
+                coder.escape(ord(text[r * length + t]))
+            predictor.after_step(t, inputs, grid)
+            if checks is not None:
+                checks.after_column(t, grid[:active, t])
+            if progress is not None:
+                progress(min(n, (t + 1) * rows), coder.total_ideal_bits())
+    finally:
+        close(predictor)
     return coder.words(), coder.total_ideal_bits()
 
 
@@ -105,20 +116,23 @@ def decode(words, n, vocab, predictor_factory, segments, checks=None, progress=N
     tokens = np.array([ord(t) if len(t) == 1 else -1 for t in vocab.idx_to_token], dtype=np.int64)
     last_len = n - (rows - 1) * length
     predictor = predictor_factory(rows)
-    for t in range(length):
-        p = predictor.probs(inputs[:, t])
-        active = rows if t < last_len else rows - 1
-        grid[:active, t] = coder.decode(p[:active])
-        chars[:active, t] = tokens[grid[:active, t]]
-        for r in np.flatnonzero(grid[:active, t] == 0):
-            chars[r, t] = coder.unescape()
-        if t + 1 < length:
-            inputs[:, t + 1] = grid[:, t]
-        predictor.after_step(t, inputs, grid)
-        if checks is not None:
-            checks.after_column(t, grid[:active, t])
-        if progress is not None:
-            progress(min(n, (t + 1) * rows), coder.total_ideal_bits())
+    try:
+        for t in range(length):
+            p = predictor.probs(inputs[:, t])
+            active = rows if t < last_len else rows - 1
+            grid[:active, t] = coder.decode(p[:active])
+            chars[:active, t] = tokens[grid[:active, t]]
+            for r in np.flatnonzero(grid[:active, t] == 0):
+                chars[r, t] = coder.unescape()
+            if t + 1 < length:
+                inputs[:, t + 1] = grid[:, t]
+            predictor.after_step(t, inputs, grid)
+            if checks is not None:
+                checks.after_column(t, grid[:active, t])
+            if progress is not None:
+                progress(min(n, (t + 1) * rows), coder.total_ideal_bits())
+    finally:
+        close(predictor)
     return "".join(map(chr, chars.reshape(-1)[:n].tolist())), coder.total_ideal_bits()
 
 

@@ -1,32 +1,42 @@
 """The file format of `rnnlm compress`: a small header, then the range coder's words.
 
+Version 5 (what `pack` writes):
+
     offset  size  field
     0       8     magic b"RNNLMZ\\r\\n" (the CR LF catches text-mode mangling, as PNG's does)
-    8       1     format version (4; version 3 is read too)
+    8       1     format version (5; versions 3 and 4 are read too)
     9       4     CRC32 of the original file
-    13      8     length of the original file, in bytes
-    21      8     length of the original text, in characters
-    29      4     length M of the settings
-    33      4     CRC32 of bytes 0-32 (the header above) and everything after this field
-    37      M     settings: JSON (what the decoder must match: mode, backend, framework
-                  versions, dtype, threads, segments, model config, fingerprint...), deflated
-                  against a preset dictionary; version 4 writes only what differs from
-                  SETTINGS_DEFAULTS ("~": the keys the defaults have and the settings lack),
-                  against SETTINGS_DICTIONARY_4: 40-80 bytes where version 3 took 150-190
-    37+M    4k    payload: the range coder's uint32 words, little-endian
+    13      1     flags: bit 0, the original's length in bytes is its length in characters
+                  (not written); bits 1-2, the preset its settings are written against (0: a
+                  model's, 1: the context model alone's); the rest 0
+    14      var   length of the original text, in characters (varint: `header_fields`)
+            var   length of the original file, in bytes, unless flag bit 0
+            var   length M of the settings block
+            4     CRC32 of everything before this field and everything after it
+            M     settings block: the vocabulary and the checksums (binary, `header_fields`),
+                  then what else of the settings differs from the preset's (JSON, raw deflate
+                  against SETTINGS_DICTIONARY_4; nothing when nothing differs)
+            4k-t  payload: the range coder's uint32 words, little-endian, less the last word's
+                  trailing zero bytes (t <= 3; the reader puts them back)
+
+Versions 3 and 4 (read, and written for tests): the same magic and version byte, then the
+CRC32 of the original (4), its lengths in bytes and characters (8 + 8), M (4), the CRC32 of
+the rest (4), the settings (JSON, zlib against a preset dictionary; version 4 writes only what
+differs from SETTINGS_DEFAULTS, "~" listing the keys the defaults have and the settings lack)
+and whole words of payload.
 
 All integers are little-endian. The file is treated as hostile: every length is checked
 against the file's size and the limits below before it is used, and the CRC (header and
-body, since version 2) rejects a truncated or altered file before any decoding starts; the
-CRC32 of the original then checks the decoded text. The payload is never shorter than
+body) rejects a truncated or altered file before any decoding starts; the CRC32 of the
+original then checks the decoded text. The payload is never shorter than
 MIN_BITS_PER_CHAR per character of the original (the encoder pads a payload below it with
 zero words, which the range decoder reads as it reads the stream's end), so a file claiming
 more characters than its payload can hold is refused before decoding: a 2 KB file cannot
 claim 16 Mi characters and run the decoder for minutes. Older versions are refused with one line
 (compress the original again): version 1's CRC left the header's lengths unchecked, version 2's
-mix settings lack the match model and SSE that version 3's decoder runs. Version 4 differs from
-3 only in how the settings are written (the same dict comes back), so a small file's header
-no longer costs more than the context model gains over PPMd.
+mix settings lack the match model and SSE that version 3's decoder runs. Version 5 differs from
+4 only in how the header is written (the same settings come back): a short text's header
+went from 83-101 bytes to about 40, which on a 3 kB text is 0.15 bits per character.
 """
 
 import hashlib
@@ -36,12 +46,14 @@ import zlib
 
 import numpy as np
 
+from rnnlm.compression import header_fields as fields
+from rnnlm.compression.config import ONLINE_MAX_VOCAB
 from rnnlm.errors import UsageError
 from rnnlm.io.limits import loads_json
 
 MAGIC = b"RNNLMZ\r\n"
-VERSION = 4  # what pack writes
-READS = (3, 4)  # what unpack reads
+VERSION = 5  # what pack writes
+READS = (3, 4, 5)  # what unpack reads
 _FIXED = struct.Struct("<8sBIQQII")  # magic, version, crc, n_bytes, n_chars, settings len, crc
 _CHECKED = _FIXED.size - 4  # the header bytes the CRC covers (all but the CRC itself)
 MAX_SETTINGS = 1 << 20  # packed settings, and what they may unpack to
@@ -92,6 +104,30 @@ SETTINGS_DICTIONARY_4 = (
     b'"threads":2,"vocab":" etaoinsrhl"},{"checks":[],"mix":{"rnn":false},"segments":1,'
     b'"vocab":"\\n !\\"' + bytes(range(0x23, 0x5C)) + b"\\\\" + bytes(range(0x5D, 0x7F)) + b'","~":["online"]}'
 )
+
+# Version 5's presets, frozen with the format as version 4's are: a model's settings (version
+# 4's, at coding revision 5, the checksums written apart) and the context model alone's.
+_MODEL_PRESET = {k: v for k, v in SETTINGS_DEFAULTS.items() if k != "checks"}
+_MODEL_PRESET["revision"] = 5
+_MODEL_PRESET["online"] = dict(_MODEL_PRESET["online"], lag=1)
+PRESETS_5 = (
+    _MODEL_PRESET,
+    {
+        "check_every": 2048,
+        "mix": dict(
+            SETTINGS_DEFAULTS["mix"],
+            mixer=dict(SETTINGS_DEFAULTS["mix"]["mixer"], final_lr=0, lr_boost=48),
+            rnn=False,
+            sse=dict(SETTINGS_DEFAULTS["mix"]["sse"], rate=5),
+        ),
+        "mode": "online",
+        "revision": 5,
+        "segments": 1,
+    },
+)
+_FIXED_5 = struct.Struct("<8sBIB")  # magic, version, the original's CRC32, flags
+_FLAG_ASCII_WIDTH, _PRESET_SHIFT, _PRESET_MASK = 1, 1, 0b110
+MAX_PREFIX_5 = _FIXED_5.size + 3 * fields.VARINT_MAX_BYTES
 
 
 def _diff(settings, defaults):
@@ -146,13 +182,65 @@ def floor_words(n_chars):
 
 def pack(original_crc, n_bytes, n_chars, settings, words, version=VERSION):
     """The bytes of a compressed file (the payload padded to the floor with zero words);
-    `version` 3 for tests of what older files hold."""
-    packed = _deflate(settings, version)
+    `version` 3 or 4 for tests of what older files hold."""
     words = np.asarray(words, dtype="<u4")
     padding = np.zeros(max(0, floor_words(n_chars) - len(words)), dtype="<u4")
-    body = packed + words.tobytes() + padding.tobytes()
+    payload = words.tobytes() + padding.tobytes()
+    if version == 5:
+        # the last word's trailing zero bytes, which the reader restores (never below the floor)
+        keep = max(len(payload.rstrip(b"\0")), 4 * floor_words(n_chars), len(payload) - 3)
+        return assemble(original_crc, n_bytes, n_chars, settings_block(settings), payload[:keep])
+    packed = _deflate(settings, version)
+    body = packed + payload
     header = _FIXED.pack(MAGIC, version, original_crc, n_bytes, n_chars, len(packed), 0)[:_CHECKED]
     return header + struct.pack("<I", _crc(header, body)) + body
+
+
+def assemble(original_crc, n_bytes, n_chars, block, payload):
+    """A version-5 file of a (preset, settings block) and the payload's bytes."""
+    preset, block = block
+    flags = (preset << _PRESET_SHIFT) | (_FLAG_ASCII_WIDTH if n_bytes == n_chars else 0)
+    prefix = _FIXED_5.pack(MAGIC, 5, original_crc, flags) + fields.put_varint(n_chars)
+    if n_bytes != n_chars:
+        prefix += fields.put_varint(n_bytes)
+    prefix += fields.put_varint(len(block))
+    body = block + payload
+    return prefix + struct.pack("<I", _crc(prefix, body)) + body
+
+
+def settings_block(settings):
+    """(the preset, the version-5 settings block) of a settings dict: the vocabulary and the
+    checksums in binary, the rest as its difference from the preset that makes it shortest."""
+    rest = dict(settings)
+    vocab, checks = rest.pop("vocab", None), rest.pop("checks", None)
+    if vocab is not None and not isinstance(vocab, str):
+        raise TypeError("settings: the vocabulary is a string")
+    binary = fields.put_vocab(vocab) + fields.put_checks(checks)
+    preset, json_part = min(
+        ((i, _raw_deflate(_diff(rest, defaults))) for i, defaults in enumerate(PRESETS_5)),
+        key=lambda choice: len(choice[1]),
+    )
+    return preset, binary + json_part
+
+
+def _raw_deflate(diff):
+    """The JSON of `diff`, raw deflate against SETTINGS_DICTIONARY_4; nothing for nothing."""
+    if not diff:
+        return b""
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, SETTINGS_DICTIONARY_4)
+    return packer.compress(json.dumps(diff, separators=(",", ":"), sort_keys=True).encode()) + packer.flush()
+
+
+def _inflate(data, dictionary, wbits=15):
+    """The JSON object deflated in `data`, bounded (a zlib bomb stops at MAX_SETTINGS)."""
+    unpacker = zlib.decompressobj(wbits=wbits, zdict=dictionary)
+    raw = unpacker.decompress(data, MAX_SETTINGS)
+    if unpacker.unconsumed_tail or not unpacker.eof or unpacker.unused_data:
+        raise ValueError("settings too large or cut short")
+    settings = loads_json(raw.decode(), "the settings")
+    if not isinstance(settings, dict):
+        raise ValueError("settings: not an object")
+    return settings
 
 
 def unpack(data, name):
@@ -160,42 +248,82 @@ def unpack(data, name):
     bytes; anything wrong with them is a UsageError naming `name`."""
     if len(data) < len(MAGIC) or data[: len(MAGIC)] != MAGIC:
         raise UsageError(f"'{name}' is not an rnnlm compressed file (no magic string)")
-    if len(data) < _FIXED.size:
+    if len(data) < len(MAGIC) + 1:
         raise UsageError(f"'{name}' is truncated (shorter than the header)")
-    _, version, crc, n_bytes, n_chars, m, body_crc = _FIXED.unpack_from(data)
+    version = data[len(MAGIC)]
     if version not in READS:
         raise UsageError(
             f"'{name}' has format version {version}; this rnnlm reads versions "
-            f"{' and '.join(map(str, READS))} only (compress the original again)"
+            f"{', '.join(map(str, READS[:-1]))} and {READS[-1]} only (compress the original again)"
         )
-    body = data[_FIXED.size :]
-    if m > MAX_SETTINGS or m > len(body) or (len(body) - m) % 4:
-        raise UsageError(f"'{name}' is truncated or corrupt (lengths do not add up)")
-    if _crc(data[:_CHECKED], body) != body_crc:
+    if version == 5:
+        crc, n_bytes, n_chars, head, body, block, payload = _split_5(data, name)
+    else:
+        if len(data) < _FIXED.size:
+            raise UsageError(f"'{name}' is truncated (shorter than the header)")
+        _, _, crc, n_bytes, n_chars, m, body_crc = _FIXED.unpack_from(data)
+        head, body = data[:_CHECKED], data[_FIXED.size :]
+        if m > MAX_SETTINGS or m > len(body) or (len(body) - m) % 4:
+            raise UsageError(f"'{name}' is truncated or corrupt (lengths do not add up)")
+        block, payload = body[:m], body[m:]
+    if _crc(head, body) != struct.unpack_from("<I", data, len(head))[0]:
         raise UsageError(f"'{name}' is corrupt or truncated (checksum mismatch)")
     if not n_chars <= n_bytes <= 4 * n_chars:
         raise UsageError(f"'{name}' is corrupt (inconsistent lengths)")
     if n_bytes > MAX_ORIGINAL_BYTES:
         raise UsageError(f"'{name}' claims an original of {n_bytes} bytes; rnnlm codes at most {MAX_ORIGINAL_BYTES}")
-    if (len(body) - m) // 4 < floor_words(n_chars):
+    if len(payload) < 4 * floor_words(n_chars):
         raise UsageError(
-            f"'{name}' is corrupt: it claims {n_chars} characters in {len(body) - m} bytes "
+            f"'{name}' is corrupt: it claims {n_chars} characters in {len(payload)} bytes "
             f"of payload, below the floor of 1/{CHARS_PER_PAYLOAD_BIT} bit per character"
         )
     try:
-        unpacker = zlib.decompressobj(zdict=SETTINGS_DICTIONARY if version == 3 else SETTINGS_DICTIONARY_4)
-        raw = unpacker.decompress(body[:m], MAX_SETTINGS)  # bounded: a zlib bomb stops here
-        if unpacker.unconsumed_tail or not unpacker.eof:
-            raise ValueError("settings too large or cut short")
-        settings = loads_json(raw.decode(), f"the settings of '{name}'")
-        if not isinstance(settings, dict):
-            raise ValueError("settings: not an object")
-        if version == 4:
-            settings = _merged(settings, SETTINGS_DEFAULTS)
+        if version == 5:
+            settings = _settings_5((data[_FIXED_5.size - 1] & _PRESET_MASK) >> _PRESET_SHIFT, block)
+        else:
+            settings = _inflate(block, SETTINGS_DICTIONARY if version == 3 else SETTINGS_DICTIONARY_4)
+            if version == 4:
+                settings = _merged(settings, SETTINGS_DEFAULTS)
     except (zlib.error, UnicodeDecodeError, ValueError):
         raise UsageError(f"'{name}' is corrupt (unreadable settings)") from None
-    words = np.frombuffer(body[m:], dtype="<u4").astype(np.uint32)
+    payload += bytes(-len(payload) % 4)
+    words = np.frombuffer(payload, dtype="<u4").astype(np.uint32)
     return crc, n_bytes, n_chars, settings, words
+
+
+def _split_5(data, name):
+    """(crc, n_bytes, n_chars, what the header's CRC covers before it, after it, the settings
+    block, the payload) of a version-5 file; a UsageError where its lengths do not add up."""
+    try:
+        if len(data) < _FIXED_5.size:
+            raise ValueError("short")
+        _, _, crc, flags = _FIXED_5.unpack_from(data)
+        if flags & ~(_FLAG_ASCII_WIDTH | _PRESET_MASK) or (flags & _PRESET_MASK) >> _PRESET_SHIFT >= len(PRESETS_5):
+            raise ValueError("flags")
+        n_chars, at = fields.get_varint(data, _FIXED_5.size)
+        n_bytes = n_chars
+        if not flags & _FLAG_ASCII_WIDTH:
+            n_bytes, at = fields.get_varint(data, at)
+        m, at = fields.get_varint(data, at)
+    except ValueError:
+        raise UsageError(f"'{name}' is truncated or corrupt (unreadable header)") from None
+    body = data[at + 4 :]
+    if len(data) < at + 4 or m > MAX_SETTINGS or m > len(body):
+        raise UsageError(f"'{name}' is truncated or corrupt (lengths do not add up)")
+    return crc, n_bytes, n_chars, data[:at], body, body[:m], body[m:]
+
+
+def _settings_5(preset, block):
+    """The settings dict of a version-5 settings block (a ValueError if it is malformed)."""
+    vocab, at = fields.get_vocab(block, 0, ONLINE_MAX_VOCAB)
+    checks, at = fields.get_checks(block, at)
+    rest = block[at:]
+    settings = _merged(_inflate(rest, SETTINGS_DICTIONARY_4, -15) if rest else {}, PRESETS_5[preset])
+    if vocab is not None:
+        settings["vocab"] = vocab
+    if checks is not None:
+        settings["checks"] = checks
+    return settings
 
 
 def _deflate(settings, version=VERSION):
@@ -208,9 +336,11 @@ def _deflate(settings, version=VERSION):
     return packer.compress(json.dumps(settings, separators=(",", ":"), sort_keys=True).encode()) + packer.flush()
 
 
-def header_size(settings):
-    """Bytes the file spends besides the payload, for the size report."""
-    return _FIXED.size + len(_deflate(settings))
+def header_size(settings, n_bytes, n_chars, version=VERSION):
+    """Bytes a file of `version` spends besides the payload, for the size report."""
+    if version == 5:
+        return len(assemble(0, n_bytes, n_chars, settings_block(settings), b""))
+    return _FIXED.size + len(_deflate(settings, version))
 
 
 def fingerprint(weights, meta):

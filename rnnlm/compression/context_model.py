@@ -43,7 +43,13 @@ class ContextModel:
         self.cfg, self.V, self.rows = config, vocab_size, rows
         self.K = config.max_order
         self.history = np.zeros((rows, max(self.K, 1)), dtype=np.int64)  # newest last
-        self.index = {b"": 0}  # context bytes -> slot; slot 0 is order 0
+        # context -> slot; slot 0 is order 0. A context of order k is the integer
+        # sum_{i<k} V**i + sum_{j<k} (the j-th latest symbol) V**j, distinct for every order and
+        # symbols, where that stays below 2**62; else the last k symbols' bytes
+        self.int_keys = (vocab_size + 1) ** (self.K + 1) < 1 << 62
+        self.index = {0 if self.int_keys else b"": 0}
+        self._powers = vocab_size ** np.arange(max(self.K, 1), dtype=np.int64)  # newest symbol first
+        self._offsets = np.cumsum(self._powers)  # sum_{i<k} V**i for k = 1..K
         self.counts = np.zeros((64, vocab_size), dtype=np.int32)
         self.cap = max(1, config.max_cells // vocab_size)
         self._keys: Any = None  # the contexts of the last `predict`, for `update`
@@ -58,8 +64,12 @@ class ContextModel:
         if K:
             self.history[:, :-1] = self.history[:, 1:]
             self.history[:, -1] = prev
-        whole = [h.tobytes() for h in self.history]  # 8 bytes per symbol, oldest first
-        keys = [[b""] * R] + [[h[8 * (K - k) :] for h in whole] for k in range(1, K + 1)]
+        if self.int_keys:
+            contexts = np.cumsum(self.history[:, ::-1] * self._powers, axis=1)[:, :K] + self._offsets[:K]
+            keys = [[0] * R] + contexts.T.tolist()
+        else:
+            whole = [h.tobytes() for h in self.history]  # 8 bytes per symbol, oldest first
+            keys = [[b""] * R] + [[h[8 * (K - k) :] for h in whole] for k in range(1, K + 1)]
         get = self.index.get
         slots = np.array([[get(key, -1) for key in row] for row in keys], dtype=np.int64)
         self._keys, self._slots = keys, slots
@@ -75,16 +85,15 @@ class ContextModel:
             fresh = np.maximum(16 * c - d1, 0) * T
             escape = d1 * d + cfg.add
         else:
-            D = np.where(c >= 3, d3, np.where(c == 2, d2, np.where(c == 1, d1, 0)))
+            D = np.array([0, d1, d2, d3], dtype=np.int64)[np.minimum(c, 3)]  # by count: 0, 1, 2, 3+
             fresh = np.maximum(16 * c - D, 0) * T
             escape = D.sum(axis=2) + cfg.add
         denominator = 16 * n + cfg.add
         levels = np.empty((K + 1, R, V), dtype=np.int64)
         p = np.full((R, V), T // V, dtype=np.int64)
         for k in range(K + 1):
-            p = (fresh[k] + escape[k][:, None] * p) // denominator[k][:, None]
+            p = np.floor_divide(fresh[k] + escape[k][:, None] * p, denominator[k][:, None], out=levels[k])
             np.maximum(p, 1, out=p)
-            levels[k] = p
         seen_orders = np.where(n > 0, np.arange(K + 1)[:, None], 0)
         seen = seen_orders.max(axis=0)
         distinct = d[seen, np.arange(R)]

@@ -62,6 +62,8 @@ def _vocab(settings, name):
 def _online(settings, name):
     try:
         raw = settings["online"]
+        if isinstance(raw, dict) and "lag" not in raw:
+            raw = dict(raw, lag=0)  # written before the lag existed: trained in line
         if not isinstance(raw, dict) or set(raw) != {f.name for f in fields(OnlineConfig)}:
             raise ValueError
         ocfg = OnlineConfig(**raw)

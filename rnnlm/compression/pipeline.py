@@ -84,7 +84,7 @@ def compress(
     if wrap is not None:
         factory = wrap(factory)
     if config.mix != "rnn":
-        mix = mixed.MixSettings(rnn=config.mix == "both")
+        mix = mixed.MixSettings() if config.mix == "both" else mixed.CONTEXT_ALONE
         settings["mix"] = mix.to_dict()
         factory = mixed.mixing_factory(factory, len(vocab), mix)
     checks = ColumnChecks()
@@ -102,7 +102,7 @@ def compress(
         len(data),
         len(text),
         len(out),
-        container.header_size(settings),
+        container.header_size(settings, len(data), len(text)),
         ideal_bits,
         seconds,
         settings,
@@ -176,7 +176,8 @@ def decompress(
     seconds = time.perf_counter() - start
     if len(out) != n_bytes or zlib.crc32(out) != crc:
         raise UsageError(f"'{name}' did not decode to the original (CRC32 mismatch); nothing written")
-    return Coded(out, n_bytes, n_chars, len(blob), len(blob) - 4 * len(words), ideal_bits, seconds, settings, notes)
+    header = container.header_size(settings, n_bytes, n_chars, blob[len(container.MAGIC)])
+    return Coded(out, n_bytes, n_chars, len(blob), header, ideal_bits, seconds, settings, notes)
 
 
 def _decode(words, n_chars, vocab, factory, file, name, progress):
