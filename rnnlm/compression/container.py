@@ -127,7 +127,6 @@ PRESETS_5 = (
 )
 _FIXED_5 = struct.Struct("<8sBIB")  # magic, version, the original's CRC32, flags
 _FLAG_ASCII_WIDTH, _PRESET_SHIFT, _PRESET_MASK = 1, 1, 0b110
-MAX_PREFIX_5 = _FIXED_5.size + 3 * fields.VARINT_MAX_BYTES
 
 
 def _diff(settings, defaults):
@@ -231,13 +230,13 @@ def _raw_deflate(diff):
     return packer.compress(json.dumps(diff, separators=(",", ":"), sort_keys=True).encode()) + packer.flush()
 
 
-def _inflate(data, dictionary, wbits=15):
+def _inflate(data, dictionary, name, wbits=15):
     """The JSON object deflated in `data`, bounded (a zlib bomb stops at MAX_SETTINGS)."""
     unpacker = zlib.decompressobj(wbits=wbits, zdict=dictionary)
     raw = unpacker.decompress(data, MAX_SETTINGS)
     if unpacker.unconsumed_tail or not unpacker.eof or unpacker.unused_data:
         raise ValueError("settings too large or cut short")
-    settings = loads_json(raw.decode(), "the settings")
+    settings = loads_json(raw.decode(), f"the settings of '{name}'")
     if not isinstance(settings, dict):
         raise ValueError("settings: not an object")
     return settings
@@ -279,9 +278,9 @@ def unpack(data, name):
         )
     try:
         if version == 5:
-            settings = _settings_5((data[_FIXED_5.size - 1] & _PRESET_MASK) >> _PRESET_SHIFT, block)
+            settings = _settings_5((data[_FIXED_5.size - 1] & _PRESET_MASK) >> _PRESET_SHIFT, block, name)
         else:
-            settings = _inflate(block, SETTINGS_DICTIONARY if version == 3 else SETTINGS_DICTIONARY_4)
+            settings = _inflate(block, SETTINGS_DICTIONARY if version == 3 else SETTINGS_DICTIONARY_4, name)
             if version == 4:
                 settings = _merged(settings, SETTINGS_DEFAULTS)
     except (zlib.error, UnicodeDecodeError, ValueError):
@@ -313,12 +312,12 @@ def _split_5(data, name):
     return crc, n_bytes, n_chars, data[:at], body, body[:m], body[m:]
 
 
-def _settings_5(preset, block):
+def _settings_5(preset, block, name):
     """The settings dict of a version-5 settings block (a ValueError if it is malformed)."""
     vocab, at = fields.get_vocab(block, 0, ONLINE_MAX_VOCAB)
     checks, at = fields.get_checks(block, at)
     rest = block[at:]
-    settings = _merged(_inflate(rest, SETTINGS_DICTIONARY_4, -15) if rest else {}, PRESETS_5[preset])
+    settings = _merged(_inflate(rest, SETTINGS_DICTIONARY_4, name, -15) if rest else {}, PRESETS_5[preset])
     if vocab is not None:
         settings["vocab"] = vocab
     if checks is not None:
