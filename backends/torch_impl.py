@@ -346,18 +346,31 @@ def _cell_step(model, X, state):
     layers = [[getattr(model.rnn, n.split(".", 1)[1]) for n in names] for _, _, names in rnn_weight_names(cfg)]
     x = torch.as_tensor(np.asarray(X)[:, 0], dtype=torch.long, device=model.device)
     inp = F.one_hot(x, cfg.vocab_size).to(_DTYPES[model.dtype_name])
+    hs, cs = _unstacked(cfg, state)
+    logits = F.linear(_cells_up(step, layers, inp, hs, cs), model.linear.weight, model.linear.bias)
+    return logits.cpu().numpy(), _stacked(hs, cs)
+
+
+def _unstacked(cfg, state):
+    """A GRU's or LSTM's state as lists per layer: (h's, c's or None)."""
     lstm = cfg.cell == "lstm"
-    hs = list((state[0] if lstm else state).unbind(0))
-    cs = list(state[1].unbind(0)) if lstm else None
+    return list((state[0] if lstm else state).unbind(0)), (list(state[1].unbind(0)) if lstm else None)
+
+
+def _stacked(hs, cs):
+    h = torch.stack(hs)
+    return (h, torch.stack(cs)) if cs is not None else h
+
+
+def _cells_up(step, layers, inp, hs, cs):
+    """One step through every layer's cell, updating hs (and cs) in place; the top output."""
     for layer, weights in enumerate(layers):
         if cs is None:
             hs[layer] = inp = step(inp, hs[layer], *weights)
         else:
             hs[layer], cs[layer] = step(inp, (hs[layer], cs[layer]), *weights)
             inp = hs[layer]
-    logits = F.linear(inp, model.linear.weight, model.linear.bias)
-    h = torch.stack(hs)
-    return logits.cpu().numpy(), ((h, torch.stack(cs)) if cs is not None else h)
+    return inp
 
 
 def greedy_continue(model, state, last, num_chars):
@@ -377,22 +390,13 @@ def greedy_continue(model, state, last, num_chars):
     w_out, b_out = model.linear.weight.t(), model.linear.bias.unsqueeze(0)
     step: Any = _CELL_STEPS[cfg.cell]
     eye = torch.eye(cfg.vocab_size, dtype=w_out.dtype, device=model.device)
-    hs = list((state[0] if cfg.cell == "lstm" else state).unbind(0))
-    cs = list(state[1].unbind(0)) if cfg.cell == "lstm" else None
+    hs, cs = _unstacked(cfg, state)
     out, x = [], last
     with torch.no_grad():
         for _ in range(num_chars):
-            inp = eye[x : x + 1]
-            for layer, weights in enumerate(layers):
-                if cs is None:
-                    hs[layer] = inp = step(inp, hs[layer], *weights)
-                else:
-                    hs[layer], cs[layer] = step(inp, (hs[layer], cs[layer]), *weights)
-                    inp = hs[layer]
-            x = int(torch.addmm(b_out, inp, w_out).argmax())
+            x = int(torch.addmm(b_out, _cells_up(step, layers, eye[x : x + 1], hs, cs), w_out).argmax())
             out.append(x)
-    h = torch.stack(hs)
-    return np.array(out, dtype=np.int64), ((h, torch.stack(cs)) if cs is not None else h)
+    return np.array(out, dtype=np.int64), _stacked(hs, cs)
 
 
 def _greedy_vanilla(layers, linear, activation, state, last, num_chars):

@@ -70,6 +70,15 @@ def close(predictor):
         stop()
 
 
+def _column_done(predictor, t, inputs, grid, active, checks, progress, done, coder):
+    """After column t, on both sides: the predictor learns, the checksum runs, the bar moves."""
+    predictor.after_step(t, inputs, grid)
+    if checks is not None:
+        checks.after_column(t, grid[:active, t])
+    if progress is not None:
+        progress(done, coder.total_ideal_bits())
+
+
 def encode(text, vocab, predictor_factory, segments, checks=None, progress=None):
     """(uint32 words, ideal bits) of `text`; `checks` (a ColumnChecks) records checksums,
     `progress(chars done, ideal bits)` is called after each column."""
@@ -93,11 +102,7 @@ def encode(text, vocab, predictor_factory, segments, checks=None, progress=None)
             coder.encode(grid[:active, t], p[:active])
             for r in np.flatnonzero(escapes[:active, t]):
                 coder.escape(ord(text[r * length + t]))
-            predictor.after_step(t, inputs, grid)
-            if checks is not None:
-                checks.after_column(t, grid[:active, t])
-            if progress is not None:
-                progress(min(n, (t + 1) * rows), coder.total_ideal_bits())
+            _column_done(predictor, t, inputs, grid, active, checks, progress, min(n, (t + 1) * rows), coder)
     finally:
         close(predictor)
     return coder.words(), coder.total_ideal_bits()
@@ -126,11 +131,7 @@ def decode(words, n, vocab, predictor_factory, segments, checks=None, progress=N
                 chars[r, t] = coder.unescape()
             if t + 1 < length:
                 inputs[:, t + 1] = grid[:, t]
-            predictor.after_step(t, inputs, grid)
-            if checks is not None:
-                checks.after_column(t, grid[:active, t])
-            if progress is not None:
-                progress(min(n, (t + 1) * rows), coder.total_ideal_bits())
+            _column_done(predictor, t, inputs, grid, active, checks, progress, min(n, (t + 1) * rows), coder)
     finally:
         close(predictor)
     return "".join(map(chr, chars.reshape(-1)[:n].tolist())), coder.total_ideal_bits()
