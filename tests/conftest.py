@@ -15,19 +15,6 @@ from rnnlm.errors import UsageError
 from tests.support.backends import load_or_skip, requested_backends
 
 
-@pytest.fixture(autouse=True)
-def _stop_signals_as_they_were():
-    """SIGINT and SIGTERM as they were before each test: a test whose in-process stop left
-    them ignored (seen once, in a shuffled order, not yet traced) would otherwise make every
-    later child ignore Ctrl-C, as ignored signals survive exec."""
-    import signal
-
-    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
-    yield
-    signal.signal(signal.SIGINT, before[0])
-    signal.signal(signal.SIGTERM, before[1])
-
-
 def pytest_configure(config):
     requested_backends()  # an unknown name stops the session before any test runs
 
