@@ -24,7 +24,7 @@ READERS = {
     "metrics": "matplotlib",
     "study": None,
 }
-# the fast tier's draw (half what it was: the README's test command stays inside 10 minutes);
+# the fast tier's draw (half what it was, for the README's test command's 10-minute budget);
 # the slow tier's is as many as before
 EXAMPLES = {"npz": 150, "pt": 150, "params": 150, "onnx": 150, "resume": 50, "metrics": 50, "study": 150}
 SLOW_EXAMPLES = {reader: 20 * n for reader, n in EXAMPLES.items()}
