@@ -48,8 +48,9 @@ class ContextModel:
         # symbols, where that stays below 2**62; else the last k symbols' bytes
         self.int_keys = (vocab_size + 1) ** (self.K + 1) < 1 << 62
         self.index = {0 if self.int_keys else b"": 0}
-        self._powers = vocab_size ** np.arange(max(self.K, 1), dtype=np.int64)  # newest symbol first
-        self._offsets = np.cumsum(self._powers)  # sum_{i<k} V**i for k = 1..K
+        if self.int_keys:  # else V**k may not fit an int64
+            self._powers = vocab_size ** np.arange(max(self.K, 1), dtype=np.int64)  # newest symbol first
+            self._offsets = np.cumsum(self._powers)  # sum_{i<k} V**i for k = 1..K
         self.counts = np.zeros((64, vocab_size), dtype=np.int32)
         self.cap = max(1, config.max_cells // vocab_size)
         self._keys: Any = None  # the contexts of the last `predict`, for `update`

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from rnnlm.compression.coder import close
 from rnnlm.compression.context_model import ContextConfig, ContextModel
 from rnnlm.compression.fixed_point import log2_fixed
 from rnnlm.compression.match_model import MatchConfig, MatchModel
@@ -231,10 +232,7 @@ class MixingPredictor:
             self.inner.after_step(t, inputs, targets)
 
     def close(self):
-        if self.inner is not None:
-            close = getattr(self.inner, "close", None)
-            if close is not None:
-                close()
+        close(self.inner)  # the coder's one way to stop a predictor
 
 
 def mixing_factory(inner_factory, vocab_size, settings):
