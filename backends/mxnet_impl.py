@@ -316,34 +316,73 @@ def forward(model, X, state):
 def greedy_continue(model, state, last, num_chars):
     """`num_chars` greedy token ids after token `last`. Returns (ids as NumPy, state).
 
-    Batch-1 generation is all per-call overhead, so a unidirectional model steps with the
-    RNN operator itself on its own weights (one op a layer) instead of the Gluon block, and
-    the chosen id stays on the device, read back once at the end. Same operator, same math.
+    Batch-1 generation is all per-operation overhead (each imperative operation costs
+    20-40 us here, its work ~1 us), so a unidirectional model steps in blocks of up to
+    GREEDY_BLOCK characters, each block one cached graph (`_GreedyBlock`) of the RNN operator
+    on the model's own weights (one op a layer), the dense layer and the argmax: the same
+    operators as the Gluon block, the same bits. The ids are read back once, at the end.
     """
     cfg = model.cfg
     if cfg.bidirectional:  # the reverse direction makes a step a whole-model call anyway
         return _greedy_by_block(model, state, last, num_chars)
-    mode = f"rnn_{cfg.activation}" if cfg.cell == "rnn" else cfg.cell  # the RNN operator's names
     weights = model.canonical
     flat = [
         mx.nd.concat(*[weights[n].data(model.device).reshape(-1) for n in names], dim=0)
         for _, _, names in rnn_weight_names(cfg)
     ]  # the operator's layout: W_ih, W_hh, b_ih, b_hh
     w_out, b_out = weights["linear.weight"].data(model.device), weights["linear.bias"].data(model.device)
-    per_layer = [[s[layer : layer + 1] for s in state] for layer in range(cfg.num_layers)]
-    x, out = _array(model, np.array([last])), []
-    for _ in range(num_chars):
-        inp = mx.nd.one_hot(x, cfg.vocab_size, dtype=model.dtype_name).reshape((1, 1, -1))
-        for layer, params in enumerate(flat):
-            res = mx.nd.RNN(
-                inp, params, *per_layer[layer], state_size=cfg.num_hiddens, num_layers=1, mode=mode, state_outputs=True
-            )
-            inp, per_layer[layer] = res[0], list(res[1:])
-        x = mx.nd.argmax(mx.nd.FullyConnected(inp.reshape((1, -1)), w_out, b_out, num_hidden=cfg.vocab_size), axis=1)
-        out.append(x)
+    per_layer = [s[layer : layer + 1] for layer in range(cfg.num_layers) for s in state]
+    x, out, done = _array(model, np.array([last])), [], 0
+    while done < num_chars:
+        size = min(GREEDY_BLOCK, 1 << ((num_chars - done).bit_length() - 1))  # powers of two: few graphs
+        ids, *per_layer = _greedy_block(model, size)(x, w_out, b_out, *flat, *per_layer)
+        out.append(ids)
+        x, done = ids[size - 1 :], done + size
     ids = mx.nd.concat(*out, dim=0).asnumpy() if out else np.zeros(0)
-    state = [mx.nd.concat(*[p[i] for p in per_layer], dim=0) for i in range(len(state))]
+    parts = len(state)
+    state = [mx.nd.concat(*per_layer[i::parts], dim=0) for i in range(parts)]
     return ids.astype(np.int64), state
+
+
+GREEDY_BLOCK = 32  # characters a cached graph unrolls: ~6 operators each, built once a size
+
+
+def _greedy_block(model, size):
+    """The model's `_GreedyBlock` of `size` steps, built and hybridized on first use."""
+    blocks = model.__dict__.setdefault("_greedy_blocks", {})
+    if size not in blocks:
+        blocks[size] = _GreedyBlock(model.cfg, size, model.dtype_name)
+        blocks[size].hybridize(static_alloc=True, static_shape=True)
+    return blocks[size]
+
+
+class _GreedyBlock(gluon.HybridBlock):
+    """`size` greedy steps: (x (1,), w_out, b_out, one flat weight vector a layer, the
+    state's parts layer by layer) -> (ids (size,), the new parts)."""
+
+    def __init__(self, cfg, size, dtype_name):
+        super().__init__()
+        self.cfg, self.size, self.dtype_name = cfg, size, dtype_name
+        self.mode = f"rnn_{cfg.activation}" if cfg.cell == "rnn" else cfg.cell  # the RNN operator's names
+
+    def hybrid_forward(self, F, x, w_out, b_out, *rest):
+        cfg = self.cfg
+        flat, parts = rest[: cfg.num_layers], list(rest[cfg.num_layers :])
+        per = len(parts) // cfg.num_layers  # state parts a layer: 1, or 2 for an LSTM
+        ids = []
+        for _ in range(self.size):
+            inp = F.reshape(F.one_hot(x, cfg.vocab_size, dtype=self.dtype_name), (1, 1, -1))
+            for layer, params in enumerate(flat):
+                own = parts[layer * per : (layer + 1) * per]
+                res = F.RNN(
+                    inp, params, *own, state_size=cfg.num_hiddens, num_layers=1, mode=self.mode, state_outputs=True
+                )
+                inp = res[0]
+                parts[layer * per : (layer + 1) * per] = [res[i] for i in range(1, per + 1)]
+            logits = F.FullyConnected(F.reshape(inp, (1, -1)), w_out, b_out, num_hidden=cfg.vocab_size)
+            x = F.argmax(logits, axis=1)
+            ids.append(x)
+        return (F.concat(*ids, dim=0), *parts)
 
 
 def _greedy_by_block(model, state, last, num_chars):

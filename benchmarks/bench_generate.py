@@ -2,13 +2,22 @@
 book's `predict_ch8`, which calls the model once per character (warm-up included) and
 reads every prediction back to the host.
 
-    python benchmarks/bench_generate.py
+    python benchmarks/bench_generate.py [--backends torch,mxnet] [--repeats 3]
+
+Each side runs in its own fresh process, as its user runs it: the book's loop with the
+framework's default thread count (every core), rnnlm's `predict` with the count
+`rnnlm predict` chooses for a batch-1 model (`rnnlm.api.load(..., batch_size=1)`). A
+framework such as MXNet fixes its count when it loads, so one process could not give each
+its own. The book's loop is d2l's `predict_ch8` written in the backend's terms (the same
+calls; d2l 0.17.6 has no JAX chapter), on the same weights. Processes alternate, so a drift
+of the machine touches both alike; the figure is the median over all rounds.
 """
 
 import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 
@@ -16,8 +25,9 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from rnnlm import threads as thread_counts
 from rnnlm.backend import BACKENDS, load_backend
-from rnnlm.config import CELLS, ModelConfig
+from rnnlm.config import CELLS, GATES, ModelConfig
 from rnnlm.data.corpus import load_corpus
 from rnnlm.errors import UsageError
 from rnnlm.model.generate import predict
@@ -40,25 +50,55 @@ def book_predict(backend, model, vocab, prefix, num_preds):
     return "".join(vocab.idx_to_token[i] for i in outputs)
 
 
-def measure(backend, cell, num_chars, rounds):
+def child(role, name, cell, num_chars, rounds):
+    """Runs in the fresh process: one JSON line of this side's chars/s, a warm-up first."""
     _, vocab = load_corpus(max_tokens=10000)
     cfg = ModelConfig(len(vocab), 256, cell=cell)
+    if role == "book":
+        count = thread_counts.available_cores()  # the frameworks' own default: every core
+    else:  # what `rnnlm predict` asks for (rnnlm.api.load with batch_size=1)
+        work = thread_counts.step_work(1, cfg.num_hiddens, cfg.vocab_size, GATES[cell])
+        count = thread_counts.choose(work=work).count
+    backend = load_backend(name, count)
     model = backend.RNNModel(cfg, backend.resolve_device("cpu"), "float32")
     backend.set_weights(model, init_weights(cfg, 0))
-    runners = {
-        "book": lambda: book_predict(backend, model, vocab, PREFIX, num_chars),
-        "rnnlm": lambda: predict(backend, model, vocab, PREFIX, num_chars),
-    }
-    texts = {name: run() for name, run in runners.items()}  # warm-up, and the same text
-    speeds = {name: [] for name in runners}
+    if role == "book":
+        run = lambda: book_predict(backend, model, vocab, PREFIX, num_chars)  # noqa: E731
+    else:
+        run = lambda: predict(backend, model, vocab, PREFIX, num_chars)  # noqa: E731
+    text, speeds = run(), []
     for _ in range(rounds):
-        for name, run in runners.items():
-            start = time.perf_counter()
-            run()
-            speeds[name].append(num_chars / (time.perf_counter() - start))
-    row = {"backend": backend.NAME, "model": cell, "num_chars": num_chars, "same_text": texts["book"] == texts["rnnlm"]}
-    for name, values in speeds.items():
-        row[name] = {"median": statistics.median(values), "min": min(values), "max": max(values)}
+        start = time.perf_counter()
+        run()
+        speeds.append(num_chars / (time.perf_counter() - start))
+    print(json.dumps({"threads": backend.num_threads(), "text": text, "speeds": speeds}), flush=True)
+
+
+def run_child(role, name, cell, num_chars, rounds):
+    out = subprocess.run(
+        [sys.executable, os.path.abspath(__file__), "--child", role, "--backends", name, "--cell", cell]
+        + ["--num-chars", str(num_chars), "--rounds", str(rounds)],
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"},  # each side's own default
+    )
+    lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
+    if out.returncode or not lines:
+        raise SystemExit(f"error: the {role} side on {name} failed: {(out.stderr.strip().splitlines() or [''])[-1]}")
+    return json.loads(lines[-1])
+
+
+def measure(name, cell, num_chars, rounds, repeats):
+    speeds, texts, counts = {"book": [], "rnnlm": []}, {}, {}
+    for _ in range(repeats):
+        for role in speeds:
+            got = run_child(role, name, cell, num_chars, rounds)
+            speeds[role] += got["speeds"]
+            texts[role], counts[role] = got["text"], got["threads"]
+    row = {"backend": name, "model": cell, "num_chars": num_chars, "threads": counts}
+    row["same_text"] = texts["book"] == texts["rnnlm"]
+    for role, values in speeds.items():
+        row[role] = {"median": statistics.median(values), "min": min(values), "max": max(values)}
     row["speedup"] = row["rnnlm"]["median"] / row["book"]["median"]
     return row
 
@@ -67,23 +107,31 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backends", default=",".join(BACKENDS))
     parser.add_argument("--num-chars", type=int, default=500)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=5, help="timed runs a process")
+    parser.add_argument("--repeats", type=int, default=3, help="processes a side, alternating")
+    parser.add_argument("--cell", help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=["book", "rnnlm"], help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        return child(args.child, args.backends, args.cell, args.num_chars, args.rounds)
+    from benchmarks.machine import cpu_name
+
+    print(f"# {cpu_name()}, {thread_counts.available_cores()} cores", flush=True)
     rows = []
     for name in args.backends.split(","):
         try:
-            backend = load_backend(name)
+            load_backend(name)  # installed? (the measuring happens in fresh processes)
         except UsageError as exc:
             print(f"# skipped {name}: {exc}", file=sys.stderr)
             continue
         for cell in CELLS:
-            row = measure(backend, cell, args.num_chars, args.rounds)
+            row = measure(name, cell, args.num_chars, args.rounds, args.repeats)
             rows.append(row)
             print(json.dumps(row), flush=True)
     print(
         "\n"
         + table(
-            ["backend", "model", "book chars/s", "rnnlm chars/s", "speed-up", "same text"],
+            ["backend", "model", "book chars/s", "rnnlm chars/s", "speed-up", "threads book / rnnlm", "same text"],
             [
                 [
                     r["backend"],
@@ -91,6 +139,7 @@ def main():
                     f"{r['book']['median']:.0f}",
                     f"{r['rnnlm']['median']:.0f}",
                     f"{r['speedup']:.2f}x",
+                    f"{r['threads']['book']} / {r['threads']['rnnlm']}",
                     r["same_text"],
                 ]
                 for r in rows

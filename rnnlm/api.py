@@ -21,6 +21,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from rnnlm import threads as thread_counts
 from rnnlm.backend import (
     BACKENDS,
     build_model,
@@ -33,7 +34,7 @@ from rnnlm.backend import (
 from rnnlm.data.batches import check_corpus_length
 from rnnlm.data.dataset import load_training_data
 from rnnlm.checkpoints.file import load_checkpoint, save_checkpoint
-from rnnlm.config import DataConfig, ModelConfig, RunOptions, TrainConfig
+from rnnlm.config import GATES, DataConfig, ModelConfig, RunOptions, TrainConfig
 from rnnlm.data.corpus import corpus_name, load_corpus
 from rnnlm.devices import check_device
 from rnnlm.errors import UsageError
@@ -244,11 +245,19 @@ def train(backend=None, device="auto", **settings):
     return TrainResult(model, run.history, metrics)
 
 
-def load(path, backend=None, device="auto"):
-    """The LanguageModel in checkpoint `path`, on `backend` (default: as for training)."""
+def load(path, backend=None, device="auto", batch_size=32):
+    """The LanguageModel in checkpoint `path`, on `backend` (default: as for training).
+
+    `batch_size`: the batch the model will mostly run (`rnnlm predict` passes 1); the
+    framework's default thread count is chosen from it as training's is from its batch, so a
+    batch-1 generation computes on one thread, where waking a second one for each small
+    operation costs more than it shares (OMP_NUM_THREADS still decides where it is set)."""
     check_device(device)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise UsageError(f"batch_size must be a positive integer, got {batch_size!r}")
     mcfg, vocab, weights, meta = load_checkpoint(path)
-    backend_module = select_backend(backend)
+    work = thread_counts.step_work(batch_size, mcfg.num_hiddens, mcfg.vocab_size, GATES[mcfg.cell])
+    backend_module = select_backend(backend, threads=thread_counts.choose(work=work).count)
     dtype = meta.get("dtype", "float32")
     net = build_model(backend_module, mcfg, backend_module.resolve_device(device), dtype, weights)
     keep = {k: v for k, v in meta.items() if k not in ("format", "version", "model", "vocab", "dtype", "text")}

@@ -56,6 +56,12 @@ def test_save_load_evaluate_round_trip(backend, tmp_path):
     assert again.predict("the", 20) == run.model.predict("the", 20)
 
 
+@pytest.mark.parametrize("batch_size", [0, -1, 1.5, True, "1"])
+def test_load_refuses_a_batch_size_that_is_not_a_positive_integer(batch_size, tmp_path):
+    with pytest.raises(UsageError, match="batch_size must be a positive integer"):
+        rnnlm.load(tmp_path / "absent.npz", batch_size=batch_size)
+
+
 def test_sampling_is_seeded(any_backend):
     model = rnnlm.train(backend=any_backend, **TINY).model
     a = model.predict("the", 30, temperature=1.0, seed=1)

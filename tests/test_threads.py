@@ -228,3 +228,44 @@ def test_a_resume_with_another_thread_count_keeps_the_recorded_one(backend, tmp_
     straight = tmp_path / "s.npz"
     assert run_cli(*small[:-1], str(straight), "--epochs", "3", "--threads", "1").returncode == 0
     assert_same_run(path, straight)
+
+
+# ---- generation's count ----------------------------------------------------------------
+
+LOAD_PROBE = """
+import sys
+import rnnlm
+model = rnnlm.load(sys.argv[1], backend=sys.argv[2], batch_size=int(sys.argv[3]))
+print(model.backend.num_threads())
+"""
+
+
+@pytest.mark.parametrize("batch_size", [1, 32])
+def test_a_loaded_model_computes_with_the_count_its_batch_calls_for(backend, batch_size, tmp_path):
+    """`rnnlm predict` loads for batch 1: one thread, where a second one would be woken for every
+    small operation; eval's batch 32 takes training's default. Fresh processes: MXNet and
+    TensorFlow fix their count when they load."""
+    if backend.NAME == "jax":
+        pytest.skip("XLA's CPU pool is one thread a core, sized when jax starts: no count can be applied")
+    from rnnlm.checkpoints.file import save_checkpoint
+    from rnnlm.config import ModelConfig
+    from rnnlm.data.corpus import load_corpus
+    from rnnlm.model.weights import init_weights
+
+    _, vocab = load_corpus(max_tokens=2000)
+    cfg = ModelConfig(len(vocab), 256)
+    path = tmp_path / "m.npz"
+    save_checkpoint(str(path), cfg, vocab, init_weights(cfg, 0), "float32")
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    out = subprocess.run(
+        [sys.executable, "-c", LOAD_PROBE, str(path), backend.NAME, str(batch_size)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr
+    work = threads.step_work(batch_size, 256, len(vocab))
+    count = int(out.stdout.split()[-1])
+    assert count == threads.default_threads(threads.available_cores(), work)
+    assert count == 1 or batch_size == 32

@@ -36,7 +36,7 @@ def run(args):
     if not args.prefix:
         raise UsageError("the prefix is empty; give at least one character")
     gen = GenerateConfig(args.num_chars, args.temperature, args.top_k, args.seed, args.num_samples)
-    model = api.load(args.checkpoint, backend=args.backend, device=args.device)
+    model = api.load(args.checkpoint, backend=args.backend, device=args.device, batch_size=1)
     _, unknown = prefix_ids(model.vocab, args.prefix)
     if unknown:
         print(f"warning: characters not in the vocabulary map to <unk>: {''.join(unknown)!r}", file=sys.stderr)
