@@ -24,6 +24,7 @@ import numpy as np
 from rnnlm import threads as thread_counts
 from rnnlm.backend import (
     BACKENDS,
+    SPECS,
     build_model,
     check_names,
     installed_training_backends,
@@ -209,8 +210,11 @@ def start_training(mcfg, tcfg, dcfg, run_opts, backend=None, device="auto"):
         raise UsageError("--save-best keeps the best validation epoch: give a --val-fraction too")
     corpus, val_corpus, vocab = load_training_data(dcfg, tcfg)
     mcfg = replace(mcfg, vocab_size=len(vocab))
-    counts = thread_choice(mcfg, tcfg, run_opts, resumed)  # chosen once, handed to the backend as it loads
-    backend_module = load_selected(name, training=True, threads=counts.count)
+    # chosen once, handed to the backend as it loads (each backend's default has its own split_factor)
+    backend_module = load_selected(
+        name, training=True, threads=lambda spec: thread_choice(mcfg, tcfg, run_opts, resumed, spec).count
+    )
+    counts = thread_choice(mcfg, tcfg, run_opts, resumed, SPECS[backend_module.NAME])
     return TrainingRun(
         backend_module,
         backend_module.resolve_device(device),
@@ -257,7 +261,9 @@ def load(path, backend=None, device="auto", batch_size=32):
         raise UsageError(f"batch_size must be a positive integer, got {batch_size!r}")
     mcfg, vocab, weights, meta = load_checkpoint(path)
     work = thread_counts.step_work(batch_size, mcfg.num_hiddens, mcfg.vocab_size, GATES[mcfg.cell])
-    backend_module = select_backend(backend, threads=thread_counts.choose(work=work).count)
+    backend_module = select_backend(
+        backend, threads=lambda spec: thread_counts.choose(work=work, split_factor=spec.split_factor).count
+    )
     dtype = meta.get("dtype", "float32")
     net = build_model(backend_module, mcfg, backend_module.resolve_device(device), dtype, weights)
     keep = {k: v for k, v in meta.items() if k not in ("format", "version", "model", "vocab", "dtype", "text")}

@@ -9,7 +9,7 @@ and a training part on top of it). Module names come from the registry's naming 
 import importlib
 import os
 from types import ModuleType
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
 
 from rnnlm import threads as thread_counts
 from rnnlm.backends import registry
@@ -19,6 +19,9 @@ from rnnlm.install import install_hint, python_fix, unsupported_python
 from rnnlm.library_errors import library_reason
 
 ENV_VAR = "RNNLM_BACKEND"
+# a count, a count per backend (its spec: each backend's default has its own split_factor),
+# or None: `rnnlm.threads.choose`'s default for the backend
+Threads = Union[None, int, Callable[[BackendSpec], int]]
 SPECS: Dict[str, BackendSpec] = {s.name: s for s in registry.BACKENDS}
 FORMATS: Dict[str, FormatSpec] = {f.name: f for f in registry.FORMATS}
 BACKENDS: Tuple[str, ...] = tuple(s.name for s in registry.BACKENDS if s.trains)  # in default order
@@ -101,7 +104,7 @@ def _import(
         ) from None
 
 
-def load_backend(name: str, threads: Optional[int] = None) -> ModuleType:
+def load_backend(name: str, threads: Threads = None) -> ModuleType:
     """The implementation module of backend `name` (this imports its framework), loaded to
     compute with `threads` threads (None: the default of `rnnlm.threads.choose`). A framework
     that fixes its count when it loads keeps the first count it was given: `num_threads()`
@@ -109,8 +112,13 @@ def load_backend(name: str, threads: Optional[int] = None) -> ModuleType:
     return _load(SPECS[check_name(name)], threads)
 
 
-def _load(spec: BackendSpec, threads: Optional[int]) -> ModuleType:
-    count = thread_counts.choose().count if threads is None else threads
+def default_count(spec: BackendSpec) -> int:
+    """The thread count backend `spec` takes when nothing asks for one (the book's model)."""
+    return thread_counts.choose(split_factor=spec.split_factor).count
+
+
+def _load(spec: BackendSpec, threads: Threads) -> ModuleType:
+    count = default_count(spec) if threads is None else threads(spec) if callable(threads) else threads
     return _import(spec.impl, spec.needs, spec.extra, f"backend '{spec.name}'", spec, count)
 
 
@@ -128,9 +136,7 @@ def study_models_module(spec: BackendSpec) -> ModuleType:
             f"backend '{spec.name}' has no study models yet (rnnlm study runs on: "
             f"{', '.join(n for n, s in SPECS.items() if s.study_models)})"
         )
-    return _import(
-        spec.study_models, spec.needs, spec.extra, f"backend '{spec.name}'", spec, thread_counts.choose().count
-    )
+    return _import(spec.study_models, spec.needs, spec.extra, f"backend '{spec.name}'", spec, default_count(spec))
 
 
 def load_format(name: str) -> ModuleType:
@@ -158,7 +164,7 @@ def requested_name(flag: Optional[str] = None, environ: Any = None, training: bo
 
 
 def select_backend(
-    flag: Optional[str] = None, environ: Any = None, training: bool = False, threads: Optional[int] = None
+    flag: Optional[str] = None, environ: Any = None, training: bool = False, threads: Threads = None
 ) -> ModuleType:
     """--backend, else $RNNLM_BACKEND (empty = unset), else the first training backend that
     imports, loaded with `threads` (see `load_backend`). With `training`, an inference-only
@@ -166,7 +172,7 @@ def select_backend(
     return load_selected(requested_name(flag, environ, training), training, threads)
 
 
-def load_selected(name: Optional[str], training: bool = False, threads: Optional[int] = None) -> ModuleType:
+def load_selected(name: Optional[str], training: bool = False, threads: Threads = None) -> ModuleType:
     """Backend `name` as `requested_name` returned it (checked there, once), or with None the
     first training backend that imports."""
     if name is not None:

@@ -32,15 +32,18 @@ def env_threads(environ=None):
     return int(value) if value.isdigit() and 0 < int(value) <= MAX_THREADS else None
 
 
-def default_threads(cores, step_work):
+def default_threads(cores, step_work, split_factor=1):
     """The count a run takes when nothing asks for one: every core, one for a model too
     small to split, and no more than one thread per SMALL_STEP / 4 of work (an unmeasured
     cap: a 2-core machine cannot tell where more threads stop paying). Every core, not every
     core but one: with passive waiting (rnnlm's OpenMP policy) the second thread of a 2-core
-    machine puts torch and MXNet ahead of the book's loops idle, and they stay ahead beside one
-    and two busy cores (docs/results/2026-12-02-threads-against-the-book.md). `step_work`:
-    multiply-adds of one time step of a minibatch (see `step_work`)."""
-    if step_work < SMALL_STEP:
+    machine puts torch ahead of the book's loop idle, and it stays ahead beside one and two
+    busy cores (docs/results/2026-12-02-threads-against-the-book.md). `step_work`:
+    multiply-adds of one time step of a minibatch (see `step_work`); `split_factor`: the
+    backend's (`BackendSpec.split_factor`): a model is too small to split below
+    split_factor x SMALL_STEP (MXNet 3: the book's model runs faster on one thread there,
+    docs/results/2026-12-03-generation-and-a-faster-vm.md)."""
+    if step_work < split_factor * SMALL_STEP:
         return 1
     return max(1, min(cores, step_work // (SMALL_STEP // 4)))
 
@@ -57,9 +60,10 @@ class Choice:
     note: Optional[str] = None  # one line for the user when a request was overruled
 
 
-def choose(requested=0, recorded=None, environ=None, cores=None, work=SMALL_STEP, checkpoint=""):
+def choose(requested=0, recorded=None, environ=None, cores=None, work=SMALL_STEP, checkpoint="", split_factor=1):
     """The run's thread count: the checkpoint's when resuming (`recorded`), else --threads
-    (`requested` > 0), else OMP_NUM_THREADS, else `default_threads`. A resume asked to use
+    (`requested` > 0), else OMP_NUM_THREADS, else `default_threads` (with the backend's
+    `split_factor`). A resume asked to use
     another count keeps the recorded one and says so: a run keeps its count to the end."""
     asked = (requested, "--threads") if requested else (env_threads(environ), "OMP_NUM_THREADS")
     if recorded is not None:
@@ -72,7 +76,7 @@ def choose(requested=0, recorded=None, environ=None, cores=None, work=SMALL_STEP
         return Choice(recorded, "checkpoint", note)
     if asked[0] is not None:
         return Choice(asked[0], asked[1])
-    return Choice(default_threads(available_cores() if cores is None else cores, work), "default")
+    return Choice(default_threads(available_cores() if cores is None else cores, work, split_factor), "default")
 
 
 def plural(n):

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from rnnlm import threads
+from rnnlm.backend import SPECS
 from rnnlm.backends.common.runtime import framework_environment
 from rnnlm.checkpoints.file import META_KEY, load_checkpoint
 from rnnlm.errors import UsageError
@@ -43,6 +44,10 @@ def test_default_depends_on_cores_and_model_size_only():
     assert threads.default_threads(64, BOOK_WORK) == 4  # the book's model: a few threads at most
     assert threads.default_threads(64, 100 * BOOK_WORK) == 64
     assert threads.default_threads(8, threads.step_work(32, 16, 28)) == 1  # too small to split
+    # a backend that splits only larger steps (MXNet: split_factor 3) runs the book's model on one
+    assert threads.default_threads(2, BOOK_WORK, split_factor=3) == 1
+    assert threads.default_threads(2, 3 * threads.SMALL_STEP, split_factor=3) == 2
+    assert threads.choose(0, None, {}, cores=2, work=BOOK_WORK, split_factor=3) == threads.Choice(1, "default")
 
 
 def test_framework_environment_is_put_back(monkeypatch):
@@ -176,7 +181,7 @@ def test_the_same_command_under_other_load_gives_the_same_checkpoint(backend, tm
             p.wait()
     assert quiet.returncode == loaded.returncode == 0, quiet.stderr + loaded.stderr
     assert_same_run(tmp_path / "a.npz", tmp_path / "b.npz")
-    chosen = threads.choose(0, None, {}, work=BOOK_WORK).count
+    chosen = threads.choose(0, None, {}, work=BOOK_WORK, split_factor=SPECS[backend.NAME].split_factor).count
     # what the backend computes with in a fresh process given that choice: the choice, or
     # for a backend whose pool its framework sizes (XLA) that pool. Asked in a fresh process,
     # since this one's framework may have fixed its pools already (TensorFlow does at start)
@@ -267,5 +272,5 @@ def test_a_loaded_model_computes_with_the_count_its_batch_calls_for(backend, bat
     assert out.returncode == 0, out.stderr
     work = threads.step_work(batch_size, 256, len(vocab))
     count = int(out.stdout.split()[-1])
-    assert count == threads.default_threads(threads.available_cores(), work)
+    assert count == threads.default_threads(threads.available_cores(), work, SPECS[backend.NAME].split_factor)
     assert count == 1 or batch_size == 32

@@ -18,7 +18,7 @@ import numpy as np
 from rnnlm.distributed import group as distributed
 
 from rnnlm import threads
-from rnnlm.backend import build_model
+from rnnlm.backend import SPECS, build_model
 from rnnlm.checkpoints.file import read_meta, save_checkpoint
 from rnnlm.config import GATES, DataConfig, ModelConfig, TrainConfig
 from rnnlm.errors import TrainingDiverged, UsageError
@@ -63,12 +63,16 @@ def refuse_existing_checkpoint(path, what):
     raise UsageError(f"{what} '{path}' already holds {held}; continue it with --resume, or replace it with --overwrite")
 
 
-def thread_choice(mcfg, tcfg, run_opts, resumed=None, environ=None):
+def thread_choice(mcfg, tcfg, run_opts, resumed=None, spec=None, environ=None):
     """This run's thread count (rnnlm.threads.choose): the checkpoint's on resume, else
-    --threads, else OMP_NUM_THREADS, else one chosen from the cores and the model's size."""
+    --threads, else OMP_NUM_THREADS, else one chosen from the cores, the model's size and
+    backend `spec`'s split_factor (None: 1)."""
     work = threads.step_work(tcfg.batch_size, mcfg.num_hiddens, mcfg.vocab_size, GATES[mcfg.cell])
     recorded = resumed.meta.get("threads") if resumed is not None else None
-    return threads.choose(run_opts.threads, recorded, environ, work=work, checkpoint=run_opts.save or "")
+    split = spec.split_factor if spec is not None else 1
+    return threads.choose(
+        run_opts.threads, recorded, environ, work=work, checkpoint=run_opts.save or "", split_factor=split
+    )
 
 
 @dataclass
@@ -107,7 +111,7 @@ class TrainingRun:
             distributed.check_same_start(backend, self.model, len(self.history), self.group)
         if not self.group.is_main:
             self.save_path = None  # rank 0 alone writes checkpoints
-        self.threads = self._set_threads(counts or thread_choice(mcfg, tcfg, run_opts, resumed))
+        self.threads = self._set_threads(counts or thread_choice(mcfg, tcfg, run_opts, resumed, SPECS[backend.NAME]))
 
     def _continue(self, resumed):
         """Take up the saved history and batch-order state; returns the saved weights."""
