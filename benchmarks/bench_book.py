@@ -12,8 +12,8 @@ for MXNet the book's ReLU). Each pair runs on an idle machine and beside one bus
 alternate, so a drift in the machine touches both alike.
 The figure is tokens/s over epochs 2..N (d2l's own per-epoch speed; rnnlm's metrics), the
 median of the rounds. The TF tab runs under Keras 2 (`TF_USE_LEGACY_KERAS=1` with tf-keras), as
-its `time_major` needs. d2l 0.17.6 has no JAX chapter: bench_train.py compares JAX with a
-book-style loop instead.
+its `time_major` needs. d2l 0.17.6 has no JAX chapter: `--frameworks jax` runs the book's
+PyTorch loop beside `rnnlm train --backend jax`.
 """
 
 import argparse
@@ -69,7 +69,10 @@ device = None  # the book's TF train_epoch_ch8 takes no device
 """,
 }
 
-RNNLM_ARGS = {"torch": [], "mxnet": ["--activation", "relu"], "tensorflow": []}  # the book's MXNet RNN is ReLU
+# the book's MXNet RNN is ReLU
+RNNLM_ARGS = {"torch": [], "mxnet": ["--activation", "relu"], "jax": [], "tensorflow": []}
+# d2l 0.17.6 has no JAX chapter: JAX's readers are measured against the book's PyTorch loop
+BOOK_LOOP = {"jax": "torch"}
 
 
 def book_worker(framework, epochs):
@@ -131,6 +134,7 @@ def mean_speed(history):
 
 
 def run_book(framework, epochs, work):
+    framework = BOOK_LOOP.get(framework, framework)
     out = subprocess.run(
         [sys.executable, os.path.abspath(__file__), "--worker", framework, "--epochs", str(epochs)],
         cwd=work,
