@@ -19,18 +19,20 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import rnnlm
 from rnnlm import threads as thread_counts
-from rnnlm.backend import BACKENDS, load_backend
-from rnnlm.config import CELLS, GATES, ModelConfig
+from rnnlm.backend import BACKENDS, build_model, load_backend
+from rnnlm.checkpoints.file import save_checkpoint
+from rnnlm.config import CELLS, ModelConfig
 from rnnlm.data.corpus import load_corpus
 from rnnlm.errors import UsageError
-from rnnlm.model.generate import predict
 from rnnlm.model.weights import init_weights
 from rnnlm.study.common import table
 
@@ -54,18 +56,17 @@ def child(role, name, cell, num_chars, rounds):
     """Runs in the fresh process: one JSON line of this side's chars/s, a warm-up first."""
     _, vocab = load_corpus(max_tokens=10000)
     cfg = ModelConfig(len(vocab), 256, cell=cell)
-    if role == "book":
-        count = thread_counts.available_cores()  # the frameworks' own default: every core
-    else:  # what `rnnlm predict` asks for (rnnlm.api.load with batch_size=1)
-        work = thread_counts.step_work(1, cfg.num_hiddens, cfg.vocab_size, GATES[cell])
-        count = thread_counts.choose(work=work).count
-    backend = load_backend(name, count)
-    model = backend.RNNModel(cfg, backend.resolve_device("cpu"), "float32")
-    backend.set_weights(model, init_weights(cfg, 0))
-    if role == "book":
+    if role == "book":  # the frameworks' own default count: every core
+        backend = load_backend(name, thread_counts.available_cores())
+        model = build_model(backend, cfg, backend.resolve_device("cpu"), "float32", init_weights(cfg, 0))
         run = lambda: book_predict(backend, model, vocab, PREFIX, num_chars)  # noqa: E731
-    else:
-        run = lambda: predict(backend, model, vocab, PREFIX, num_chars)  # noqa: E731
+    else:  # as `rnnlm predict` runs: its checkpoint loaded for batch 1, then predict
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "m.npz")
+            save_checkpoint(path, cfg, vocab, init_weights(cfg, 0), "float32")
+            loaded = rnnlm.load(path, backend=name, device="cpu", batch_size=1)
+        backend = loaded.backend
+        run = lambda: loaded.predict(PREFIX, num_chars)  # noqa: E731
     text, speeds = run(), []
     for _ in range(rounds):
         start = time.perf_counter()
