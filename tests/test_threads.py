@@ -14,7 +14,7 @@ from rnnlm.backend import SPECS
 from rnnlm.backends.common.runtime import framework_environment
 from rnnlm.checkpoints.file import META_KEY, load_checkpoint
 from rnnlm.errors import UsageError
-from tests.support.commands import run_cli
+from tests.support.commands import HANG_GUARD_SECONDS, run_cli
 
 BOOK_WORK = threads.step_work(32, 256, 28)
 TIMINGS = ("tokens_per_sec", "seconds")
@@ -267,7 +267,7 @@ def test_a_loaded_model_computes_with_the_count_its_batch_calls_for(backend, bat
         capture_output=True,
         text=True,
         env=env,
-        timeout=600,
+        timeout=HANG_GUARD_SECONDS,
     )
     assert out.returncode == 0, out.stderr
     work = threads.step_work(batch_size, 256, len(vocab))
