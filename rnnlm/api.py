@@ -21,12 +21,12 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from rnnlm import threads as thread_counts
 from rnnlm.backend import (
     BACKENDS,
     SPECS,
     build_model,
     check_names,
+    default_count,
     installed_training_backends,
     load_selected,
     requested_name,
@@ -35,7 +35,7 @@ from rnnlm.backend import (
 from rnnlm.data.batches import check_corpus_length
 from rnnlm.data.dataset import load_training_data
 from rnnlm.checkpoints.file import load_checkpoint, save_checkpoint
-from rnnlm.config import GATES, DataConfig, ModelConfig, RunOptions, TrainConfig
+from rnnlm.config import DataConfig, ModelConfig, RunOptions, TrainConfig
 from rnnlm.data.corpus import corpus_name, load_corpus
 from rnnlm.devices import check_device
 from rnnlm.errors import UsageError
@@ -211,10 +211,9 @@ def start_training(mcfg, tcfg, dcfg, run_opts, backend=None, device="auto"):
     corpus, val_corpus, vocab = load_training_data(dcfg, tcfg)
     mcfg = replace(mcfg, vocab_size=len(vocab))
     # chosen once, handed to the backend as it loads (each backend's default has its own split_factor)
-    backend_module = load_selected(
-        name, training=True, threads=lambda spec: thread_choice(mcfg, tcfg, run_opts, resumed, spec).count
-    )
-    counts = thread_choice(mcfg, tcfg, run_opts, resumed, SPECS[backend_module.NAME])
+    choice = lambda spec: thread_choice(mcfg, tcfg, run_opts, resumed, spec)  # noqa: E731
+    backend_module = load_selected(name, training=True, threads=lambda spec: choice(spec).count)
+    counts = choice(SPECS[backend_module.NAME])
     return TrainingRun(
         backend_module,
         backend_module.resolve_device(device),
@@ -260,10 +259,8 @@ def load(path, backend=None, device="auto", batch_size=32):
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise UsageError(f"batch_size must be a positive integer, got {batch_size!r}")
     mcfg, vocab, weights, meta = load_checkpoint(path)
-    work = thread_counts.step_work(batch_size, mcfg.num_hiddens, mcfg.vocab_size, GATES[mcfg.cell])
-    backend_module = select_backend(
-        backend, threads=lambda spec: thread_counts.choose(work=work, split_factor=spec.split_factor).count
-    )
+    work = mcfg.step_work(batch_size)
+    backend_module = select_backend(backend, threads=lambda spec: default_count(spec, work))
     dtype = meta.get("dtype", "float32")
     net = build_model(backend_module, mcfg, backend_module.resolve_device(device), dtype, weights)
     keep = {k: v for k, v in meta.items() if k not in ("format", "version", "model", "vocab", "dtype", "text")}

@@ -112,9 +112,10 @@ def load_backend(name: str, threads: Threads = None) -> ModuleType:
     return _load(SPECS[check_name(name)], threads)
 
 
-def default_count(spec: BackendSpec) -> int:
-    """The thread count backend `spec` takes when nothing asks for one (the book's model)."""
-    return thread_counts.choose(split_factor=spec.split_factor).count
+def default_count(spec: BackendSpec, work: int = thread_counts.SMALL_STEP) -> int:
+    """The thread count backend `spec` takes for steps of `work` multiply-adds (default: about
+    the book's model) when nothing asks for one (rnnlm.threads.choose)."""
+    return thread_counts.choose(work=work, split_factor=spec.split_factor).count
 
 
 def _load(spec: BackendSpec, threads: Threads) -> ModuleType:

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Optional
 
 from rnnlm.errors import UsageError
+from rnnlm import threads
 from rnnlm.threads import MAX_THREADS
 
 CELLS = ("rnn", "gru", "lstm")
@@ -81,6 +82,10 @@ class ModelConfig(_Settings):
     @property
     def num_directions(self):
         return 2 if self.bidirectional else 1
+
+    def step_work(self, batch_size):
+        """Multiply-adds of one recurrent step at `batch_size` (what thread counts are chosen from)."""
+        return threads.step_work(batch_size, self.num_hiddens, self.vocab_size, GATES[self.cell])
 
     def to_dict(self):
         return asdict(self)

@@ -20,7 +20,7 @@ from rnnlm.distributed import group as distributed
 from rnnlm import threads
 from rnnlm.backend import SPECS, build_model
 from rnnlm.checkpoints.file import read_meta, save_checkpoint
-from rnnlm.config import GATES, DataConfig, ModelConfig, TrainConfig
+from rnnlm.config import DataConfig, ModelConfig, TrainConfig
 from rnnlm.errors import TrainingDiverged, UsageError
 from rnnlm.io.collisions import check_distinct
 from rnnlm.io.outputs import check_writable
@@ -67,7 +67,7 @@ def thread_choice(mcfg, tcfg, run_opts, resumed=None, spec=None, environ=None):
     """This run's thread count (rnnlm.threads.choose): the checkpoint's on resume, else
     --threads, else OMP_NUM_THREADS, else one chosen from the cores, the model's size and
     backend `spec`'s split_factor (None: 1)."""
-    work = threads.step_work(tcfg.batch_size, mcfg.num_hiddens, mcfg.vocab_size, GATES[mcfg.cell])
+    work = mcfg.step_work(tcfg.batch_size)
     recorded = resumed.meta.get("threads") if resumed is not None else None
     split = spec.split_factor if spec is not None else 1
     return threads.choose(
