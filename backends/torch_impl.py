@@ -19,7 +19,8 @@ from torch.nn import functional as F
 
 from .common import defaults
 from .common.defaults import device_name, to_float  # noqa: F401 (part of the interface)
-from .torch_kernel import FusedRNNLayer
+from .torch_kernel import FusedRNNLayer, OutputLayer
+from .torch_kernel import tanh_ as kernel_tanh_
 from .torch_engine import group_requested, restart_note  # noqa: F401 (part of the interface)
 from rnnlm.model.weights import check_weights, rnn_weight_names
 
@@ -100,11 +101,11 @@ class RNNModel(nn.Module):
         self.to(device=self.device, dtype=_DTYPES[dtype])
 
     def forward(self, inputs, state):
-        if self.fused:
-            Y, state = self._fused_rnn(inputs.T, state)
-        else:
+        if not self.fused:
             Y, state = self.rnn(one_hot(inputs.T, self.cfg.vocab_size, self.dtype_name), state)
-        return self.linear(Y.reshape(-1, Y.shape[-1])), state
+            return self.linear(Y.reshape(-1, Y.shape[-1])), state
+        Y, state = self._fused_rnn(inputs.T, state)
+        return OutputLayer.apply(Y.reshape(-1, Y.shape[-1]), self.linear.weight, self.linear.bias), state
 
     def _fused_rnn(self, X, state):
         """The vanilla RNN through FusedRNNLayer, on nn.RNN's own parameters."""
@@ -403,7 +404,7 @@ def _greedy_vanilla(layers, linear, activation, state, last, num_chars):
     """The vanilla RNN step as two matrix-vector ops a layer: layer 0's input projection and
     both biases are one table row (one-hot x times W_ih^T, plus b_ih + b_hh), looked up in
     a Python list, then W_hh h and the activation in place."""
-    act = torch.relu_ if activation == "relu" else torch.tanh_
+    act = torch.relu_ if activation == "relu" else kernel_tanh_  # the fused forward's tanh
     with torch.inference_mode():  # cheaper per op than no_grad; the state is only read later
         w_ih0, _, b_ih0, b_hh0 = layers[0]
         rows = list((w_ih0.t() + (b_ih0 + b_hh0)).unbind(0))

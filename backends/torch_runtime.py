@@ -8,10 +8,12 @@ by `load` (rnnlm.backend.load_backend) and can change later: torch follows
 
 from typing import Any, Optional
 
-from .common.runtime import framework_environment
+from .common.runtime import framework_environment, keep_freed_memory
 
 with framework_environment():  # passive OpenMP waiting, read when libgomp loads
     import torch
+
+keep_freed_memory()  # the fused kernels' step buffers stay mapped between steps
 
 
 def load(threads: Optional[int] = None) -> Any:

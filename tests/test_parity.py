@@ -183,3 +183,37 @@ def test_torch_fused_rnn_equals_nn_rnn(layers, bidirectional, activation):
             state, _, _ = T.train_step(model, opt, T.detach_state(state), X, Y, 1.0)
     wf, wp = T.get_weights(fast), T.get_weights(plain)
     assert max(np.abs(wf[k] - wp[k]).max() for k in wf) <= 1e-12
+
+
+@pytest.mark.parametrize(
+    "layers, bidirectional, activation", [(1, False, "tanh"), (2, True, "tanh"), (2, False, "relu")]
+)
+def test_torch_fused_rnn_in_float32_takes_onednn_and_equals_nn_rnn(layers, bidirectional, activation):
+    """float32 on the CPU: the fused kernels' products are oneDNN's (torch.mm's MKL path is
+    slow on AMD), and the NumPy tanh; nn.RNN runs MKL and torch's tanh. Equal to float32's
+    precision, on the book's sizes."""
+    from tests.support.backends import load_or_skip
+
+    T = load_or_skip("torch")
+    import torch
+
+    from rnnlm.backends import torch_kernel as torch_products
+
+    if not torch.backends.mkldnn.is_available():
+        pytest.skip("this torch is built without oneDNN")
+    assert torch_products.products_for(torch.zeros(1)) is torch_products.OneDNNProducts
+    assert torch_products.products_for(torch.zeros(1, dtype=torch.float64)) is torch_products.TorchProducts
+    cfg = ModelConfig(28, 256, layers, "rnn", bidirectional, activation)
+    weights = init_weights(cfg, 0, "float32")
+    fast, plain = (T.RNNModel(cfg, None, "float32", fused=f) for f in (True, False))
+    for model in (fast, plain):
+        T.set_weights(model, weights)
+    X, Y = data(28, batch=32, steps=35, seed=4)
+    h0 = torch.randn(layers * cfg.num_directions, 32, 256) * 0.5
+    (lf, gf), (lp, gp) = (T.loss_and_grads(m, h0.clone(), X, Y) for m in (fast, plain))
+    assert lf == pytest.approx(lp, rel=1e-5)
+    for name in gf:
+        scale = max(np.abs(gp[name]).max(), 1e-3)
+        assert np.abs(gf[name] - gp[name]).max() <= 1e-4 * scale, name
+    (of, sf), (op, sp) = (T.forward(m, X, h0.clone()) for m in (fast, plain))
+    assert np.abs(of - op).max() <= 1e-4 and (sf - sp).abs().max().item() <= 1e-5
