@@ -138,12 +138,18 @@ def _linear(x, w, b):
 
 def _cell(cfg, w_hh, b_hh):
     """One time step of a gated recurrence, (carry, x @ W_ih.T + b_ih) -> (carry, h), as
-    PyTorch's cells compute it (gates in its order: GRU r, z, n; LSTM i, f, g, o)."""
+    PyTorch's cells compute it (gates in its order: GRU r, z, n; LSTM i, f, g, o). W_hh is
+    transposed here, once, outside the scan (see jax_kernel._recur)."""
+    w_t = w_hh.T
+
+    def recurrent(h):
+        return jnp.dot(h, w_t, precision=_HIGHEST) + b_hh
+
     if cfg.cell == "lstm":
 
         def lstm(carry, xw):
             h, c = carry
-            i, f, g, o = jnp.split(xw + _linear(h, w_hh, b_hh), 4, axis=-1)
+            i, f, g, o = jnp.split(xw + recurrent(h), 4, axis=-1)
             c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
             h = jax.nn.sigmoid(o) * jnp.tanh(c)
             return (h, c), h
@@ -154,7 +160,7 @@ def _cell(cfg, w_hh, b_hh):
         def gru(carry, xw):
             (h,) = carry
             xr, xz, xn = jnp.split(xw, 3, axis=-1)
-            hr, hz, hn = jnp.split(_linear(h, w_hh, b_hh), 3, axis=-1)
+            hr, hz, hn = jnp.split(recurrent(h), 3, axis=-1)
             r, z = jax.nn.sigmoid(xr + hr), jax.nn.sigmoid(xz + hz)
             n = jnp.tanh(xn + r * hn)
             h = n + z * (h - n)  # = (1 - z) * n + z * h, written as ATen's gru_cell does

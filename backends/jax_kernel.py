@@ -19,16 +19,13 @@ from jax import lax
 _HIGHEST = lax.Precision.HIGHEST  # true float32 products on GPUs too (no TF32)
 
 
-def _times_transposed(a, w):
-    """a @ w.T over a's last axis."""
-    return lax.dot_general(a, w, (((a.ndim - 1,), (1,)), ((), ())), precision=_HIGHEST)
-
-
 def _recur(xw, h0, w_hh, relu, reverse):
     act = jax.nn.relu if relu else jnp.tanh
+    w_t = w_hh.T  # transposed once: a product with a transposed operand inside the scan is
+    # slower on XLA's CPU than the plain one (3.0 ms against 0.8 for the book's 35 steps)
 
     def step(h, x):
-        h = act(x + _times_transposed(h, w_hh))
+        h = act(x + jnp.dot(h, w_t, precision=_HIGHEST))
         return h, h
 
     h_last, ys = lax.scan(step, h0, xw, reverse=reverse)
