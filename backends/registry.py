@@ -39,8 +39,12 @@ class BackendSpec:
     last_python: Optional[Tuple[int, int]] = None  # the newest Python its framework has wheels for
     why_not_newer: str = ""  # why not past it ({python} is filled in)
     numpy_below: Optional[int] = None  # the NumPy major version its framework no longer runs on
-    # a step is split among threads from split_factor x rnnlm.threads.SMALL_STEP of work up
-    split_factor: int = 1
+    # a step is split among threads from split_factor x rnnlm.threads.SMALL_STEP of work up.
+    # Measured, the book's model (1.1x SMALL_STEP) is faster on one thread than on two idle
+    # and beside a busy core with torch, MXNet and TensorFlow's fused steps, MXNet's 384
+    # hidden (2.4x) even, its 512 (4.2x) faster on two
+    # (docs/results/2026-12-03-onednn-and-one-thread.md)
+    split_factor: int = 3
 
     def module(self, role: str) -> Optional[str]:
         """The module in rnnlm.backends that plays `role` for this backend, or None."""
@@ -98,10 +102,6 @@ BACKENDS: Tuple[BackendSpec, ...] = (
         last_python=(3, 12),
         numpy_below=2,
         why_not_newer="MXNet 1.9.1, its last release, needs NumPy < 2, which has no wheel for Python {python}",
-        # its operators wake their threads for every operation: measured, the book's model
-        # (1.1x SMALL_STEP) is faster on one thread idle and beside a busy core, 384 hidden
-        # (2.4x) even, 512 (4.2x) faster on two (docs/results/2026-12-03-generation-and-a-faster-vm.md)
-        split_factor=3,
     ),
     BackendSpec("jax", "jax", ("jax", "jaxlib"), trains=True, roles=("runtime", "engine", "kernel", "study_models")),
     BackendSpec(

@@ -30,7 +30,7 @@ import numpy as np
 from .common import defaults
 from . import tensorflow_runtime as runtime
 from .tensorflow_runtime import tf
-from .tensorflow_kernel import rnn_layer
+from .tensorflow_kernel import rnn_layer, transposed
 from .tensorflow_engine import group_of, group_requested, restart_note  # noqa: F401 (part of the interface)
 from rnnlm.errors import UsageError
 from rnnlm.model.weights import canonical_shapes, check_weights, rnn_weight_names
@@ -105,30 +105,31 @@ def _linear(x, w, b):
 
 
 def _step_fn(cfg):
-    """One time step, (carry, x_t W_ih^T + b_ih[, + b_hh]) -> carry, as PyTorch computes it."""
+    """One time step, (carry, x_t W_ih^T + b_ih[, + b_hh], W_hh^T, b_hh) -> carry, as PyTorch
+    computes it (W_hh^T: `transposed` once before the loop)."""
     if cfg.cell == "rnn":
         act = tf.nn.relu if cfg.activation == "relu" else tf.tanh
 
-        def rnn(carry, xw, w_hh, b_hh):
+        def rnn(carry, xw, w_t, b_hh):
             del b_hh  # added to xw with b_ih before the loop, as the PyTorch backend does
-            return (act(xw + tf.matmul(carry[0], w_hh, transpose_b=True)),)
+            return (act(xw + tf.matmul(carry[0], w_t)),)
 
         return rnn
     if cfg.cell == "gru":
 
-        def gru(carry, xw, w_hh, b_hh):
+        def gru(carry, xw, w_t, b_hh):
             (h,) = carry
             xr, xz, xn = tf.split(xw, 3, axis=-1)
-            hr, hz, hn = tf.split(_linear(h, w_hh, b_hh), 3, axis=-1)
+            hr, hz, hn = tf.split(tf.matmul(h, w_t) + b_hh, 3, axis=-1)
             r, z = tf.sigmoid(xr + hr), tf.sigmoid(xz + hz)
             n = tf.tanh(xn + r * hn)
             return (n + z * (h - n),)  # = (1 - z) * n + z * h, written as ATen's gru_cell does
 
         return gru
 
-    def lstm(carry, xw, w_hh, b_hh):
+    def lstm(carry, xw, w_t, b_hh):
         h, c = carry
-        i, f, g, o = tf.split(xw + _linear(h, w_hh, b_hh), 4, axis=-1)
+        i, f, g, o = tf.split(xw + (tf.matmul(h, w_t) + b_hh), 4, axis=-1)
         c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
         return (tf.sigmoid(o) * tf.tanh(c), c)
 
@@ -158,8 +159,9 @@ def _forward(cfg, params, state, X):
         else:
             inputs, ys = tf.unstack(xw), [()] * steps  # type: Any, List[Any]
             order = range(steps - 1, -1, -1) if suffix == "_reverse" else range(steps)
+            w_t = transposed(params[w_hh])
             for t in order:
-                carry = ys[t] = step(carry, inputs[t], params[w_hh], params[b_hh])
+                carry = ys[t] = step(carry, inputs[t], w_t, params[b_hh])
             layer_out = tf.stack([y[0] for y in ys])
         for acc, part in zip(finals, carry):
             acc.append(part)

@@ -15,6 +15,19 @@ The loops are Python loops, unrolled when the step is traced (the steps are know
 from .tensorflow_runtime import tf  # the runtime's switches hold before tensorflow loads
 
 
+@tf.custom_gradient
+def transposed(w):
+    """w^T as a tensor of its own, for a product at every time step. Grappler folds a plain
+    tf.transpose into the products that read it (transpose_b), and that product takes 3.5x
+    as long at (32, 256) x (256, 256) on a 2-core EPYC (the book's 35 steps: 3.3 ms against
+    0.97); a Snapshot of the transpose is kept as it is."""
+
+    def grad(d):
+        return tf.transpose(d)
+
+    return tf.raw_ops.Snapshot(input=tf.transpose(w)), grad
+
+
 def rnn_layer(xw, h0, w_hh, relu, reverse):
     """One direction of one layer: (xw (T,B,H), h0 (B,H), w_hh (H,H)) -> (ys (T,B,H) in time
     order, h after the last step taken). `reverse` runs the steps from T-1 down to 0."""
@@ -29,9 +42,9 @@ def _layer(relu, reverse):
         inputs = tf.unstack(xw)
         order = range(len(inputs) - 1, -1, -1) if reverse else range(len(inputs))
         ys: list = [None] * len(inputs)
-        h = h0
+        h, w_t = h0, transposed(w_hh)
         for t in order:
-            h = ys[t] = act(inputs[t] + tf.matmul(h, w_hh, transpose_b=True))
+            h = ys[t] = act(inputs[t] + tf.matmul(h, w_t))
         outputs = tf.stack(ys)
 
         def backward(d_ys, d_h_last):

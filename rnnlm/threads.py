@@ -35,14 +35,13 @@ def env_threads(environ=None):
 def default_threads(cores, step_work, split_factor=1):
     """The count a run takes when nothing asks for one: every core, one for a model too
     small to split, and no more than one thread per SMALL_STEP / 4 of work (an unmeasured
-    cap: a 2-core machine cannot tell where more threads stop paying). Every core, not every
-    core but one: with passive waiting (rnnlm's OpenMP policy) the second thread of a 2-core
-    machine puts torch ahead of the book's loop idle, and it stays ahead beside one and two
-    busy cores (docs/results/2026-12-02-threads-against-the-book.md). `step_work`:
+    cap: a 2-core machine cannot tell where more threads stop paying). `step_work`:
     multiply-adds of one time step of a minibatch (see `step_work`); `split_factor`: the
-    backend's (`BackendSpec.split_factor`): a model is too small to split below
-    split_factor x SMALL_STEP (MXNet 3: the book's model runs faster on one thread there,
-    docs/results/2026-12-03-generation-and-a-faster-vm.md)."""
+    backend's (`BackendSpec.split_factor`, 3 for every backend today): a model is too small
+    to split below split_factor x SMALL_STEP. Measured on 2-core VMs, the book's model
+    (1.1x SMALL_STEP) ran faster on one thread than on two passive ones, idle and beside a
+    busy core, with each backend's fused step (docs/results/2026-12-03-onednn-and-one-thread.md;
+    spinning threads are faster idle and collapse beside a busy core)."""
     if step_work < split_factor * SMALL_STEP:
         return 1
     return max(1, min(cores, step_work // (SMALL_STEP // 4)))
