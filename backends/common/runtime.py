@@ -41,7 +41,8 @@ _KEEP_BYTES = 64 << 20
 
 
 def keep_freed_memory() -> bool:
-    """Let glibc keep freed blocks of up to 64 MiB for reuse, unless the user tuned malloc.
+    """Let glibc serve blocks under 32 MiB from its heap and keep up to 64 MiB of it free for
+    reuse, unless the user tuned malloc.
 
     By default glibc maps every block above 128 kiB fresh from the system and returns it when
     freed (its threshold adapts, but not to a step that frees and allocates blocks of many
