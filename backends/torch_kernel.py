@@ -189,8 +189,5 @@ def _activate(pre, out, relu):
 def tanh_(t):
     """torch.tanh_ as the fused forward computes it (NumPy's on the CPU), for paths that must
     give the same values, such as batch-1 generation."""
-    if t.device.type != "cpu":
-        return torch.tanh_(t)
-    same = t.numpy()
-    np.tanh(same, out=same)
+    _activate(t, t, relu=False)
     return t

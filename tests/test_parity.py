@@ -197,12 +197,12 @@ def test_torch_fused_rnn_in_float32_takes_onednn_and_equals_nn_rnn(layers, bidir
     T = load_or_skip("torch")
     import torch
 
-    from rnnlm.backends import torch_kernel as torch_products
+    from rnnlm.backends import torch_kernel
 
     if not torch.backends.mkldnn.is_available():
         pytest.skip("this torch is built without oneDNN")
-    assert torch_products.products_for(torch.zeros(1)) is torch_products.OneDNNProducts
-    assert torch_products.products_for(torch.zeros(1, dtype=torch.float64)) is torch_products.TorchProducts
+    assert torch_kernel.products_for(torch.zeros(1)) is torch_kernel.OneDNNProducts
+    assert torch_kernel.products_for(torch.zeros(1, dtype=torch.float64)) is torch_kernel.TorchProducts
     cfg = ModelConfig(28, 256, layers, "rnn", bidirectional, activation)
     weights = init_weights(cfg, 0, "float32")
     fast, plain = (T.RNNModel(cfg, None, "float32", fused=f) for f in (True, False))
