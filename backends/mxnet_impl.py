@@ -1,4 +1,4 @@
-"""MXNet (Gluon) backend: the book's concise `RNNModel` on `rnn.RNN`/`rnn.GRU`/`rnn.LSTM`.
+"""MXNet (Gluon) backend: the book's concise `RNNModel`, Gluon's `rnn.RNN`/`GRU`/`LSTM` computation.
 
 Mirrors `torch_impl` name for name. Two differences from the book's MXNet code make it the
 same model as the PyTorch one: the vanilla RNN uses tanh (Gluon's `rnn.RNN` defaults to
@@ -11,6 +11,8 @@ cell, output), so the mapping below only renames: `rnn.weight_ih_l{k}` <-> layer
 Layers are stacked as single-layer RNN operators rather than one multi-layer operator:
 the same computation, but MXNet 1.9's native (float64) multi-layer backward returns wrong
 gradients for the lower layers (apache/mxnet#17898 and kin; measured here: 1e-2 off).
+Each layer is Gluon's `rnn.RNN` forward on one flat parameter (`_RNNLayer`), where
+`rnn.RNN` keeps four and concatenates them every forward.
 """
 
 import ctypes
@@ -25,14 +27,13 @@ from .common import defaults, exact_sum
 from .common.defaults import device_name  # noqa: F401 (part of the interface)
 from .mxnet_engine import group_requested, restart_note  # noqa: F401 (part of the interface)
 from rnnlm.errors import UsageError
-from rnnlm.model.weights import check_weights, rnn_weight_names
+from rnnlm.model.weights import canonical_shapes, check_weights, rnn_weight_names
 
 mx = mxnet_runtime.load()  # np.bool and the operators' thread count, before mxnet loads
 from mxnet import autograd, gluon  # noqa: E402
-from mxnet.gluon import nn, rnn  # noqa: E402
+from mxnet.gluon import nn  # noqa: E402
 
 NAME = "mxnet"
-_CELLS = {"rnn": rnn.RNN, "gru": rnn.GRU, "lstm": rnn.LSTM}
 _LOSS = gluon.loss.SoftmaxCrossEntropyLoss()
 
 
@@ -95,21 +96,18 @@ class RNNModel(gluon.HybridBlock):
         self.device = device or mx.cpu()
         self.dtype_name = dtype
         self.group: Optional[WorkerGroup] = None  # set by init_distributed
-        extra = {"activation": cfg.activation} if cfg.cell == "rnn" else {}
         with self.name_scope():
             self.layers = []
             for layer in range(cfg.num_layers):
-                input_size = cfg.vocab_size if layer == 0 else cfg.num_hiddens * cfg.num_directions
-                block = _CELLS[cfg.cell](
-                    cfg.num_hiddens, 1, bidirectional=cfg.bidirectional, input_size=input_size, **extra
-                )
+                block = _RNNLayer(cfg, layer, dtype)
                 self.register_child(block, f"rnn{layer}")
                 self.layers.append(block)
             self.linear = nn.Dense(cfg.vocab_size, in_units=cfg.num_hiddens * cfg.num_directions, flatten=False)
         self.initialize(ctx=self.device)
         self.cast(dtype)
         self.hybridize(static_alloc=True)
-        self.canonical = _param_map(self)  # built once: the hot path asks for it every step
+        self.canonical = _param_map(self)  # built once
+        self.owned = [layer.flat for layer in self.layers] + [self.linear.weight, self.linear.bias]  # every parameter
 
     def hybrid_forward(self, F, inputs, state):
         Y = F.one_hot(F.transpose(inputs), self.cfg.vocab_size, dtype=self.dtype_name)
@@ -118,11 +116,45 @@ class RNNModel(gluon.HybridBlock):
         for layer, block in enumerate(self.layers):
             # rows layer*d .. layer*d+d-1 of each state tensor belong to this layer
             own = [F.slice_axis(s, axis=0, begin=layer * d, end=(layer + 1) * d) for s in state]
-            Y, own = block(Y, own)
+            Y, *own = block(Y, *own)
             for acc, s in zip(new_state, own):
                 acc.append(s)
         state = [F.concat(*parts, dim=0) if len(parts) > 1 else parts[0] for parts in new_state]
         return F.reshape(self.linear(Y), shape=(-3, 0)), state  # (T, N, V) -> (T*N, V)
+
+
+class _RNNLayer(gluon.HybridBlock):
+    """One layer, one or two directions: MXNet's RNN operator on one flat parameter in the
+    operator's own layout (each direction's W_ih and W_hh, then each direction's b_ih and
+    b_hh), what Gluon's `rnn.RNN` computes. `rnn.RNN` keeps four parameters a direction and
+    concatenates them every forward, and splits the gradient every backward: 0.57 ms of the
+    book's 5 ms step on a 2-core EPYC."""
+
+    def __init__(self, cfg, layer, dtype_name, **kwargs):
+        super().__init__(**kwargs)
+        shapes = canonical_shapes(cfg)
+        groups = [names for at, _, names in rnn_weight_names(cfg) if at == layer]
+        order = [n for g in groups for n in g[:2]] + [n for g in groups for n in g[2:]]
+        self.pieces: Dict[str, Tuple[int, Tuple[int, ...]]] = {}  # canonical name -> (offset, shape)
+        size = 0
+        for name in order:
+            self.pieces[name] = (size, shapes[name])
+            size += int(np.prod(shapes[name]))
+        self.flat = self.params.get("flat", shape=(size,), init=mx.init.Zero(), dtype=dtype_name)
+        self.options = dict(
+            state_size=cfg.num_hiddens,
+            num_layers=1,
+            bidirectional=cfg.bidirectional,
+            mode=_MODES.get(cfg.cell) or f"rnn_{cfg.activation}",
+            state_outputs=True,
+        )
+
+    def hybrid_forward(self, F, x, *states, flat):
+        out = F.RNN(x, flat, *states, **self.options)
+        return [out[i] for i in range(1 + len(states))]  # outputs, then the new state's parts
+
+
+_MODES = {"gru": "gru", "lstm": "lstm"}  # the RNN operator's names; the vanilla one is rnn_<activation>
 
 
 def begin_state(model, batch_size):
@@ -141,40 +173,76 @@ def state_to_numpy(state):
 
 
 def _array(model, array):
-    # token ids travel as floats: one_hot and pick take float indices, exact below 2**24
-    return mx.nd.array(array, ctx=model.device, dtype=model.dtype_name)
+    """A batch (token ids, which travel as floats: one_hot and pick take float indices,
+    exact below 2**24) as an NDArray on the model's device, without waiting.
+
+    mx.nd.array copies through the engine and waits for every operation queued before it:
+    twice a step, so no step overlapped the last (1.5 ms of waiting a call on the book's
+    model). Here a fresh host copy is lent to MXNet (DLPack). MXNet calls its deleter, a
+    Python callback, on whichever thread drops the last reference: `_LENT` keeps each copy
+    until the engine has finished with it (`_release_lent`), so that it is the caller, not
+    an engine worker waiting for the GIL, that drops it.
+    """
+    host = mx.nd.from_numpy(np.array(array, dtype=model.dtype_name, order="C"), zero_copy=True)
+    _LENT.append(host)
+    if len(_LENT) > _MAX_LENT:
+        _release_lent()
+    return host if model.device == mx.cpu() else host.as_in_context(model.device)
+
+
+_LENT: List[Any] = []
+_MAX_LENT = 4096  # ~2,000 steps between syncs at most (an epoch of the book's model syncs after ~150)
+
+
+def _release_lent():
+    mx.nd.waitall()
+    _LENT.clear()
 
 
 # ---- weights in the canonical layout -----------------------------------------------------
 
 
 def _param_map(model):
-    """{canonical name: gluon Parameter} (cached as `model.canonical`)."""
+    """{canonical name: (gluon Parameter, offset, shape)}, offset None for a whole parameter
+    (cached as `model.canonical`)."""
+    out: Dict[str, Tuple[Any, Optional[int], Tuple[int, ...]]] = {}
+    for layer in model.layers:
+        for name, (offset, shape) in layer.pieces.items():
+            out[name] = (layer.flat, offset, shape)
+    out["linear.weight"] = (model.linear.weight, None, model.linear.weight.shape)
+    out["linear.bias"] = (model.linear.bias, None, model.linear.bias.shape)
+    return out
+
+
+def _canonical_numpy(model, array_of):
+    """{canonical name: NumPy copy} of what `array_of(parameter)` gives (its data or grad)."""
+    whole = {id(p): array_of(p).asnumpy() for p in model.owned}
     out = {}
-    for layer, suffix, names in rnn_weight_names(model.cfg):
-        direction = "r" if suffix else "l"
-        for name, own in zip(names, ("i2h_weight", "h2h_weight", "i2h_bias", "h2h_bias")):
-            out[name] = getattr(model.layers[layer], f"{direction}0_{own}")
-    out["linear.weight"] = model.linear.weight
-    out["linear.bias"] = model.linear.bias
+    for name, (p, offset, shape) in model.canonical.items():
+        a = whole[id(p)]
+        out[name] = (a if offset is None else a[offset : offset + int(np.prod(shape))]).reshape(shape).copy()
     return out
 
 
 def get_weights(model):
-    return {name: p.data(model.device).asnumpy().copy() for name, p in model.canonical.items()}
+    return _canonical_numpy(model, lambda p: p.data(model.device))
 
 
 def set_weights(model, weights):
     check_weights(model.cfg, weights)
-    for name, p in model.canonical.items():
-        p.set_data(mx.nd.array(np.asarray(weights[name]), ctx=model.device, dtype=model.dtype_name))
+    parts: Dict[int, List[np.ndarray]] = {id(p): [] for p in model.owned}
+    for name, (p, offset, _) in model.canonical.items():  # a layer's pieces come in its flat order
+        w = np.asarray(weights[name])
+        parts[id(p)].append(w if offset is None else w.reshape(-1))
+    for p in model.owned:
+        p.set_data(mx.nd.array(np.concatenate(parts[id(p)]), ctx=model.device, dtype=model.dtype_name))
 
 
 # ---- training ----------------------------------------------------------------------------
 
 
 def _grads(model):
-    return [p.grad(model.device) for p in model.canonical.values()]
+    return [p.grad(model.device) for p in model.owned]
 
 
 def grad_clipping(model, theta):
@@ -184,7 +252,10 @@ def grad_clipping(model, theta):
     `if norm > theta: grad *= theta / norm`.
     """
     grads = _grads(model)
-    norm = mx.nd.sqrt(mx.nd.add_n(*[mx.nd.sum(g * g) for g in grads]))
+    if model.dtype_name == "float32":  # one operator (multi_sum_sq sums in float32 only)
+        norm = mx.nd.sqrt(mx.nd.sum(mx.nd.multi_sum_sq(*grads, num_arrays=len(grads))))
+    else:
+        norm = mx.nd.sqrt(mx.nd.add_n(*[mx.nd.sum(g * g) for g in grads]))
     scale = mx.nd.minimum(theta / norm, 1.0)
     for g in grads:
         mx.nd.broadcast_mul(g, scale, out=g)
@@ -325,12 +396,8 @@ def greedy_continue(model, state, last, num_chars):
     cfg = model.cfg
     if cfg.bidirectional:  # the reverse direction makes a step a whole-model call anyway
         return _greedy_by_block(model, state, last, num_chars)
-    weights = model.canonical
-    flat = [
-        mx.nd.concat(*[weights[n].data(model.device).reshape(-1) for n in names], dim=0)
-        for _, _, names in rnn_weight_names(cfg)
-    ]  # the operator's layout: W_ih, W_hh, b_ih, b_hh
-    w_out, b_out = weights["linear.weight"].data(model.device), weights["linear.bias"].data(model.device)
+    flat = [layer.flat.data(model.device) for layer in model.layers]  # the operator's layout
+    w_out, b_out = model.linear.weight.data(model.device), model.linear.bias.data(model.device)
     per_layer = [s[layer : layer + 1] for layer in range(cfg.num_layers) for s in state]
     x, out, done = _array(model, np.array([last])), [], 0
     while done < num_chars:
@@ -404,9 +471,11 @@ def loss_and_grads(model, state, X, Y):
     with autograd.record():
         loss, _ = _mean_loss(model, state, X, Y)
     loss.backward()
-    grads = {name: p.grad(model.device).asnumpy().copy() for name, p in model.canonical.items()}
-    return float(loss.asscalar()), grads
+    return float(loss.asscalar()), _canonical_numpy(model, lambda p: p.grad(model.device))
 
 
 def to_float(x):
-    return float(x.asscalar())
+    value = float(x.asscalar())
+    if _LENT:  # the loop reads the host once an epoch: the batches lent before are done with, or nearly
+        _release_lent()
+    return value

@@ -19,7 +19,7 @@ from torch.nn import functional as F
 
 from .common import defaults
 from .common.defaults import device_name, to_float  # noqa: F401 (part of the interface)
-from .torch_kernel import FusedRNNLayer, OutputLayer
+from .torch_kernel import FusedRNNLayer, OutputLayer, loss_and_grads_without_autograd, runs_without_autograd
 from .torch_kernel import tanh_ as kernel_tanh_
 from .torch_engine import group_requested, restart_note  # noqa: F401 (part of the interface)
 from rnnlm.model.weights import check_weights, rnn_weight_names
@@ -204,9 +204,9 @@ class _SGD:
 
     @torch.no_grad()
     def step(self):
-        for p in self.params:
-            if p.grad is not None:
-                p.add_(p.grad, alpha=-self.lr)
+        stepped = [p for p in self.params if p.grad is not None]
+        # one call for all: on the CPU the foreach op is add_ on each tensor, the same bits
+        torch._foreach_add_(stepped, [p.grad for p in stepped], alpha=-self.lr)
 
 
 class _Adam(_SGD):
@@ -309,12 +309,21 @@ def _mean_loss(model, state, X, Y):
     return F.cross_entropy(y_hat, y), state
 
 
+def _backward(model, state, X, Y):
+    """(mean loss, new state), with every parameter's gradient written (not added to): the
+    book's model written out (torch_kernel.loss_and_grads_without_autograd); other models through autograd."""
+    if runs_without_autograd(model):
+        return loss_and_grads_without_autograd(model, state, _tensor(model, X), _tensor(model, Y).T.reshape(-1))
+    model.zero_grad(set_to_none=True)
+    loss, state = _mean_loss(model, state, X, Y)
+    loss.backward()
+    return loss, state
+
+
 def train_step(model, optimizer, state, X, Y, clip):
     """Forward, backward, clip, SGD step. Returns (new state, summed loss, gradient norm
     before clipping), the last two on the device."""
-    loss, state = _mean_loss(model, state, X, Y)
-    optimizer.zero_grad(set_to_none=True)  # backward then writes each gradient, not adds it to zeros
-    loss.backward()
+    loss, state = _backward(model, state, X, Y)
     norm = grad_clipping(model, clip)
     optimizer.step()
     return state, loss.detach() * Y.size, norm.detach()
@@ -437,8 +446,6 @@ def loss_and_grads(model, state, X, Y):
 
     The gradients stay on the model afterwards, as after a backward pass.
     """
-    model.zero_grad(set_to_none=True)
-    loss, _ = _mean_loss(model, state, X, Y)
-    loss.backward()
+    loss, _ = _backward(model, state, X, Y)
     grads = {name: p.grad.detach().cpu().numpy().copy() for name, p in model.named_parameters()}
     return float(loss.detach()), grads

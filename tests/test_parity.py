@@ -153,19 +153,24 @@ def test_greedy_continue_equals_the_per_character_loop(backend, cell, layers, bi
 
 
 @pytest.mark.parametrize(
-    "layers, bidirectional, activation", [(1, False, "tanh"), (2, True, "tanh"), (2, False, "relu")]
+    "layers, bidirectional, activation",
+    [(1, False, "tanh"), (1, False, "relu"), (2, True, "tanh"), (2, False, "relu")],
 )
 def test_torch_fused_rnn_equals_nn_rnn(layers, bidirectional, activation):
-    """The fast path (gather input + fused recurrence) against nn.RNN on one-hot input."""
+    """The fast path (gather input + fused recurrence; for one layer and one direction, the
+    step written out without autograd) against nn.RNN on one-hot input."""
     from tests.support.backends import load_or_skip
 
     T = load_or_skip("torch")
     import torch
 
+    from rnnlm.backends.torch_kernel import runs_without_autograd
+
     cfg = ModelConfig(28, 16, layers, "rnn", bidirectional, activation)
     weights = init_weights(cfg, 0, "float64")
     fast, plain = (T.RNNModel(cfg, None, "float64", fused=f) for f in (True, False))
     assert fast.fused and not plain.fused
+    assert runs_without_autograd(fast) == (layers == 1) and not runs_without_autograd(plain)
     for model in (fast, plain):
         T.set_weights(model, weights)
     X, Y = data(28, seed=4)
@@ -217,3 +222,89 @@ def test_torch_fused_rnn_in_float32_takes_onednn_and_equals_nn_rnn(layers, bidir
         assert np.abs(gf[name] - gp[name]).max() <= 1e-4 * scale, name
     (of, sf), (op, sp) = (T.forward(m, X, h0.clone()) for m in (fast, plain))
     assert np.abs(of - op).max() <= 1e-4 and (sf - sp).abs().max().item() <= 1e-5
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_torch_recurrence_in_torch_ops_equals_the_cpu_numpy_loops(dtype):
+    """The recurrence as it runs on a GPU (`_forward_steps`/`_backward_steps`, torch's own
+    elementwise operations) against the CPU's NumPy loops, run here on the CPU."""
+    from tests.support.backends import load_or_skip
+
+    load_or_skip("torch")
+    import torch
+
+    from rnnlm.backends import torch_kernel as K
+
+    g = torch.Generator().manual_seed(3)
+    steps, batch, hidden = 7, 5, 16
+    dt = getattr(torch, dtype)
+    xw, h0 = (torch.randn(s, generator=g, dtype=dt) for s in ((steps, batch, hidden), (batch, hidden)))
+    w_hh = torch.randn(hidden, hidden, generator=g, dtype=dt) * 0.3
+    d_ys, d_last = torch.randn(steps, batch, hidden, generator=g, dtype=dt), torch.randn(batch, hidden, dtype=dt)
+    mm = K.products_for(xw)
+    results = []
+    for fwd, bwd in ((K._forward_steps, K._backward_steps), (K._forward_steps_cpu, K._backward_steps_cpu)):
+        hs = torch.empty(steps + 1, batch, hidden, dtype=dt)
+        hs[0] = h0
+        fwd(mm, mm.pack(w_hh, batch), xw, hs, False)
+        d_pre = torch.empty_like(d_ys)
+        dh = bwd(mm, mm.pack(w_hh.t(), batch), d_ys, d_ys[-1] + d_last, hs[1:], d_pre, False)
+        results.append((hs, d_pre, dh))
+    tol = 1e-5 if dtype == "float32" else 1e-13
+    for a, b in zip(*results):
+        assert (a - b).abs().max().item() <= tol
+    # and both are the recurrence: h_t = tanh(xw_t + h_{t-1} W_hh^T)
+    hs = results[0][0]
+    assert (hs[1:] - torch.tanh(xw + hs[:-1] @ w_hh.t())).abs().max().item() <= tol
+
+
+@pytest.mark.parametrize(
+    "cell, activation, bidirectional",
+    [("rnn", "relu", False), ("rnn", "tanh", True), ("gru", "tanh", False), ("lstm", "tanh", True)],
+)
+def test_mxnet_layer_on_one_flat_parameter_equals_gluon_rnn(cell, activation, bidirectional):
+    """The MXNet backend's layer (`_RNNLayer`: the RNN operator on one flat parameter)
+    against Gluon's own `rnn.RNN`/`GRU`/`LSTM` with the same weights: the same outputs, states
+    and gradients, bit for bit (the same operator on the same vector)."""
+    from tests.support.backends import load_or_skip
+
+    M = load_or_skip("mxnet")
+    mx = M.mx
+    from mxnet import autograd
+    from mxnet.gluon import rnn
+
+    cfg = ModelConfig(11, 8, 1, cell, bidirectional, activation)
+    weights = init_weights(cfg, 2, "float32")
+    ours = M.RNNModel(cfg, mx.cpu(), "float32")
+    M.set_weights(ours, weights)
+    extra = {"activation": activation} if cell == "rnn" else {}
+    theirs = {"rnn": rnn.RNN, "gru": rnn.GRU, "lstm": rnn.LSTM}[cell](
+        8, 1, bidirectional=bidirectional, input_size=11, **extra
+    )
+    theirs.initialize()
+    gluon_names = {"weight_ih": "i2h_weight", "weight_hh": "h2h_weight", "bias_ih": "i2h_bias", "bias_hh": "h2h_bias"}
+
+    def gluon_param(name):  # rnn.weight_ih_l0[_reverse] -> Gluon's l0_i2h_weight / r0_i2h_weight
+        kind, reverse = name[len("rnn.") :].split("_l0")
+        return getattr(theirs, ("r0_" if reverse else "l0_") + gluon_names[kind])
+
+    rnn_names = [n for n in weights if n.startswith("rnn.")]
+    for name in rnn_names:
+        gluon_param(name).set_data(mx.nd.array(weights[name]))
+    rng = np.random.default_rng(1)
+    x = mx.nd.array(rng.standard_normal((6, 3, 11)))
+    states = [mx.nd.array(rng.standard_normal((cfg.num_directions, 3, 8))) for _ in range(2 if cell == "lstm" else 1)]
+
+    def run(call):
+        with autograd.record():
+            y, new = call()
+            loss = (y * y).sum() + sum((s * s).sum() for s in new)
+        loss.backward()
+        return [y.asnumpy()] + [s.asnumpy() for s in new]
+
+    got = run(lambda: (lambda out: (out[0], out[1:]))(ours.layers[0](x, *states)))
+    want = run(lambda: theirs(x, states))
+    assert len(got) == len(want) and all(np.array_equal(a, b) for a, b in zip(got, want))
+    grads = M._canonical_numpy(ours, lambda p: p.grad())
+    for name in rnn_names:
+        assert np.array_equal(grads[name], gluon_param(name).grad().asnumpy()), name
