@@ -363,16 +363,21 @@ def test_a_vocabulary_comes_back_in_either_spelling(vocab):
 
 
 def test_version_5_presets_are_todays_settings():
-    """The presets a file is written against are what today's code writes: a model's file
-    at today's defaults and a file of the context model alone write no JSON at all."""
+    """The latest presets a file is written against are what today's code writes: a model's
+    file at today's defaults and a file of the context model alone write no JSON at all. The
+    earlier revision's two stay as they were, in front (files name them by index)."""
     from dataclasses import asdict
     from rnnlm.compression.environment import CODING_REVISION
     from rnnlm.compression.mixed import CONTEXT_ALONE, MixSettings
 
-    model, alone = container.PRESETS_5
+    *earlier, model, alone = container.PRESETS_5
     assert model["mix"] == MixSettings().to_dict() and model["online"] == asdict(OnlineConfig())
     assert alone["mix"] == CONTEXT_ALONE.to_dict()
     assert model["revision"] == alone["revision"] == CODING_REVISION
+    assert [p["revision"] for p in earlier] == [5, 5] and [dict(p, revision=0) for p in earlier] == [
+        dict(model, revision=0),
+        dict(alone, revision=0),
+    ]
 
 
 def test_the_corpus_benchmark_reads_the_folder_it_is_given_and_skips_what_is_missing(tmp_path):

@@ -106,25 +106,25 @@ SETTINGS_DICTIONARY_4 = (
 )
 
 # Version 5's presets, frozen with the format as version 4's are: a model's settings (version
-# 4's, at coding revision 5, the checksums written apart) and the context model alone's.
+# 4's, the checksums written apart) and the context model alone's, at coding revision 5, then
+# the same two at revision 6 (appended: a file names its preset by index, in two bits of its
+# flags, so a later revision needs a new version).
 _MODEL_PRESET = {k: v for k, v in SETTINGS_DEFAULTS.items() if k != "checks"}
 _MODEL_PRESET["revision"] = 5
 _MODEL_PRESET["online"] = dict(_MODEL_PRESET["online"], lag=1)
-PRESETS_5 = (
-    _MODEL_PRESET,
-    {
-        "check_every": 2048,
-        "mix": dict(
-            SETTINGS_DEFAULTS["mix"],
-            mixer=dict(SETTINGS_DEFAULTS["mix"]["mixer"], final_lr=0, lr_boost=48),
-            rnn=False,
-            sse=dict(SETTINGS_DEFAULTS["mix"]["sse"], rate=5),
-        ),
-        "mode": "online",
-        "revision": 5,
-        "segments": 1,
-    },
-)
+_CONTEXT_PRESET = {
+    "check_every": 2048,
+    "mix": dict(
+        SETTINGS_DEFAULTS["mix"],
+        mixer=dict(SETTINGS_DEFAULTS["mix"]["mixer"], final_lr=0, lr_boost=48),
+        rnn=False,
+        sse=dict(SETTINGS_DEFAULTS["mix"]["sse"], rate=5),
+    ),
+    "mode": "online",
+    "revision": 5,
+    "segments": 1,
+}
+PRESETS_5 = tuple(dict(preset, revision=revision) for revision in (5, 6) for preset in (_MODEL_PRESET, _CONTEXT_PRESET))
 _FIXED_5 = struct.Struct("<8sBIB")  # magic, version, the original's CRC32, flags
 _FLAG_ASCII_WIDTH, _PRESET_SHIFT, _PRESET_MASK = 1, 1, 0b110
 

@@ -18,7 +18,7 @@ from rnnlm.compression.predictor import DTYPE
 from rnnlm.errors import UsageError
 from rnnlm.threads import MAX_THREADS, plural
 
-CODING_REVISION = 5  # bump whenever the computation that produces probabilities changes
+CODING_REVISION = 6  # bump whenever the computation that produces probabilities changes
 
 
 def environment(backend, threads):
