@@ -75,8 +75,8 @@ RNNLM_ARGS = {"torch": [], "mxnet": ["--activation", "relu"], "jax": [], "tensor
 BOOK_LOOP = {"jax": "torch"}
 
 
-def book_worker(framework, epochs):
-    """Runs in the fresh process: d2l's epochs, one JSON line of (tokens, seconds) per epoch."""
+def prepare_for_d2l(framework):
+    """What importing `d2l.<framework>` needs in a process with no screen and no torchvision."""
     os.environ.setdefault("MPLBACKEND", "Agg")
     if framework == "torch":
         try:
@@ -94,6 +94,11 @@ def book_worker(framework, epochs):
         from tests.support.tensorflow_book import _stand_ins
 
         _stand_ins()
+
+
+def book_worker(framework, epochs):
+    """Runs in the fresh process: d2l's epochs, one JSON line of (tokens, seconds) per epoch."""
+    prepare_for_d2l(framework)
     scope: dict = {}
     exec(EPOCH_LOOP[framework], scope)
     d2l = scope["d2l"]

@@ -8,12 +8,15 @@ Each side runs in its own fresh process, as its user runs it: the book's loop wi
 framework's default thread count (every core), rnnlm's `predict` with the count
 `rnnlm predict` chooses for a batch-1 model (`rnnlm.api.load(..., batch_size=1)`). A
 framework such as MXNet fixes its count when it loads, so one process could not give each
-its own. The book's loop is d2l's `predict_ch8` written in the backend's terms (the same
-calls; d2l 0.17.6 has no JAX chapter), on the same weights. Processes alternate, so a drift
-of the machine touches both alike; the figure is the median over all rounds.
+its own. The book's side is d2l 0.17.6 itself for torch and MXNet (its `RNNModel` loading
+the book's file of the weights, then its `predict_ch8`); for JAX (no chapter) and TensorFlow
+(a Keras model of its own) it is `predict_ch8` written in the backend's terms, on the same
+weights. Processes alternate, so a drift of the machine touches both alike; the figure is
+the median over all rounds.
 """
 
 import argparse
+import importlib
 import json
 import os
 import statistics
@@ -40,7 +43,8 @@ PREFIX = "time traveller "
 
 
 def book_predict(backend, model, vocab, prefix, num_preds):
-    """d2l's predict_ch8 in the backend's terms: one model call per character."""
+    """d2l's predict_ch8 in the backend's terms, for a backend d2l 0.17.6 has no model for
+    (JAX: no chapter; TensorFlow: a Keras model of its own): one model call per character."""
     state = backend.begin_state(model, 1)
     outputs = [vocab[prefix[0]]]
     for y in prefix[1:]:  # warm-up
@@ -52,14 +56,56 @@ def book_predict(backend, model, vocab, prefix, num_preds):
     return "".join(vocab.idx_to_token[i] for i in outputs)
 
 
+def d2l_predict(name, cfg, vocab, weights, num_chars):
+    """d2l 0.17.6's own `RNNModel` and `predict_ch8` on `weights`, for torch and MXNet (None
+    for another backend): the book's file of the weights (rnnlm's exporter) loaded as the
+    book loads it."""
+    from benchmarks.bench_book import prepare_for_d2l
+
+    fmt = {"torch": "torch_format", "mxnet": "mxnet_format"}.get(name)
+    if fmt is None:
+        return None
+    prepare_for_d2l(name)
+    data = importlib.import_module(f"rnnlm.backends.{fmt}").write(cfg, weights, vocab, "float32")
+    path = os.path.join(tempfile.mkdtemp(), "book.params")
+    with open(path, "wb") as f:
+        f.write(data)
+    if name == "torch":
+        import torch
+        from d2l import torch as d2l
+
+        layer = {"rnn": torch.nn.RNN, "gru": torch.nn.GRU, "lstm": torch.nn.LSTM}[cfg.cell](
+            cfg.vocab_size, cfg.num_hiddens
+        )
+        net = d2l.RNNModel(layer, vocab_size=cfg.vocab_size)
+        net.load_state_dict(torch.load(path, weights_only=True))
+        device = torch.device("cpu")
+    else:
+        from d2l import mxnet as d2l
+        from mxnet import cpu, npx
+        from mxnet.gluon import rnn
+
+        npx.set_np()  # as the book's notebooks begin
+
+        extra = {"activation": cfg.activation} if cfg.cell == "rnn" else {}
+        net = d2l.RNNModel(
+            {"rnn": rnn.RNN, "gru": rnn.GRU, "lstm": rnn.LSTM}[cfg.cell](cfg.num_hiddens, **extra), cfg.vocab_size
+        )
+        net.load_parameters(path)
+        device = cpu()
+    return lambda: d2l.predict_ch8(PREFIX, num_chars, net, vocab, device)
+
+
 def child(role, name, cell, num_chars, rounds):
     """Runs in the fresh process: one JSON line of this side's chars/s, a warm-up first."""
     _, vocab = load_corpus(max_tokens=10000)
     cfg = ModelConfig(len(vocab), 256, cell=cell)
     if role == "book":  # the frameworks' own default count: every core
         backend = load_backend(name, thread_counts.available_cores())
-        model = build_model(backend, cfg, backend.resolve_device("cpu"), "float32", init_weights(cfg, 0))
-        run = lambda: book_predict(backend, model, vocab, PREFIX, num_chars)  # noqa: E731
+        run = d2l_predict(name, cfg, vocab, init_weights(cfg, 0), num_chars)
+        if run is None:
+            model = build_model(backend, cfg, backend.resolve_device("cpu"), "float32", init_weights(cfg, 0))
+            run = lambda: book_predict(backend, model, vocab, PREFIX, num_chars)  # noqa: E731
     else:  # as `rnnlm predict` runs: its checkpoint loaded for batch 1, then predict
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "m.npz")
